@@ -1,4 +1,22 @@
+export {
+  type AdmissionController,
+  type AdmitOptions,
+  type ControllerEvent,
+  type ControllerListener,
+  type ControllerStats,
+  createAdmissionController,
+} from './controller.js'
 export { INVALID_OPTION, type InvalidOptionError, RejectedError } from './errors.js'
+export * from './limit/index.js'
+export {
+  type AdmissionControllerOptions,
+  DEFAULTS,
+  type QueueOptions,
+  type QueueOrder,
+  type RetryAfterOptions,
+} from './options.js'
+export { computeRetryAfterSeconds, type RetryAfterInput } from './retry-after.js'
+export { admitProbability, pressureCappedLimit } from './shedding.js'
 export type * from './types.js'
 export {
   checkBoolean,

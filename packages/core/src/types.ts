@@ -61,7 +61,12 @@ export interface AdmissionRequest {
 }
 
 export type Decision =
-  | { readonly admitted: true; readonly permit: Permit }
+  | {
+      readonly admitted: true
+      readonly permit: Permit
+      /** Dry runs only: what would have happened instead of letting the request through. */
+      readonly dryRun?: Rejection | 'queue'
+    }
   | { readonly admitted: false; readonly rejection: Rejection }
 
 /**
@@ -93,4 +98,6 @@ export interface LimitSample {
 export interface PressureSource {
   /** Read on every admission decision, so it must be a cheap field read. */
   readonly level: number
+  /** Stops the source's sampling; the controller calls it from its own `close()`. */
+  close?(): void
 }

@@ -1,0 +1,254 @@
+import { invalidOption } from './errors.js'
+import { createLimit, type LimitOptions } from './limit/index.js'
+import { epochNow } from './timers.js'
+import type { LimitAlgorithm, PressureSource } from './types.js'
+import {
+  checkFunction,
+  checkNumber,
+  checkOneOf,
+  checkString,
+  describeValue,
+  fail,
+  resolveObject,
+} from './validate.js'
+
+/** Serving order within one priority. */
+export type QueueOrder = 'fifo' | 'lifo' | 'adaptive'
+
+export interface QueueOptions {
+  /**
+   * Waiters at most, across all priorities; `0` disables queueing (no free
+   * slot → `queueFull`). Memory is bounded by this, never by traffic.
+   * @default 100
+   */
+  size?: number
+  /**
+   * Milliseconds a waiter may wait before it leaves with `queueTimeout`. Short
+   * on purpose: a request queued for seconds is usually one its client has
+   * already given up on.
+   * @default 1000
+   */
+  timeoutMs?: number
+  /**
+   * `fifo` serves the oldest waiter of a priority first; `lifo` the newest;
+   * `adaptive` is FIFO while the queue keeps emptying and, once it has not
+   * been empty for `codelIntervalMs`, LIFO with waiters older than
+   * `codelTargetMs` timed out (adaptive LIFO with CoDel, "Fail at Scale").
+   * @default 'fifo'
+   */
+  order?: QueueOrder
+  /**
+   * Adaptive order: milliseconds a waiter may wait once a standing queue has formed.
+   * @default 5
+   */
+  codelTargetMs?: number
+  /**
+   * Adaptive order: milliseconds the queue must stay non-empty before it counts as standing.
+   * @default 100
+   */
+  codelIntervalMs?: number
+}
+
+export interface RetryAfterOptions {
+  /**
+   * Smallest `Retry-After`, whole seconds ≥ 1.
+   * @default 1
+   */
+  minSeconds?: number
+  /**
+   * Largest `Retry-After`, whole seconds ≥ `minSeconds`.
+   * @default 30
+   */
+  maxSeconds?: number
+  /**
+   * Spread added to the computed wait, as a fraction of it (at least one
+   * second), so rejected clients do not come back in lockstep.
+   * @default 0.5
+   */
+  jitter?: number
+}
+
+export interface AdmissionControllerOptions {
+  /**
+   * Requests in flight at most: a number is a fixed limit; an object picks an
+   * adaptive algorithm, e.g. `{ algorithm: 'gradient2' }`.
+   * @default 100
+   */
+  limit?: LimitOptions | undefined
+  /** The bounded queue that absorbs bursts. */
+  queue?: QueueOptions | undefined
+  /**
+   * Priority names, highest first. Under pressure the last is shed first.
+   * @default ['critical', 'normal', 'sheddable']
+   */
+  priorities?: readonly string[] | undefined
+  /**
+   * Priority of a request that names none, or one the controller does not
+   * know (a typo or a hostile header never crashes a request nor raises it).
+   * @default 'normal'
+   */
+  defaultPriority?: string | undefined
+  /** Bounds of the computed `Retry-After`. */
+  retryAfter?: RetryAfterOptions | undefined
+  /**
+   * Process pressure in [0, 1], e.g. `createPressureMonitor()` from
+   * `@spillway/node`. It sheds the lowest priorities first as it rises and
+   * caps the limit. The controller calls its `close()` when closed.
+   * @default undefined (no pressure signal)
+   */
+  pressure?: PressureSource | undefined
+  /**
+   * Milliseconds on one clock, used for service times, queue waits and request
+   * deadlines. Injected in tests.
+   * @default () => performance.timeOrigin + performance.now() (epoch ms, monotonic)
+   */
+  now?: (() => number) | undefined
+  /**
+   * Uniform random in [0, 1). Injected in tests.
+   * @default Math.random
+   */
+  random?: (() => number) | undefined
+}
+
+export interface ResolvedOptions {
+  readonly limit: LimitAlgorithm
+  readonly queueSize: number
+  readonly queueTimeoutMs: number
+  readonly order: QueueOrder
+  readonly codelTargetMs: number
+  readonly codelIntervalMs: number
+  readonly priorities: readonly string[]
+  readonly defaultPriority: string
+  readonly minRetryAfterSeconds: number
+  readonly maxRetryAfterSeconds: number
+  readonly retryAfterJitter: number
+  readonly pressure: PressureSource | undefined
+  readonly now: () => number
+  readonly random: () => number
+}
+
+/** Defaults a user can ship with; each is documented on its option above. */
+export const DEFAULTS = Object.freeze({
+  limit: 100 as LimitOptions,
+  queue: Object.freeze({
+    size: 100,
+    timeoutMs: 1000,
+    order: 'fifo' as QueueOrder,
+    codelTargetMs: 5,
+    codelIntervalMs: 100,
+  }),
+  priorities: Object.freeze(['critical', 'normal', 'sheddable']) as readonly string[],
+  defaultPriority: 'normal',
+  retryAfter: Object.freeze({ minSeconds: 1, maxSeconds: 30, jitter: 0.5 }),
+  pressure: undefined as PressureSource | undefined,
+  now: epochNow,
+  random: Math.random,
+})
+
+const QUEUE_ORDERS: readonly QueueOrder[] = ['fifo', 'lifo', 'adaptive']
+const MAX_PRIORITIES = 16
+
+function checkPriorities(value: unknown): readonly string[] {
+  const expected = `a non-empty array of at most ${MAX_PRIORITIES} distinct names`
+  if (!Array.isArray(value)) fail('type', 'priorities', expected, value)
+  if (value.length === 0 || value.length > MAX_PRIORITIES)
+    fail('range', 'priorities', expected, value)
+  value.forEach((name, i) => {
+    checkString(name, `priorities[${i}]`)
+  })
+  const names = value as string[]
+  const duplicate = names.find((name, i) => names.indexOf(name) !== i)
+  if (duplicate !== undefined) {
+    throw invalidOption(
+      'range',
+      'priorities',
+      `Expected \`priorities\` to be ${expected}, got \`${JSON.stringify(duplicate)}\` twice.`,
+    )
+  }
+  return Object.freeze([...names])
+}
+
+function checkPressure(value: unknown): PressureSource | undefined {
+  if (value === undefined) return undefined
+  if (!isPlainObjectLike(value) || typeof (value as { level?: unknown }).level !== 'number') {
+    fail('type', 'pressure', 'an object with a numeric `level` (a PressureSource)', value)
+  }
+  return value as PressureSource
+}
+
+/** Class instances count too: a pressure monitor is one. */
+function isPlainObjectLike(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** Resolves and checks the controller's options once, at construction. */
+export function resolveOptions(options: unknown): ResolvedOptions {
+  const top = resolveObject(options, '', DEFAULTS as AdmissionControllerOptions)
+  const queue = resolveObject(top.queue, 'queue', DEFAULTS.queue)
+  const retryAfter = resolveObject(top.retryAfter, 'retryAfter', DEFAULTS.retryAfter)
+
+  // Each field first, then the rules that relate fields.
+  const now = checkFunction<() => number>(top.now, 'now')
+  const random = checkFunction<() => number>(top.random, 'random')
+  const limit = createLimit(top.limit, 'limit', now, random)
+  const queueSize = checkNumber(queue.size, 'queue.size', { integer: true, min: 0 })
+  const queueTimeoutMs = checkNumber(queue.timeoutMs, 'queue.timeoutMs', {
+    min: 0,
+    exclusiveMin: true,
+  })
+  const order = checkOneOf(queue.order, 'queue.order', QUEUE_ORDERS)
+  const codelTargetMs = checkNumber(queue.codelTargetMs, 'queue.codelTargetMs', {
+    min: 0,
+    exclusiveMin: true,
+  })
+  const codelIntervalMs = checkNumber(queue.codelIntervalMs, 'queue.codelIntervalMs', {
+    min: 0,
+    exclusiveMin: true,
+  })
+  const priorities = checkPriorities(top.priorities)
+  const defaultPriority = checkString(top.defaultPriority, 'defaultPriority')
+  const minSeconds = checkNumber(retryAfter.minSeconds, 'retryAfter.minSeconds', {
+    integer: true,
+    min: 1,
+  })
+  const maxSeconds = checkNumber(retryAfter.maxSeconds, 'retryAfter.maxSeconds', {
+    integer: true,
+    min: 1,
+  })
+  const jitter = checkNumber(retryAfter.jitter, 'retryAfter.jitter', { min: 0, max: 10 })
+  const pressure = checkPressure(top.pressure)
+
+  if (!priorities.includes(defaultPriority)) {
+    throw invalidOption(
+      'range',
+      'defaultPriority',
+      `Expected \`defaultPriority\` to be one of \`priorities\` (${priorities
+        .map((p) => `\`${JSON.stringify(p)}\``)
+        .join(', ')}), got ${describeValue(defaultPriority)}.`,
+    )
+  }
+  if (maxSeconds < minSeconds) {
+    throw invalidOption(
+      'range',
+      'retryAfter.maxSeconds',
+      `Expected \`retryAfter.maxSeconds\` to be ≥ \`retryAfter.minSeconds\` (${minSeconds}), got ${describeValue(maxSeconds)}.`,
+    )
+  }
+
+  return {
+    limit,
+    queueSize,
+    queueTimeoutMs,
+    order,
+    codelTargetMs,
+    codelIntervalMs,
+    priorities,
+    defaultPriority,
+    minRetryAfterSeconds: minSeconds,
+    maxRetryAfterSeconds: maxSeconds,
+    retryAfterJitter: jitter,
+    pressure,
+    now,
+    random,
+  }
+}

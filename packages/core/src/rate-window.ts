@@ -1,0 +1,53 @@
+/**
+ * Counts events over a sliding window of fixed buckets, for the recent
+ * completion rate that `Retry-After` divides the backlog by.
+ *
+ * How it works: the window is `buckets` slots of `bucketMs` each, in a ring.
+ * Recording adds to the slot of the current time; moving into a new slot
+ * zeroes the slots skipped over. Memory is fixed; a read sums `buckets`
+ * numbers. No timer: time only advances when someone records or reads.
+ */
+export class RateWindow {
+  readonly #counts: Float64Array
+  readonly #bucketMs: number
+  readonly #startMs: number
+  /** Index (in bucket units since epoch) of the newest slot written. */
+  #current: number
+
+  constructor(now: number, bucketMs = 200, buckets = 10) {
+    this.#counts = new Float64Array(buckets)
+    this.#bucketMs = bucketMs
+    this.#startMs = now
+    this.#current = Math.floor(now / bucketMs)
+  }
+
+  record(now: number, count = 1): void {
+    this.#advance(now)
+    const slot = this.#current % this.#counts.length
+    this.#counts[slot] = (this.#counts[slot] as number) + count
+  }
+
+  /** Events per second over the window (or over the time since creation, if shorter). */
+  perSecond(now: number): number {
+    this.#advance(now)
+    let total = 0
+    for (const count of this.#counts) total += count
+    const windowMs = this.#bucketMs * this.#counts.length
+    const elapsedMs = Math.min(windowMs, Math.max(this.#bucketMs, now - this.#startMs))
+    return (total * 1000) / elapsedMs
+  }
+
+  /** True once the window has been observed for its whole length. */
+  isFull(now: number): boolean {
+    return now - this.#startMs >= this.#bucketMs * this.#counts.length
+  }
+
+  #advance(now: number): void {
+    const index = Math.floor(now / this.#bucketMs)
+    // A clock that steps backwards must not corrupt the ring: keep writing the newest slot.
+    if (index <= this.#current) return
+    const steps = Math.min(index - this.#current, this.#counts.length)
+    for (let i = 1; i <= steps; i++) this.#counts[(this.#current + i) % this.#counts.length] = 0
+    this.#current = index
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * The two timer functions core needs, typed here because core compiles
+ * without Node's or the DOM's types (it must load in any runtime).
+ */
+declare function setTimeout(callback: () => void, ms: number): unknown
+declare function clearTimeout(handle: unknown): void
+
+/** Starts a timer that never keeps the process alive (`unref` where the runtime has it). */
+export function startTimer(callback: () => void, ms: number): unknown {
+  const handle = setTimeout(callback, ms)
+  ;(handle as { unref?: () => void } | undefined)?.unref?.()
+  return handle
+}
+
+export function stopTimer(handle: unknown): void {
+  clearTimeout(handle)
+}
+
+declare const performance: { readonly timeOrigin: number; now(): number }
+
+/** Epoch milliseconds from a monotonic source, so deadlines and durations share one clock. */
+export function epochNow(): number {
+  return performance.timeOrigin + performance.now()
+}
