@@ -661,7 +661,7 @@ class Controller implements AdmissionController {
     const level = source.level
     // A broken source fails open rather than shedding everything.
     if (!(level > 0)) return 0
-    return level >= 1 ? 1 : level
+    return Math.min(level, 1)
   }
 
   #indexOf(priority: string | undefined): number {
