@@ -1,1 +1,15 @@
-export const placeholder = 'client'
+export { AdaptiveThrottle, type ThrottleStats } from './adaptive-throttle.js'
+export { type Client, createClient, withBackpressure } from './client.js'
+export { THROTTLED, type ThrottleDetails, ThrottledError, type ThrottleReason } from './errors.js'
+export type {
+  ClientOptions,
+  ConcurrencyOptions,
+  FetchLike,
+  RequestOptions,
+  RetryBudgetOptions,
+  ThrottleOptions,
+} from './options.js'
+export type { OriginCounters, OriginStats } from './origin-state.js'
+export { parseHttpDate, parseRetryAfter } from './retry-after.js'
+export { RetryBudget, type RetryBudgetStats } from './retry-budget.js'
+export type { Timers } from './timers.js'

@@ -1,0 +1,228 @@
+/**
+ * How it works, for one call:
+ *   1. Deadline: the earlier of `deadline` and now + `timeoutMs`; sent to the
+ *      server as the remaining whole ms, and every wait stops at it.
+ *   2. Per attempt: adaptive throttling may fail it locally; the optional
+ *      concurrency cap (a `@spillway/core` controller) may queue or fail it;
+ *      then it is sent.
+ *   3. A 429 or 503 is retried when the method is idempotent (or the caller
+ *      opted in), the body can be replayed, attempts remain, the wait ends before
+ *      the deadline and the retry budget has a retry to spend. The wait is
+ *      `Retry-After` plus upward jitter, or exponential backoff with full jitter.
+ *   4. Otherwise the last response is returned as it is: HTTP statuses are
+ *      answers, not errors, exactly as with `fetch`.
+ * Throttling counts an attempt as accepted when the server answered with any
+ * status but 429/503; a network error or a deadline passing mid-attempt is a
+ * request without an accept; a caller's abort is not counted at all (it says
+ * nothing about the server).
+ */
+import { ThrottledError, type ThrottleReason } from './errors.js'
+import {
+  type ClientOptions,
+  type FetchLike,
+  type RequestOptions,
+  type ResolvedOptions,
+  resolveOptions,
+  resolveRequestOptions,
+} from './options.js'
+import { OriginMap, type OriginStats } from './origin-state.js'
+import { parseRetryAfter } from './retry-after.js'
+import { linkSignal, sleep } from './timers.js'
+
+/** A `fetch` that hears "slow down"; the third argument holds per-request options. */
+export interface Client {
+  (input: string | URL | Request, init?: RequestInit, options?: RequestOptions): Promise<Response>
+  /** Per-origin counters and windows, keyed by origin (`scheme://host:port`). */
+  stats(): Record<string, OriginStats>
+}
+
+/** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
+
+function isRequest(input: unknown): input is Request {
+  return typeof Request !== 'undefined' && input instanceof Request
+}
+
+function originOf(input: string | URL | Request): string | undefined {
+  try {
+    if (typeof input === 'string') return new URL(input).origin
+    if (input instanceof URL) return input.origin
+    return new URL(input.url).origin
+  } catch {
+    return undefined
+  }
+}
+
+/** A body `fetch` can send twice: anything but a stream or an iterable. */
+function isReplayable(input: string | URL | Request, init: RequestInit | undefined): boolean {
+  const body = init?.body !== undefined ? init.body : isRequest(input) ? input.body : null
+  if (body === null || body === undefined) return true
+  if (typeof body === 'string' || body instanceof URLSearchParams) return true
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return true
+  if (typeof Blob !== 'undefined' && body instanceof Blob) return true
+  if (typeof FormData !== 'undefined' && body instanceof FormData) return true
+  // A Request's own body is a stream: it can be read once.
+  return false
+}
+
+function discard(response: Response): void {
+  // An unread body pins the connection; a failed cancel is of no consequence.
+  response.body?.cancel().catch(() => {})
+}
+
+/** Wraps `options.fetch` (global `fetch` by default). See {@link ClientOptions}. */
+export function createClient(options?: ClientOptions): Client {
+  const resolved = resolveOptions(options)
+  const origins = new OriginMap(resolved)
+  const call = (input: string | URL | Request, init?: RequestInit, request?: RequestOptions) =>
+    send(resolved, origins, input, init, request)
+  return Object.assign(call, {
+    stats(): Record<string, OriginStats> {
+      const result: Record<string, OriginStats> = {}
+      for (const [origin, state] of origins.entries()) result[origin] = state.stats()
+      return result
+    },
+  })
+}
+
+/** `createClient({ ...options, fetch })`: wraps a given `fetch`. */
+export function withBackpressure(fetch: FetchLike, options?: Omit<ClientOptions, 'fetch'>): Client {
+  return createClient({ ...options, fetch })
+}
+
+async function send(
+  o: ResolvedOptions,
+  origins: OriginMap,
+  input: string | URL | Request,
+  init: RequestInit | undefined,
+  requestOptions: RequestOptions | undefined,
+): Promise<Response> {
+  const request = resolveRequestOptions(requestOptions)
+  // Resolved per call so a test or an APM agent that replaces globalThis.fetch is honoured.
+  const fetchImpl = o.fetch ?? globalThis.fetch
+  const origin = originOf(input)
+  // Not a URL fetch can use: let fetch itself throw its own error.
+  if (origin === undefined) return fetchImpl(input, init)
+
+  const { now, random, timers } = o
+  const start = now()
+  const timeoutMs = request.timeoutMs ?? o.timeoutMs
+  let deadline = request.deadline
+  if (timeoutMs !== undefined) deadline = Math.min(deadline ?? Infinity, start + timeoutMs)
+
+  const state = origins.get(origin)
+  const method = (init?.method ?? (isRequest(input) ? input.method : 'GET')).toUpperCase()
+  const caller = init?.signal ?? (isRequest(input) ? input.signal : undefined) ?? undefined
+  const mayRetry =
+    (IDEMPOTENT.has(method) || (request.retryNonIdempotent ?? o.retryNonIdempotent)) &&
+    isReplayable(input, init)
+  const maxAttempts = mayRetry ? (request.maxAttempts ?? o.maxAttempts) : 1
+
+  state.counters.requests++
+  state.budget?.recordRequest()
+  const fail = (reason: ThrottleReason): never => {
+    state.reject(reason)
+    throw new ThrottledError(reason, origin)
+  }
+
+  for (let attempt = 1; ; attempt++) {
+    if (caller?.aborted) throw caller.reason
+    if (deadline !== undefined && deadline <= now()) fail('deadline')
+
+    const throttle = state.throttle
+    if (throttle !== undefined) {
+      const probability = throttle.rejectProbability()
+      if (probability > 0 && random() < probability) {
+        const { requests, accepts } = throttle.stats()
+        throttle.record(false)
+        state.reject('throttled')
+        throw new ThrottledError('throttled', origin, {
+          requests,
+          accepts,
+          k: throttle.k,
+          windowMs: throttle.windowMs,
+          probability,
+        })
+      }
+    }
+
+    let permit: { release(outcome?: 'success' | 'failure' | 'ignore'): void } | undefined
+    if (state.controller !== undefined) {
+      const decision = await state.controller.acquire({
+        priority: request.priority,
+        signal: caller,
+        deadline,
+      })
+      if (!decision.admitted) {
+        if (decision.rejection.reason === 'aborted' && caller?.aborted) throw caller.reason
+        fail(decision.rejection.reason)
+      } else permit = decision.permit
+    }
+
+    // Measured after any wait for a slot, so the server sees what is really left.
+    const remainingMs = deadline === undefined ? undefined : deadline - now()
+    if (remainingMs !== undefined && remainingMs <= 0) {
+      permit?.release('ignore')
+      fail('deadline')
+    }
+    const headers = new Headers(init?.headers ?? (isRequest(input) ? input.headers : undefined))
+    if (o.deadlineHeader !== false && remainingMs !== undefined) {
+      headers.set(o.deadlineHeader, String(Math.floor(remainingMs)))
+    }
+    if (o.priorityHeader !== false && request.priority !== undefined) {
+      headers.set(o.priorityHeader, request.priority)
+    }
+    const link = linkSignal(caller, remainingMs, timers)
+    const attemptInit: RequestInit = { ...init, headers }
+    if (link.signal !== undefined) attemptInit.signal = link.signal
+
+    state.counters.attempts++
+    if (attempt > 1) state.counters.retries++
+    let response: Response
+    try {
+      response = await fetchImpl(input, attemptInit)
+    } catch (error) {
+      link.dispose()
+      permit?.release(caller?.aborted ? 'ignore' : 'failure')
+      if (!caller?.aborted) {
+        state.counters.errors++
+        throttle?.record(false)
+      }
+      throw error
+    }
+
+    const refused = response.status === 429 || response.status === 503
+    // The cap counts an attempt until its response headers arrive, not until its body is read.
+    permit?.release(refused ? 'failure' : 'success')
+    throttle?.record(!refused)
+    if (!refused) {
+      state.counters.accepts++
+      // The deadline keeps bounding the body: the link is dropped when it fires.
+      return response
+    }
+    state.counters.refusals++
+
+    if (attempt >= maxAttempts) return response
+    const delayMs = retryDelay(o, response, attempt)
+    if (deadline !== undefined && now() + delayMs >= deadline) return response
+    if (state.budget !== undefined && !state.budget.tryRetry()) {
+      state.counters.budgetExhausted++
+      return response
+    }
+    link.dispose()
+    discard(response)
+    await sleep(delayMs, caller, timers)
+  }
+}
+
+/** `Retry-After` plus upward jitter when the server gave one; else full-jitter backoff. */
+function retryDelay(o: ResolvedOptions, response: Response, attempt: number): number {
+  const header = response.headers.get('retry-after')
+  const retryAfterMs = parseRetryAfter(header, o.now(), o.maxRetryAfterMs)
+  if (retryAfterMs !== undefined) {
+    return retryAfterMs + o.random() * o.retryAfterJitter * Math.max(retryAfterMs, o.baseDelayMs)
+  }
+  // "Exponential backoff and jitter" (AWS Architecture Blog): uniform in [0, step].
+  const step = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1))
+  return o.random() * step
+}

@@ -1,0 +1,273 @@
+import {
+  checkBoolean,
+  checkFunction,
+  checkNumber,
+  checkString,
+  describeValue,
+  INVALID_OPTION,
+  resolveObject,
+} from '@spillway/core'
+import { defaultTimers, type Timers } from './timers.js'
+
+/** The shape of `fetch` the client wraps and exposes. */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+
+/** The retry budget: retries ≤ `ratio × requests + minPerSecond × window` over a sliding window. */
+export interface RetryBudgetOptions {
+  /** Retries allowed per first attempt, in `[0, 1]`. @default 0.1 */
+  ratio?: number
+  /** Retries always allowed per second, so a quiet client can still retry. @default 1 */
+  minPerSecond?: number
+  /** Sliding window, in ms. @default 10000 */
+  windowMs?: number
+}
+
+/** Adaptive client-side throttling (Google SRE book, "Handling Overload"). */
+export interface ThrottleOptions {
+  /** Multiplier `K`: the client keeps sending about K times what the server accepts. @default 2 */
+  k?: number
+  /**
+   * Sliding window, in ms. The book uses 2 minutes; 30 s forgets a surge
+   * sooner, so the client recovers within seconds of the server. @default 30000
+   */
+  windowMs?: number
+}
+
+/** A per-origin concurrency cap, enforced by a `@spillway/core` admission controller. */
+export interface ConcurrencyOptions {
+  /** Requests in flight per origin (an integer ≥ 1). Required. */
+  limit: number
+  /** Requests that may wait for a slot per origin (an integer ≥ 0); 0 fails fast. @default 0 */
+  queueSize?: number
+  /** Longest wait for a slot, in ms; then the request fails with `queueTimeout`. @default 1000 */
+  queueTimeoutMs?: number
+}
+
+/** Options of {@link createClient}. Every field is optional. */
+export interface ClientOptions {
+  /** The `fetch` to wrap. @default globalThis.fetch */
+  fetch?: FetchLike
+  /** Attempts per request, the first one included (an integer ≥ 1); 1 disables retries. @default 3 */
+  maxAttempts?: number
+  /**
+   * Retry POST, PATCH and other non-idempotent methods on 429/503 too. Only
+   * safe when the server guarantees the refused request did nothing (spillway
+   * sheds before the handler runs) or the request is idempotent by key. @default false
+   */
+  retryNonIdempotent?: boolean
+  /** First backoff step without `Retry-After`, in ms; doubles per attempt, full jitter. @default 100 */
+  baseDelayMs?: number
+  /** Largest backoff step without `Retry-After`, in ms. @default 10000 */
+  maxDelayMs?: number
+  /** Clamp for a `Retry-After` the server sends, in ms: an absurd value is never trusted. @default 60000 */
+  maxRetryAfterMs?: number
+  /**
+   * Extra random wait added to `Retry-After`, as a fraction of it (never less
+   * than asked: the wait is in `[r, r × (1 + jitter)]`), so refused clients do
+   * not all come back in the same instant. @default 0.2
+   */
+  retryAfterJitter?: number
+  /** Default time budget of a request (attempts and waits), in ms; none when unset. @default undefined */
+  timeoutMs?: number | undefined
+  /** The retry budget per origin, or `false` to disable it (not recommended). @default {} (its defaults) */
+  retryBudget?: RetryBudgetOptions | false
+  /** Adaptive throttling per origin, or `false` to disable it. @default {} (its defaults) */
+  throttle?: ThrottleOptions | false
+  /** A concurrency cap per origin; none when unset. @default undefined */
+  concurrency?: ConcurrencyOptions | undefined
+  /** Header carrying the remaining time budget in whole ms, or `false`. @default 'x-request-timeout-ms' */
+  deadlineHeader?: string | false
+  /** Header carrying the request's priority when it has one, or `false`. @default 'x-request-priority' */
+  priorityHeader?: string | false
+  /** Origins whose state is kept (least recently used is dropped first). @default 1000 */
+  maxOrigins?: number
+  /** Clock, epoch ms; deadlines use the same clock. @default performance.timeOrigin + performance.now() */
+  now?: () => number
+  /** Uniform random in `[0, 1)`, for jitter and throttling. @default Math.random */
+  random?: () => number
+  /** Timer functions, for tests. @default globalThis's, unref()ed */
+  timers?: Timers
+}
+
+/** Per-request options: the third argument of the client. */
+export interface RequestOptions {
+  /** Priority name sent in `priorityHeader` and used by the concurrency cap's queue. */
+  priority?: string | undefined
+  /** Epoch ms (same clock as `now`) after which the answer is worthless. */
+  deadline?: number | undefined
+  /** Time budget from now, in ms; the earlier of this and `deadline` wins. */
+  timeoutMs?: number | undefined
+  /** Overrides the client's `retryNonIdempotent` for this request. */
+  retryNonIdempotent?: boolean | undefined
+  /** Overrides the client's `maxAttempts` for this request. */
+  maxAttempts?: number | undefined
+}
+
+export interface ResolvedOptions {
+  fetch: FetchLike | undefined
+  maxAttempts: number
+  retryNonIdempotent: boolean
+  baseDelayMs: number
+  maxDelayMs: number
+  maxRetryAfterMs: number
+  retryAfterJitter: number
+  timeoutMs: number | undefined
+  retryBudget: Required<RetryBudgetOptions> | false
+  throttle: Required<ThrottleOptions> | false
+  concurrency: Required<ConcurrencyOptions> | undefined
+  deadlineHeader: string | false
+  priorityHeader: string | false
+  maxOrigins: number
+  now: () => number
+  random: () => number
+  timers: Timers
+}
+
+const DEFAULTS = Object.freeze({
+  fetch: undefined,
+  maxAttempts: 3,
+  retryNonIdempotent: false,
+  baseDelayMs: 100,
+  maxDelayMs: 10_000,
+  maxRetryAfterMs: 60_000,
+  retryAfterJitter: 0.2,
+  timeoutMs: undefined,
+  retryBudget: {},
+  throttle: {},
+  concurrency: undefined,
+  deadlineHeader: 'x-request-timeout-ms',
+  priorityHeader: 'x-request-priority',
+  maxOrigins: 1000,
+  now: undefined,
+  random: undefined,
+  timers: undefined,
+})
+
+const BUDGET_DEFAULTS = Object.freeze({ ratio: 0.1, minPerSecond: 1, windowMs: 10_000 })
+const THROTTLE_DEFAULTS = Object.freeze({ k: 2, windowMs: 30_000 })
+const CONCURRENCY_DEFAULTS = Object.freeze({
+  limit: undefined as unknown as number,
+  queueSize: 0,
+  queueTimeoutMs: 1000,
+})
+
+function defaultNow(): number {
+  return performance.timeOrigin + performance.now()
+}
+
+function checkHeader(value: unknown, option: string): string | false {
+  if (value === false) return false
+  const name = checkString(value, option)
+  // RFC 9110 §5.1 token: a bad name would make every request throw inside fetch.
+  if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(name)) {
+    const error = new RangeError(
+      `Expected \`${option}\` to be an HTTP header name or \`false\`, got ${describeValue(value)}.`,
+    )
+    Object.defineProperties(error, {
+      code: { value: INVALID_OPTION, enumerable: true },
+      option: { value: option, enumerable: true },
+    })
+    throw error
+  }
+  return name.toLowerCase()
+}
+
+function checkTimers(value: unknown): Timers {
+  const timers = resolveObject<{ setTimeout?: unknown; clearTimeout?: unknown }>(value, 'timers', {
+    setTimeout: undefined,
+    clearTimeout: undefined,
+  })
+  return {
+    setTimeout: checkFunction(timers.setTimeout, 'timers.setTimeout'),
+    clearTimeout: checkFunction(timers.clearTimeout, 'timers.clearTimeout'),
+  }
+}
+
+/** Checks every option once, at construction; throws `TypeError`/`RangeError` naming it. */
+export function resolveOptions(options: unknown): ResolvedOptions {
+  const o = resolveObject<Record<string, unknown>>(options, '', DEFAULTS)
+  const resolved: ResolvedOptions = {
+    fetch: o.fetch === undefined ? undefined : checkFunction<FetchLike>(o.fetch, 'fetch'),
+    maxAttempts: checkNumber(o.maxAttempts, 'maxAttempts', { integer: true, min: 1, max: 100 }),
+    retryNonIdempotent: checkBoolean(o.retryNonIdempotent, 'retryNonIdempotent'),
+    baseDelayMs: checkNumber(o.baseDelayMs, 'baseDelayMs', { min: 0 }),
+    maxDelayMs: checkNumber(o.maxDelayMs, 'maxDelayMs', { min: 0 }),
+    maxRetryAfterMs: checkNumber(o.maxRetryAfterMs, 'maxRetryAfterMs', { min: 0 }),
+    retryAfterJitter: checkNumber(o.retryAfterJitter, 'retryAfterJitter', { min: 0, max: 10 }),
+    timeoutMs:
+      o.timeoutMs === undefined
+        ? undefined
+        : checkNumber(o.timeoutMs, 'timeoutMs', { min: 0, exclusiveMin: true }),
+    retryBudget: false,
+    throttle: false,
+    concurrency: undefined,
+    deadlineHeader: checkHeader(o.deadlineHeader, 'deadlineHeader'),
+    priorityHeader: checkHeader(o.priorityHeader, 'priorityHeader'),
+    maxOrigins: checkNumber(o.maxOrigins, 'maxOrigins', { integer: true, min: 1 }),
+    now: o.now === undefined ? defaultNow : checkFunction<() => number>(o.now, 'now'),
+    random: o.random === undefined ? Math.random : checkFunction<() => number>(o.random, 'random'),
+    timers: o.timers === undefined ? defaultTimers : checkTimers(o.timers),
+  }
+  if (o.retryBudget !== false) {
+    const b = resolveObject(o.retryBudget, 'retryBudget', BUDGET_DEFAULTS)
+    resolved.retryBudget = {
+      ratio: checkNumber(b.ratio, 'retryBudget.ratio', { min: 0, max: 1 }),
+      minPerSecond: checkNumber(b.minPerSecond, 'retryBudget.minPerSecond', { min: 0 }),
+      windowMs: checkNumber(b.windowMs, 'retryBudget.windowMs', { min: 0, exclusiveMin: true }),
+    }
+  }
+  if (o.throttle !== false) {
+    const t = resolveObject(o.throttle, 'throttle', THROTTLE_DEFAULTS)
+    resolved.throttle = {
+      k: checkNumber(t.k, 'throttle.k', { min: 1 }),
+      windowMs: checkNumber(t.windowMs, 'throttle.windowMs', { min: 0, exclusiveMin: true }),
+    }
+  }
+  if (o.concurrency !== undefined) {
+    const c = resolveObject(o.concurrency, 'concurrency', CONCURRENCY_DEFAULTS)
+    resolved.concurrency = {
+      limit: checkNumber(c.limit, 'concurrency.limit', { integer: true, min: 1 }),
+      queueSize: checkNumber(c.queueSize, 'concurrency.queueSize', { integer: true, min: 0 }),
+      queueTimeoutMs: checkNumber(c.queueTimeoutMs, 'concurrency.queueTimeoutMs', {
+        min: 0,
+        exclusiveMin: true,
+      }),
+    }
+  }
+  // Cross-field rules come after every field is known to be valid.
+  if (resolved.maxDelayMs < resolved.baseDelayMs) {
+    checkNumber(resolved.maxDelayMs, 'maxDelayMs', { min: resolved.baseDelayMs })
+  }
+  return resolved
+}
+
+const REQUEST_DEFAULTS = Object.freeze({
+  priority: undefined,
+  deadline: undefined,
+  timeoutMs: undefined,
+  retryNonIdempotent: undefined,
+  maxAttempts: undefined,
+})
+
+/** Checks the per-request options (cheap: a handful of typeof checks). */
+export function resolveRequestOptions(options: unknown): RequestOptions {
+  if (options === undefined) return {}
+  const o = resolveObject<Record<string, unknown>>(options, 'requestOptions', REQUEST_DEFAULTS)
+  const r: RequestOptions = {}
+  if (o.priority !== undefined) r.priority = checkString(o.priority, 'requestOptions.priority')
+  if (o.deadline !== undefined) r.deadline = checkNumber(o.deadline, 'requestOptions.deadline')
+  if (o.timeoutMs !== undefined) {
+    r.timeoutMs = checkNumber(o.timeoutMs, 'requestOptions.timeoutMs', { min: 0 })
+  }
+  if (o.retryNonIdempotent !== undefined) {
+    r.retryNonIdempotent = checkBoolean(o.retryNonIdempotent, 'requestOptions.retryNonIdempotent')
+  }
+  if (o.maxAttempts !== undefined) {
+    r.maxAttempts = checkNumber(o.maxAttempts, 'requestOptions.maxAttempts', {
+      integer: true,
+      min: 1,
+      max: 100,
+    })
+  }
+  return r
+}

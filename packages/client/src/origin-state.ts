@@ -1,0 +1,128 @@
+/**
+ * Everything the client remembers about one origin, and the bounded map that
+ * holds it. The map drops the least recently used origin past `maxOrigins`, so
+ * a client that talks to many hosts does not grow for ever. A request in
+ * progress keeps a reference to its state, so dropping one mid-flight is safe:
+ * the next request to that origin simply starts from fresh counts.
+ */
+import { type AdmissionController, createAdmissionController } from '@spillway/core'
+import { AdaptiveThrottle, type ThrottleStats } from './adaptive-throttle.js'
+import type { ThrottleReason } from './errors.js'
+import type { ResolvedOptions } from './options.js'
+import { RetryBudget, type RetryBudgetStats } from './retry-budget.js'
+
+/** Cumulative counts for one origin since its state was created. */
+export interface OriginCounters {
+  /** Calls made to the client (logical requests). */
+  requests: number
+  /** Attempts sent to the server (first attempts and retries). */
+  attempts: number
+  /** Attempts answered with a status other than 429 or 503. */
+  accepts: number
+  /** Attempts answered with 429 or 503. */
+  refusals: number
+  /** Attempts that failed without a response (network error, deadline). */
+  errors: number
+  /** Retries sent. */
+  retries: number
+  /** Retries not sent because the retry budget was spent. */
+  budgetExhausted: number
+  /** Requests failed locally with `ThrottledError`, by reason. */
+  localRejects: Partial<Record<ThrottleReason, number>>
+}
+
+/** What `client.stats()` reports for one origin. */
+export interface OriginStats {
+  readonly counters: Readonly<OriginCounters>
+  /** The adaptive throttle's window, or `undefined` when throttling is off. */
+  readonly throttle: ThrottleStats | undefined
+  /** The retry budget's window, or `undefined` when the budget is off. */
+  readonly retryBudget: RetryBudgetStats | undefined
+  /** The concurrency cap, or `undefined` when there is none. */
+  readonly concurrency: { limit: number; inFlight: number; queued: number } | undefined
+}
+
+export class OriginState {
+  readonly origin: string
+  readonly counters: OriginCounters = {
+    requests: 0,
+    attempts: 0,
+    accepts: 0,
+    refusals: 0,
+    errors: 0,
+    retries: 0,
+    budgetExhausted: 0,
+    localRejects: {},
+  }
+  readonly throttle: AdaptiveThrottle | undefined
+  readonly budget: RetryBudget | undefined
+  readonly controller: AdmissionController | undefined
+
+  constructor(origin: string, options: ResolvedOptions) {
+    this.origin = origin
+    const { now, random } = options
+    this.throttle = options.throttle
+      ? new AdaptiveThrottle(options.throttle.k, options.throttle.windowMs, now)
+      : undefined
+    const b = options.retryBudget
+    this.budget = b ? new RetryBudget(b.ratio, b.minPerSecond, b.windowMs, now) : undefined
+    const c = options.concurrency
+    this.controller = c
+      ? createAdmissionController({
+          limit: c.limit,
+          queue: { size: c.queueSize, timeoutMs: c.queueTimeoutMs },
+          now,
+          random,
+        })
+      : undefined
+  }
+
+  reject(reason: ThrottleReason): void {
+    this.counters.localRejects[reason] = (this.counters.localRejects[reason] ?? 0) + 1
+  }
+
+  stats(): OriginStats {
+    const c = this.controller?.stats()
+    return {
+      counters: { ...this.counters, localRejects: { ...this.counters.localRejects } },
+      throttle: this.throttle?.stats(),
+      retryBudget: this.budget?.stats(),
+      concurrency: c && { limit: c.limit, inFlight: c.inFlight, queued: c.queued },
+    }
+  }
+}
+
+/** A `Map` capped at `max` entries, least recently used dropped first. */
+export class OriginMap {
+  readonly #states = new Map<string, OriginState>()
+  readonly #options: ResolvedOptions
+
+  constructor(options: ResolvedOptions) {
+    this.#options = options
+  }
+
+  get size(): number {
+    return this.#states.size
+  }
+
+  /** The state of `origin`, created on first use and marked most recently used. */
+  get(origin: string): OriginState {
+    let state = this.#states.get(origin)
+    if (state !== undefined) {
+      // Re-inserting moves it to the end: Map iteration order is insertion order.
+      this.#states.delete(origin)
+    } else {
+      state = new OriginState(origin, this.#options)
+      if (this.#states.size >= this.#options.maxOrigins) {
+        const oldest = this.#states.keys().next().value
+        if (oldest !== undefined) this.#states.delete(oldest)
+      }
+    }
+    this.#states.set(origin, state)
+    return state
+  }
+
+  entries(): IterableIterator<[string, OriginState]> {
+    return this.#states.entries()
+  }
+}

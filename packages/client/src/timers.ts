@@ -1,0 +1,69 @@
+/**
+ * Timer plumbing with injectable timers, so tests drive time by hand. Every
+ * timer is `unref()`ed when the runtime supports it (a waiting retry must not
+ * keep a process alive) and cleared on every exit path.
+ */
+
+/** The two timer functions the client uses; `globalThis`'s by default. */
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export const defaultTimers: Timers = {
+  setTimeout: (callback, ms) => {
+    const handle = setTimeout(callback, ms)
+    ;(handle as { unref?: () => void }).unref?.()
+    return handle
+  },
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+}
+
+/**
+ * Resolves after `ms`, or rejects at once with `signal.reason` when the signal
+ * aborts; either way the timer and the listener are gone when it settles.
+ */
+export function sleep(ms: number, signal: AbortSignal | undefined, timers: Timers): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason)
+      return
+    }
+    const onAbort = (): void => {
+      timers.clearTimeout(handle)
+      reject(signal?.reason)
+    }
+    const handle = timers.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/**
+ * One signal that aborts when the caller's does, or when `deadline` passes
+ * (with a `TimeoutError`, like `AbortSignal.timeout`). `dispose()` removes the
+ * listener and the timer; call it when the attempt settles.
+ */
+export function linkSignal(
+  caller: AbortSignal | undefined,
+  delayMs: number | undefined,
+  timers: Timers,
+): { signal: AbortSignal | undefined; dispose: () => void } {
+  if (delayMs === undefined) return { signal: caller, dispose: () => {} }
+  const controller = new AbortController()
+  const onAbort = (): void => controller.abort(caller?.reason)
+  const handle = timers.setTimeout(() => {
+    controller.abort(new DOMException('The request deadline passed.', 'TimeoutError'))
+  }, delayMs)
+  if (caller?.aborted) controller.abort(caller.reason)
+  else caller?.addEventListener('abort', onAbort, { once: true })
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      timers.clearTimeout(handle)
+      caller?.removeEventListener('abort', onAbort)
+    },
+  }
+}
