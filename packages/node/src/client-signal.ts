@@ -1,0 +1,96 @@
+/**
+ * Telling that the client went away, and turning it into an abort signal.
+ *
+ * Why not `req.destroyed`: on Node ≥ 16 a request auto-destroys once its body
+ * has been read, while the client is still waiting for the answer. The
+ * response and the socket are what tell a departed client: `res` is destroyed
+ * when its socket closes first, and a pipelined request whose response has no
+ * socket yet only sees its socket destroyed (its `res` never emits `close`).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { AbortSignalLike } from '@spillway/core'
+
+/** True when the client left before the response finished: nobody will read an answer. */
+export function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
+  if (res.writableFinished) return false
+  return res.destroyed || req.socket == null || req.socket.destroyed
+}
+
+/**
+ * An abort signal for one request that aborts when its client goes away, and
+ * `dispose()` to drop its listeners once the request has been admitted or rejected.
+ */
+export interface ClientSignal extends AbortSignalLike {
+  /** Removes every listener it placed on `req` and `res`. Idempotent. */
+  dispose(): void
+}
+
+type Listener = () => void
+
+/**
+ * Listens to `req` and `res` only while someone listens to it: the controller
+ * subscribes only when it queues the request, so the common case (admitted or
+ * rejected at once) costs one small object and no listener. A real
+ * `AbortSignal` would cost an `AbortController` and an `EventTarget` per request.
+ */
+class LazyClientSignal implements ClientSignal {
+  readonly #req: IncomingMessage
+  readonly #res: ServerResponse
+  #listeners: Listener[] | undefined
+  #aborted = false
+
+  constructor(req: IncomingMessage, res: ServerResponse) {
+    this.#req = req
+    this.#res = res
+  }
+
+  get aborted(): boolean {
+    if (!this.#aborted && clientGone(this.#req, this.#res)) this.#aborted = true
+    return this.#aborted
+  }
+
+  addEventListener(type: 'abort', listener: Listener): void {
+    if (type !== 'abort' || this.#aborted) return
+    if (this.#listeners === undefined) {
+      this.#listeners = []
+      this.#res.once('close', this.#onClose)
+      this.#req.once('close', this.#onClose)
+    }
+    // Every listener here runs at most once (abort happens once), so
+    // `{ once: true }` needs no separate handling.
+    if (!this.#listeners.includes(listener)) this.#listeners.push(listener)
+  }
+
+  removeEventListener(type: 'abort', listener: Listener): void {
+    if (type !== 'abort' || this.#listeners === undefined) return
+    const index = this.#listeners.indexOf(listener)
+    if (index !== -1) this.#listeners.splice(index, 1)
+    if (this.#listeners.length === 0) this.dispose()
+  }
+
+  dispose(): void {
+    if (this.#listeners === undefined) return
+    this.#listeners = undefined
+    this.#res.removeListener('close', this.#onClose)
+    this.#req.removeListener('close', this.#onClose)
+  }
+
+  // `req` also closes when its body has been read; only a gone client aborts.
+  readonly #onClose = (): void => {
+    if (!clientGone(this.#req, this.#res)) return
+    const listeners = this.#listeners
+    this.#aborted = true
+    this.dispose()
+    if (listeners !== undefined) for (const listener of listeners) listener()
+  }
+}
+
+/**
+ * A signal that aborts when the client of `req`/`res` goes away (its socket
+ * closes before the response finished), for `AdmissionRequest.signal`: a
+ * queued request then leaves the queue at once and its handler never runs.
+ * Call `dispose()` once the decision is made.
+ */
+export function abortSignalFor(req: IncomingMessage, res: ServerResponse): ClientSignal {
+  return new LazyClientSignal(req, res)
+}

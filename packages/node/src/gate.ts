@@ -1,0 +1,121 @@
+/**
+ * One request's way through admission, shared by every Node adapter: skip,
+ * classify through the user's functions, admit (synchronously when the
+ * controller decides at once), then bind the permit to the response.
+ * An adapter only turns the result into "call the next handler" or "answer
+ * the rejection".
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type {
+  AdmissionController,
+  AdmissionRequest,
+  AdmitOptions,
+  Decision,
+  Rejection,
+} from '@spillway/core'
+import { type BindPermitOptions, bindPermit } from './bind-permit.js'
+import { abortSignalFor, type ClientSignal, clientGone } from './client-signal.js'
+import { headerDeadline, type ResolvedRouteOptions } from './route-options.js'
+
+/**
+ * What to do with a request: `proceed` to the handler (admitted, skipped, or
+ * let through by a dry run), answer a `Rejection`, or nothing at all
+ * (`gone`: the client left, or the response was ended elsewhere, while it waited).
+ */
+export type Passage = 'proceed' | 'gone' | Rejection
+
+/** Admission for one route, built once by an adapter. */
+export interface Gate<In> {
+  readonly controller: AdmissionController
+  /**
+   * Runs admission for one request. Synchronous when the controller decides
+   * at once; a promise only when the request waits in the queue.
+   */
+  enter(input: In, req: IncomingMessage, res: ServerResponse): Passage | Promise<Passage>
+}
+
+const DRY_RUN: AdmitOptions = Object.freeze({ dryRun: true })
+const clock = (): number => performance.timeOrigin + performance.now()
+
+/** Calls a user function; a throw is reported and counts as "no answer" (the default applies). */
+function attempt<In, T>(
+  controller: AdmissionController,
+  source: string,
+  fn: (input: In) => T,
+  input: In,
+): T | undefined {
+  try {
+    return fn(input)
+  } catch (error) {
+    controller.reportError(source, error)
+    return undefined
+  }
+}
+
+/** Builds the admission step for one route; see `Passage` for its result. */
+export function createGate<In, OnRejected>(
+  controller: AdmissionController,
+  route: ResolvedRouteOptions<In, OnRejected>,
+): Gate<In> {
+  const admitOptions = route.dryRun ? DRY_RUN : undefined
+  const bindOptions: BindPermitOptions = {
+    isFailure: route.isFailure,
+    onError: (source, error) => controller.reportError(source, error),
+  }
+  const { priority, key, deadline, deadlineHeader, skip } = route
+
+  const classify = (input: In, req: IncomingMessage, signal: ClientSignal): AdmissionRequest => {
+    const request: AdmissionRequest = { signal }
+    if (typeof priority === 'string') request.priority = priority
+    else if (priority !== undefined) {
+      const name = attempt(controller, 'priority', priority, input)
+      if (typeof name === 'string') request.priority = name
+    }
+    if (key !== undefined) {
+      const name = attempt(controller, 'key', key, input)
+      if (typeof name === 'string') request.key = name
+    }
+    let deadlineMs: number | undefined
+    if (deadline !== undefined) {
+      const at = attempt(controller, 'deadline', deadline, input)
+      if (typeof at === 'number' && !Number.isNaN(at)) deadlineMs = at
+    }
+    if (deadlineHeader !== undefined) {
+      const at = headerDeadline(req, deadlineHeader, route.deadlineHeaderMaxMs, clock())
+      if (at !== undefined && (deadlineMs === undefined || at < deadlineMs)) deadlineMs = at
+    }
+    if (deadlineMs !== undefined) request.deadline = deadlineMs
+    return request
+  }
+
+  const settle = (
+    decision: Decision,
+    signal: ClientSignal,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Passage => {
+    signal.dispose()
+    if (decision.admitted) {
+      // False when the client left, or someone answered, while it waited.
+      return bindPermit(decision.permit, req, res, bindOptions) ? 'proceed' : 'gone'
+    }
+    const { rejection } = decision
+    if (rejection.reason === 'aborted' && clientGone(req, res)) return 'gone'
+    return res.writableEnded ? 'gone' : rejection
+  }
+
+  return {
+    controller,
+    enter(input, req, res) {
+      // Already answered upstream: there is no work left to protect.
+      if (res.writableEnded) return 'proceed'
+      if (skip !== undefined && attempt(controller, 'skip', skip, input) === true) return 'proceed'
+      const signal = abortSignalFor(req, res)
+      const decision = controller.admit(classify(input, req, signal), admitOptions)
+      if (decision instanceof Promise) {
+        return decision.then((settled) => settle(settled, signal, req, res))
+      }
+      return settle(decision, signal, req, res)
+    },
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * Route options shared by every Node adapter, resolved once at construction.
+ * An adapter adds only `onRejected`, whose arguments depend on the framework.
+ */
+import type { IncomingMessage } from 'node:http'
+import {
+  type AdmissionController,
+  type AdmissionControllerOptions,
+  checkBoolean,
+  checkFunction,
+  checkNumber,
+  checkOneOf,
+  checkString,
+  createAdmissionController,
+  DEFAULTS,
+  describeValue,
+  INVALID_OPTION,
+  type InvalidOptionError,
+  isPlainObject,
+  resolveObject,
+} from '@spillway/core'
+import type { IsFailure } from './bind-permit.js'
+
+/**
+ * Per-route options. `In` is what user functions receive: the request in
+ * node:http and Express, the context in Koa.
+ */
+export interface RouteOptions<In> {
+  /**
+   * Priority of this route: a name from the controller's `priorities`
+   * (checked at construction), or a function of the request. A name the
+   * controller does not know, returned by the function, counts as `defaultPriority`.
+   * @default the controller's `defaultPriority`
+   */
+  priority?: string | ((input: In) => string | undefined) | undefined
+  /**
+   * Tenant or client of the request, for fair share (429 `quota`) while the
+   * server is saturated. Non-string results count as no key.
+   * @default undefined (no key)
+   */
+  key?: ((input: In) => string | undefined) | undefined
+  /**
+   * Epoch milliseconds after which the answer is worthless; such a request
+   * is rejected (`deadline`) rather than served late. Non-finite results count as none.
+   * @default undefined (no deadline)
+   */
+  deadline?: ((input: In) => number | undefined) | undefined
+  /**
+   * Name of a request header carrying the client's remaining time budget in
+   * whole milliseconds (e.g. `'x-request-timeout-ms'`). Values that are not
+   * 1 to 12 digits are ignored; larger ones are clamped to `deadlineHeaderMaxMs`.
+   * When `deadline` also gives one, the earlier wins.
+   * @default undefined (not read)
+   */
+  deadlineHeader?: string | undefined
+  /**
+   * Largest budget, in milliseconds, taken from `deadlineHeader`.
+   * @default 60000
+   */
+  deadlineHeaderMaxMs?: number | undefined
+  /**
+   * Requests for which it returns `true` bypass admission entirely
+   * (health checks, metrics, preflight).
+   * @default undefined (none skipped)
+   */
+  skip?: ((input: In) => boolean) | undefined
+  /**
+   * Whether a finished response counts as a failure (a drop signal for
+   * adaptive limits). A client that left first is always `ignore`.
+   * @default (res) => res.statusCode >= 500
+   */
+  isFailure?: IsFailure | undefined
+  /**
+   * Decide and count (`stats().counters.dryRun`) but let every request through.
+   * @default false
+   */
+  dryRun?: boolean | undefined
+}
+
+/** Route options after checking; `onRejected` keeps the adapter's own signature. */
+export interface ResolvedRouteOptions<In, OnRejected> {
+  readonly priority: string | ((input: In) => string | undefined) | undefined
+  readonly key: ((input: In) => string | undefined) | undefined
+  readonly deadline: ((input: In) => number | undefined) | undefined
+  /** Lower-cased, as Node stores incoming header names. */
+  readonly deadlineHeader: string | undefined
+  readonly deadlineHeaderMaxMs: number
+  readonly skip: ((input: In) => boolean) | undefined
+  readonly isFailure: IsFailure | undefined
+  readonly dryRun: boolean
+  readonly onRejected: OnRejected | undefined
+}
+
+const ROUTE_DEFAULTS = Object.freeze({
+  priority: undefined,
+  key: undefined,
+  deadline: undefined,
+  deadlineHeader: undefined,
+  deadlineHeaderMaxMs: 60_000,
+  skip: undefined,
+  isFailure: undefined,
+  dryRun: false,
+  onRejected: undefined,
+})
+
+/** Names of the route options, `onRejected` included. */
+export const ROUTE_OPTION_KEYS: readonly string[] = Object.freeze(Object.keys(ROUTE_DEFAULTS))
+
+const CONTROLLER_OPTION_KEYS: readonly string[] = Object.freeze(Object.keys(DEFAULTS))
+
+// RFC 9110 §5.1: a field name is a token.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+function rangeError(option: string, expected: string, value: unknown): InvalidOptionError {
+  const error = new RangeError(
+    `Expected \`${option}\` to be ${expected}, got ${describeValue(value)}.`,
+  )
+  return Object.defineProperties(error, {
+    code: { value: INVALID_OPTION, enumerable: true },
+    option: { value: option, enumerable: true },
+  }) as InvalidOptionError
+}
+
+function optionalFunction<F extends (...args: never[]) => unknown>(
+  value: unknown,
+  option: string,
+): F | undefined {
+  return value === undefined ? undefined : checkFunction<F>(value, option)
+}
+
+/**
+ * Checks route options (`path` is `''` for a top-level argument) against
+ * `controller`: unknown keys are rejected with a "did you mean", each field
+ * is checked, and a fixed `priority` must be one of `controller.priorities`.
+ */
+export function resolveRouteOptions<In, OnRejected>(
+  value: unknown,
+  controller: AdmissionController,
+  allowed: readonly string[] = ROUTE_OPTION_KEYS,
+): ResolvedRouteOptions<In, OnRejected> {
+  const top = resolveObject<Record<string, unknown>>(value, '', ROUTE_DEFAULTS, allowed)
+  const priority =
+    typeof top.priority === 'function'
+      ? (top.priority as (input: In) => string | undefined)
+      : top.priority === undefined
+        ? undefined
+        : checkOneOf(top.priority, 'priority', controller.priorities)
+  const deadlineHeader =
+    top.deadlineHeader === undefined ? undefined : checkString(top.deadlineHeader, 'deadlineHeader')
+  if (deadlineHeader !== undefined && !TOKEN.test(deadlineHeader)) {
+    throw rangeError('deadlineHeader', 'a header name (an RFC 9110 token)', deadlineHeader)
+  }
+  return {
+    priority,
+    key: optionalFunction(top.key, 'key'),
+    deadline: optionalFunction(top.deadline, 'deadline'),
+    deadlineHeader: deadlineHeader?.toLowerCase(),
+    deadlineHeaderMaxMs: checkNumber(top.deadlineHeaderMaxMs, 'deadlineHeaderMaxMs', {
+      integer: true,
+      min: 1,
+    }),
+    skip: optionalFunction(top.skip, 'skip'),
+    isFailure: optionalFunction<IsFailure>(top.isFailure, 'isFailure'),
+    dryRun: checkBoolean(top.dryRun, 'dryRun'),
+    onRejected: optionalFunction(top.onRejected, 'onRejected') as OnRejected | undefined,
+  }
+}
+
+/** True for an admission controller (something with `admit`), false for an options object. */
+export function isAdmissionController(value: unknown): value is AdmissionController {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { admit?: unknown }).admit === 'function' &&
+    typeof (value as { reportError?: unknown }).reportError === 'function'
+  )
+}
+
+/**
+ * The two shapes every adapter's `shed()` accepts: a shared controller plus
+ * route options, or one options object holding both the controller's options
+ * and the route options, from which it makes its own controller.
+ */
+export function resolveAdapterOptions<In, OnRejected>(
+  optionsOrController: unknown,
+  routeOptions: unknown,
+): { controller: AdmissionController; route: ResolvedRouteOptions<In, OnRejected> } {
+  if (isAdmissionController(optionsOrController)) {
+    return {
+      controller: optionsOrController,
+      route: resolveRouteOptions(routeOptions, optionsOrController),
+    }
+  }
+  if (routeOptions !== undefined) {
+    throw Object.defineProperties(
+      new TypeError(
+        'Expected `routeOptions` to be `undefined` when the first argument is an options object (put route options in it), got ' +
+          `${describeValue(routeOptions)}.`,
+      ),
+      {
+        code: { value: INVALID_OPTION, enumerable: true },
+        option: { value: 'routeOptions', enumerable: true },
+      },
+    )
+  }
+  const allowed = [...CONTROLLER_OPTION_KEYS, ...ROUTE_OPTION_KEYS]
+  // Checks the object and its keys against both sets at once, so a typo of
+  // either kind gets its "did you mean".
+  resolveObject(optionsOrController, '', Object.fromEntries(allowed.map((k) => [k, undefined])))
+  const controllerOptions: Record<string, unknown> = {}
+  const route: Record<string, unknown> = {}
+  if (isPlainObject(optionsOrController)) {
+    for (const [name, field] of Object.entries(optionsOrController)) {
+      if (ROUTE_OPTION_KEYS.includes(name)) route[name] = field
+      else controllerOptions[name] = field
+    }
+  }
+  const controller = createAdmissionController(controllerOptions as AdmissionControllerOptions)
+  return { controller, route: resolveRouteOptions(route, controller) }
+}
+
+/** Reads the client's time budget from a header; anything malformed counts as none. */
+export function headerDeadline(
+  req: IncomingMessage,
+  name: string,
+  maxMs: number,
+  now: number,
+): number | undefined {
+  const raw = req.headers[name]
+  // A repeated header arrives joined or as an array: ambiguous, so ignored.
+  if (typeof raw !== 'string' || raw.length === 0 || raw.length > 12) return undefined
+  for (let i = 0; i < raw.length; i++) {
+    const code = raw.charCodeAt(i)
+    if (code < 48 || code > 57) return undefined
+  }
+  return now + Math.min(Number(raw), maxMs)
+}

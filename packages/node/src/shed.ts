@@ -1,0 +1,104 @@
+/**
+ * `shed()` for plain node:http: wraps a request listener, so protecting a
+ * server is `http.createServer(shed({ limit: 64 }, handler))`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import {
+  type AdmissionController,
+  type AdmissionControllerOptions,
+  checkFunction,
+} from '@spillway/core'
+import { answerRejection, type OnRejected } from './answer-rejection.js'
+import { createGate, type Passage } from './gate.js'
+import { type RouteOptions, resolveAdapterOptions } from './route-options.js'
+
+/** A node:http request listener; it may return a promise. */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => unknown
+
+/** Route options for node:http: the shared ones plus `onRejected(req, res, rejection)`. */
+export interface NodeRouteOptions extends RouteOptions<IncomingMessage> {
+  /**
+   * Writes a custom rejection response. If it throws, the default response is
+   * written and the error reported as `onRejected`. Not called when the client
+   * has already gone.
+   * @default writes the problem+json response (see `writeRejection`)
+   */
+  onRejected?: OnRejected | undefined
+}
+
+/** Options for a listener with its own controller: the controller's options plus the route's. */
+export interface NodeShedOptions extends AdmissionControllerOptions, NodeRouteOptions {}
+
+/** A request listener guarded by admission; `controller` is for `stats()` and `close()`. */
+export interface ShedListener {
+  (req: IncomingMessage, res: ServerResponse): void
+  readonly controller: AdmissionController
+}
+
+function fail(controller: AdmissionController, res: ServerResponse, error: unknown): void {
+  controller.reportError('handler', error)
+  // Without this a throwing listener would crash the process and hold its permit.
+  if (res.headersSent) {
+    res.destroy()
+  } else if (!res.writableEnded) {
+    res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 21 })
+    res.end('Internal Server Error')
+  }
+}
+
+/**
+ * Guards a node:http request listener. With an options object it makes its
+ * own controller; with a controller it shares it (pass route options between
+ * the controller and the handler). Admitted requests run `handler`; the
+ * permit is released when the response finishes or the client leaves. A
+ * handler that throws or rejects gets a 500 (or, once it has sent headers,
+ * its response is destroyed) and the error is reported as `handler`.
+ */
+export function shed(options: NodeShedOptions | undefined, handler: RequestHandler): ShedListener
+export function shed(controller: AdmissionController, handler: RequestHandler): ShedListener
+export function shed(
+  controller: AdmissionController,
+  routeOptions: NodeRouteOptions | undefined,
+  handler: RequestHandler,
+): ShedListener
+export function shed(
+  optionsOrController: NodeShedOptions | AdmissionController | undefined,
+  routeOrHandler: NodeRouteOptions | RequestHandler | undefined,
+  maybeHandler?: RequestHandler,
+): ShedListener {
+  const handlerArg = typeof routeOrHandler === 'function' ? routeOrHandler : maybeHandler
+  const routeArg = typeof routeOrHandler === 'function' ? undefined : routeOrHandler
+  const { controller, route } = resolveAdapterOptions<IncomingMessage, OnRejected>(
+    optionsOrController,
+    routeArg,
+  )
+  const handler = checkFunction<RequestHandler>(handlerArg, 'handler')
+  const gate = createGate(controller, route)
+
+  const run = (passage: Passage, req: IncomingMessage, res: ServerResponse): void => {
+    if (passage === 'gone') return
+    if (passage !== 'proceed') {
+      answerRejection(controller, route.onRejected, req, res, passage)
+      return
+    }
+    try {
+      const result = handler(req, res)
+      if (result instanceof Promise) result.catch((error: unknown) => fail(controller, res, error))
+    } catch (error) {
+      fail(controller, res, error)
+    }
+  }
+
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    const passage = gate.enter(req, req, res)
+    if (passage instanceof Promise) {
+      passage.then(
+        (settled) => run(settled, req, res),
+        (error: unknown) => fail(controller, res, error),
+      )
+    } else {
+      run(passage, req, res)
+    }
+  }
+  return Object.assign(listener, { controller }) as ShedListener
+}
