@@ -1,0 +1,64 @@
+/**
+ * What the load generators record: one entry per request, in parallel arrays
+ * (tens of thousands of requests per run; arrays of numbers stay compact).
+ */
+
+/** Status recorded for a request the client gave up on (its timeout fired). */
+export const TIMEOUT = 0
+/** Status recorded for a connection error (reset, refused). */
+export const ERROR = -1
+
+/** One run's requests. */
+export interface RequestLog {
+  /** When each request was sent, ms since the run started. */
+  sentMs: number[]
+  /** Time to the full response (or to giving up), ms. */
+  latencyMs: number[]
+  /** HTTP status, or {@link TIMEOUT} / {@link ERROR}. */
+  status: number[]
+  /** Index into the run's route mix (priority class for the work routes). */
+  route: number[]
+}
+
+/** An empty log. */
+export function createLog(): RequestLog {
+  return { sentMs: [], latencyMs: [], status: [], route: [] }
+}
+
+/** A route with its share of the traffic. */
+export interface RouteShare {
+  path: string
+  weight: number
+}
+
+/** The priority mix: 20% critical, 50% normal, 30% sheddable. */
+export const PRIORITY_MIX: readonly RouteShare[] = [
+  { path: '/critical', weight: 20 },
+  { path: '/normal', weight: 50 },
+  { path: '/sheddable', weight: 30 },
+]
+
+/** Seeded PRNG (mulberry32): the same run picks the same routes in the same order. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Picks route indexes by weight. */
+export function routePicker(mix: readonly RouteShare[], random: () => number): () => number {
+  const total = mix.reduce((sum, r) => sum + r.weight, 0)
+  return () => {
+    let x = random() * total
+    for (let i = 0; i < mix.length; i++) {
+      x -= (mix[i] as RouteShare).weight
+      if (x < 0) return i
+    }
+    return mix.length - 1
+  }
+}

@@ -1,0 +1,204 @@
+/**
+ * One run: start a target, sample its baseline, apply the load, wait for it to
+ * drain (the leak check), stop it. The target is stopped on every path.
+ */
+import {
+  describeProtection,
+  downstreamCapacity,
+  type TargetConfig,
+  type TargetStats,
+} from '../target/config.js'
+import { runClosedLoop } from './closed-loop.js'
+import {
+  bucketize,
+  type LeakCheck,
+  type RouteSummary,
+  type RunSummary,
+  rssFigures,
+  type Series,
+  summarize,
+  summarizeRoutes,
+} from './metrics.js'
+import { type Phase, runOpenLoop } from './open-loop.js'
+import { startTarget } from './processes.js'
+import { Progress } from './progress.js'
+import type { RequestLog, RouteShare } from './records.js'
+import { fetchStats, type Sample, setServiceMs, startSampler } from './sampler.js'
+
+/** The load applied in one run. */
+export type LoadSpec =
+  | {
+      model: 'open'
+      phases: Phase[]
+      mix: RouteShare[]
+      timeoutMs: number
+    }
+  | {
+      model: 'closed'
+      connections: number
+      durationMs: number
+      mix: RouteShare[]
+      timeoutMs: number
+    }
+
+/** What to run. */
+export interface RunSpec {
+  /** Name in tables and charts. @default the protection's description */
+  label?: string
+  target: TargetConfig
+  load: LoadSpec
+  /** Latency objective for goodput, ms. */
+  sloMs: number
+  /** Changes of the downstream's operation time during the run (`capacity-step`). */
+  serviceSteps?: Array<{ atMs: number; serviceMs: number }>
+  /** How long to wait for the target to drain after the load, ms. @default 3000 */
+  drainWaitMs?: number
+  /** Chart bucket, ms. @default 500 */
+  bucketMs?: number
+}
+
+/** Everything one run produced, as written to JSON. */
+export interface RunResult {
+  label: string
+  protection: string
+  framework: TargetConfig['framework']
+  adapter: string | null
+  target: TargetConfig
+  load: LoadSpec
+  loadLabel: string
+  capacityPerSecond: number | null
+  sloMs: number
+  summary: RunSummary
+  routes: RouteSummary[]
+  series: Series
+  samples: Sample[]
+  /** The controller's `stats()` at the leak check (spillway only). */
+  finalControllerStats: TargetStats['controller']
+  /** Set when the run could not be done (e.g. an adaptive limit not implemented yet). */
+  error?: string
+}
+
+/** Total load time of a spec, ms. */
+export function loadDurationMs(load: LoadSpec): number {
+  return load.model === 'open'
+    ? load.phases.reduce((sum, p) => sum + p.durationMs, 0)
+    : load.durationMs
+}
+
+/** "open loop 1200/s" or "closed loop 200 conn", for labels. */
+export function describeLoad(load: LoadSpec): string {
+  if (load.model === 'closed') return `closed loop, ${load.connections} connections`
+  const rates = [...new Set(load.phases.map((p) => Math.round(p.rate)))]
+  return `open loop, ${rates.join(' → ')} req/s`
+}
+
+async function leakCheck(
+  port: number,
+  waitMs: number,
+): Promise<{ leak: LeakCheck; stats: TargetStats }> {
+  const start = performance.now()
+  for (;;) {
+    const stats = await fetchStats(port)
+    const c = stats.controller
+    const backlog = stats.downstreamQueued + (stats.pLimitPending ?? 0)
+    const drained =
+      stats.active === 0 && backlog === 0 && (c === null || (c.inFlight === 0 && c.queued === 0))
+    const afterMs = performance.now() - start
+    if (drained || afterMs >= waitMs) {
+      return {
+        leak: {
+          drained,
+          afterMs,
+          inFlight: c?.inFlight ?? null,
+          queued: c?.queued ?? null,
+          active: stats.active,
+          backlog,
+        },
+        stats,
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** Runs one spec; returns the result and the raw log (the log is not written to JSON). */
+export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: RequestLog }> {
+  const label = spec.label ?? describeProtection(spec.target.protection)
+  const target = await startTarget(spec.target)
+  const capacity = downstreamCapacity(spec.target)
+  const totalMs = loadDurationMs(spec.load)
+  const progress = new Progress(label)
+  try {
+    // Let the freshly started process settle before reading its baseline RSS.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const baseline = await fetchStats(target.port)
+    const t0 = performance.now()
+    const sampler = startSampler(target.port, t0)
+    const stepTimers = (spec.serviceSteps ?? []).map((step) =>
+      setTimeout(() => void setServiceMs(target.port, step.serviceMs).catch(() => {}), step.atMs),
+    )
+    let log: RequestLog
+    try {
+      if (spec.load.model === 'open') {
+        log = await runOpenLoop({
+          port: target.port,
+          phases: spec.load.phases,
+          mix: spec.load.mix,
+          timeoutMs: spec.load.timeoutMs,
+          onProgress: (p) => progress.update(p.elapsedMs, p.totalMs, p, sampler.latest),
+        })
+      } else {
+        log = await runClosedLoop({
+          port: target.port,
+          connections: spec.load.connections,
+          durationMs: spec.load.durationMs,
+          mix: spec.load.mix,
+          timeoutMs: spec.load.timeoutMs,
+          onProgress: (p) =>
+            progress.update(p.elapsedMs, p.totalMs, { sent: p.answered }, sampler.latest),
+        })
+      }
+    } finally {
+      for (const timer of stepTimers) clearTimeout(timer)
+      await sampler.stop()
+    }
+    const { leak, stats } = await leakCheck(target.port, spec.drainWaitMs ?? 3000)
+    const base = summarize(log, totalMs, spec.sloMs, capacity)
+    const summary: RunSummary = {
+      ...base,
+      ...rssFigures(baseline.rssBytes, sampler.samples),
+      wasted: stats.wasted,
+      handlerRuns: stats.completed,
+      leak,
+    }
+    progress.done(summary)
+    return {
+      log,
+      result: {
+        label,
+        protection: describeProtection(spec.target.protection),
+        framework: spec.target.framework,
+        adapter: target.adapter,
+        target: spec.target,
+        load: spec.load,
+        loadLabel: describeLoad(spec.load),
+        capacityPerSecond: Number.isFinite(capacity) ? capacity : null,
+        sloMs: spec.sloMs,
+        summary,
+        routes:
+          spec.load.model === 'open'
+            ? summarizeRoutes(
+                log,
+                spec.load.mix.map((r) => r.path),
+              )
+            : [],
+        series: bucketize(log, totalMs + spec.load.timeoutMs, spec.sloMs, spec.bucketMs ?? 500),
+        samples: sampler.samples,
+        finalControllerStats: stats.controller,
+      },
+    }
+  } finally {
+    progress.clear()
+    await target.stop()
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The target apps: the same routes and work in Express 5 and Koa 3.
+ *   /critical /normal /sheddable  the work, classified by route (20/50/30 in the mix)
+ *   /trivial                      no work at all (the `overhead` scenario)
+ *   /__stats                      counters, RSS and the controller's stats() (never shed)
+ *   /__control?serviceMs=40       changes the downstream's operation time (`capacity-step`)
+ */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import type { AdmissionController } from '@spillway/core'
+import type { TargetConfig, TargetStats } from './config.js'
+import type { Downstream } from './downstream.js'
+import type { Work } from './work.js'
+
+/** What the apps share: the work, the downstream and the (optional) controller. */
+export interface AppContext {
+  config: TargetConfig
+  work: Work
+  downstream: Downstream
+  controller: AdmissionController | null
+  /** Pending count of the p-limit queue, when the target uses one. */
+  pLimitPending: () => number | null
+  /** Runs `fn` through the p-limit queue, when the target uses one. */
+  pLimit: (<T>(fn: () => Promise<T>) => Promise<T>) | null
+  /** The adapter protecting the server, for the record. */
+  adapter: string | null
+}
+
+function statsOf(context: AppContext): TargetStats {
+  return {
+    rssBytes: process.memoryUsage.rss(),
+    active: context.work.active,
+    completed: context.work.completed,
+    wasted: context.work.wasted,
+    downstreamQueued: context.downstream.queued,
+    serviceMs: context.downstream.serviceMs,
+    pLimitPending: context.pLimitPending(),
+    adapter: context.adapter,
+    controller: context.controller === null ? null : (context.controller.stats() as never),
+  }
+}
+
+function control(context: AppContext, url: URL): { serviceMs: number } {
+  const serviceMs = Number(url.searchParams.get('serviceMs'))
+  if (Number.isFinite(serviceMs) && serviceMs > 0) context.downstream.serviceMs = serviceMs
+  return { serviceMs: context.downstream.serviceMs }
+}
+
+const WORK_ROUTES = new Set(['/critical', '/normal', '/sheddable'])
+
+/** Builds the Express 5 app. */
+export async function createExpressApp(context: AppContext): Promise<RequestListener> {
+  const { default: express } = await import('express')
+  const app = express()
+  app.disable('x-powered-by')
+  app.disable('etag')
+  // Side routes come before any protection, so the harness can always sample.
+  app.get('/__stats', (_req, res) => {
+    res.json(statsOf(context))
+  })
+  app.get('/__control', (req, res) => {
+    res.json(control(context, new URL(req.url, 'http://127.0.0.1')))
+  })
+  if (context.controller !== null) {
+    const { shed } = await import('@spillway/express')
+    const { classify } = await import('./protect.js')
+    app.use(shed(context.controller, { priority: (req) => classify(req.path) }))
+  }
+  app.get('/trivial', (_req, res) => {
+    res.end('ok')
+  })
+  for (const route of WORK_ROUTES) {
+    app.get(route, async (req, res) => {
+      const present = await runWork(context, () => gone(req, res))
+      if (present) res.type('text/plain').end('done')
+    })
+  }
+  return app as unknown as RequestListener
+}
+
+/**
+ * The handler body. With p-limit, the common mistake: the work waits in an
+ * unbounded queue, and runs even when its client left long ago.
+ */
+function runWork(context: AppContext, clientGone: () => boolean): Promise<boolean> {
+  const limited = context.pLimit
+  return limited === null
+    ? context.work.run(clientGone)
+    : limited(() => context.work.run(clientGone))
+}
+
+function gone(req: IncomingMessage, res: ServerResponse): boolean {
+  return req.socket.destroyed || res.destroyed
+}
+
+/** Builds the Koa 3 app. */
+export async function createKoaApp(context: AppContext): Promise<RequestListener> {
+  const { default: Koa } = await import('koa')
+  const app = new Koa()
+  app.use(async (ctx, next) => {
+    if (ctx.path === '/__stats') ctx.body = statsOf(context)
+    else if (ctx.path === '/__control')
+      ctx.body = control(context, new URL(ctx.url, 'http://127.0.0.1'))
+    else await next()
+  })
+  if (context.controller !== null) {
+    const { shed } = await import('@spillway/koa')
+    const { classify } = await import('./protect.js')
+    app.use(shed(context.controller, { priority: (ctx) => classify(ctx.path) }))
+  }
+  app.use(async (ctx) => {
+    if (ctx.path === '/trivial') {
+      ctx.body = 'ok'
+      return
+    }
+    if (!WORK_ROUTES.has(ctx.path)) {
+      ctx.status = 404
+      return
+    }
+    const present = await runWork(context, () => gone(ctx.req, ctx.res))
+    if (present) ctx.body = 'done'
+  })
+  return app.callback()
+}

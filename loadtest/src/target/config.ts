@@ -1,0 +1,103 @@
+/**
+ * What a target server does and how it is protected. The harness serialises one
+ * of these into the child's environment (`SPILLWAY_TARGET`), so it is plain JSON.
+ */
+
+/** The priority classes, highest first, as the routes `/critical`, `/normal`, `/sheddable`. */
+export const PRIORITIES = ['critical', 'normal', 'sheddable'] as const
+
+/** One of {@link PRIORITIES}. */
+export type PriorityName = (typeof PRIORITIES)[number]
+
+/** An adaptive limit configuration, passed to `createAdmissionController({ limit })` as is. */
+export interface AdaptiveLimitConfig {
+  /** Which algorithm. */
+  algorithm: 'aimd' | 'gradient2' | 'vegas'
+  /** Extra algorithm options (e.g. `initialLimit`, `maxLimit`), forwarded untouched. */
+  [option: string]: unknown
+}
+
+/** How requests reach the work. */
+export type Protection =
+  /** Nothing: every request goes straight to the work (and queues inside the downstream pool). */
+  | { kind: 'none' }
+  /** The common mistake: an unbounded `p-limit` queue in front of the handler. */
+  | { kind: 'p-limit'; concurrency: number }
+  /** spillway through its framework adapter (`@spillway/express` or `@spillway/koa`). */
+  | {
+      kind: 'spillway'
+      /** A fixed limit, or an adaptive one. */
+      limit: number | AdaptiveLimitConfig
+      /** The controller's queue options. */
+      queue: { size: number; timeoutMs: number; order?: 'fifo' | 'lifo' | 'adaptive' }
+    }
+
+/** A target server's whole configuration. */
+export interface TargetConfig {
+  /** Which framework serves the routes. */
+  framework: 'express' | 'koa'
+  /** What stands between the request and the work. */
+  protection: Protection
+  /** A limited downstream (think: a database pool): `slots` operations at a time, `serviceMs` each. `slots: 0` disables it. */
+  downstream: { slots: number; serviceMs: number }
+  /** Busy-loop CPU work per request, in milliseconds; saturates the event loop itself. @default 0 */
+  cpuMs: number
+}
+
+/** Requests per second the downstream can serve: `slots / serviceMs · 1000`. */
+export function downstreamCapacity(config: Pick<TargetConfig, 'downstream'>): number {
+  const { slots, serviceMs } = config.downstream
+  return slots > 0 && serviceMs > 0 ? (slots / serviceMs) * 1000 : Number.POSITIVE_INFINITY
+}
+
+/** A short human label for a protection, used as the run's name in tables and charts. */
+export function describeProtection(protection: Protection): string {
+  switch (protection.kind) {
+    case 'none':
+      return 'unprotected'
+    case 'p-limit':
+      return `p-limit(${protection.concurrency}), unbounded queue`
+    case 'spillway': {
+      const limit =
+        typeof protection.limit === 'number'
+          ? `limit ${protection.limit}`
+          : `${protection.limit.algorithm}`
+      return `spillway (${limit}, queue ${protection.queue.size}/${protection.queue.timeoutMs} ms)`
+    }
+  }
+}
+
+/** What `GET /__stats` answers. */
+export interface TargetStats {
+  /** Resident set size of the server process, bytes. */
+  rssBytes: number
+  /** Handlers currently running (admitted and not yet finished), whatever the protection. */
+  active: number
+  /** Handler runs finished so far. */
+  completed: number
+  /** Handler runs that finished after their client had gone: wasted work. */
+  wasted: number
+  /** Requests waiting for a downstream slot. */
+  downstreamQueued: number
+  /** Current downstream operation time, ms (changes in `capacity-step`). */
+  serviceMs: number
+  /** Requests waiting in the p-limit queue (p-limit targets only). */
+  pLimitPending: number | null
+  /** Which adapter protects the server, e.g. `@spillway/express`. */
+  adapter: string | null
+  /** The controller's `stats()` (spillway targets only). */
+  controller: ControllerStatsSnapshot | null
+}
+
+/** The part of `controller.stats()` the harness reads; the rest is kept as it came. */
+export interface ControllerStatsSnapshot {
+  limit: number
+  inFlight: number
+  queued: number
+  counters?: {
+    admitted?: number
+    rejected?: Record<string, number>
+    [name: string]: unknown
+  }
+  [name: string]: unknown
+}
