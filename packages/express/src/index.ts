@@ -1,1 +1,1 @@
-export const placeholder = 'express'
+export { type ExpressRouteOptions, type ShedMiddleware, type ShedOptions, shed } from './shed.js'

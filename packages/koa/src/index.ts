@@ -1,1 +1,1 @@
-export const placeholder = 'koa'
+export { type KoaRouteOptions, type ShedMiddleware, type ShedOptions, shed } from './shed.js'

@@ -1,0 +1,97 @@
+/**
+ * Koa 2 and 3: one middleware. The permit is bound to `ctx.res`, so it
+ * follows the response, not `await next()`: a streamed `ctx.body` holds it
+ * until the stream ends or the client leaves.
+ */
+import type { AdmissionController, AdmissionControllerOptions, Rejection } from '@spillway/core'
+import {
+  createGate,
+  type Passage,
+  PROBLEM_CONTENT_TYPE,
+  problemBody,
+  type RouteOptions,
+  resolveAdapterOptions,
+  retryAfterValue,
+} from '@spillway/node'
+import type { Context, Middleware, Next } from 'koa'
+
+/** Per-route options: the shared ones (see `@spillway/node`) plus a Koa `onRejected`. */
+export interface KoaRouteOptions extends RouteOptions<Context> {
+  /**
+   * Sets a custom rejection response on `ctx` (status, headers, body). If it
+   * throws, the default response is set and the error reported as
+   * `onRejected`. Not called when the client has already gone.
+   * @default sets the problem+json response
+   */
+  onRejected?: ((ctx: Context, rejection: Rejection) => void) | undefined
+}
+
+/** Options for a middleware with its own controller: the controller's options plus the route's. */
+export interface ShedOptions extends AdmissionControllerOptions, KoaRouteOptions {}
+
+/** The middleware; `controller` is for `stats()`, `on()` and `close()`. */
+export interface ShedMiddleware extends Middleware {
+  readonly controller: AdmissionController
+}
+
+type OnRejected = NonNullable<KoaRouteOptions['onRejected']>
+
+/**
+ * Sets the default rejection as Koa's own response, so upstream middleware
+ * (loggers, CORS) see a plain 503/429 and nothing reaches `app.on('error')`.
+ */
+function setRejection(ctx: Context, rejection: Rejection): void {
+  if (ctx.headerSent || !ctx.writable) return
+  ctx.status = rejection.status
+  ctx.set('Retry-After', retryAfterValue(rejection))
+  ctx.set('Cache-Control', 'no-store')
+  // Set before the body, so Koa does not type a Buffer as octet-stream.
+  ctx.set('Content-Type', PROBLEM_CONTENT_TYPE)
+  ctx.body = problemBody(rejection)
+}
+
+/**
+ * Load-shedding middleware. `shed(options)` makes its own controller;
+ * `shed(controller, routeOptions)` shares one across routes. Admitted
+ * requests continue with `next()`; rejected ones get the rejection response
+ * (never a thrown error); a request whose client left while queued goes nowhere.
+ */
+export function shed(options?: ShedOptions): ShedMiddleware
+export function shed(
+  controller: AdmissionController,
+  routeOptions?: KoaRouteOptions,
+): ShedMiddleware
+export function shed(
+  optionsOrController?: ShedOptions | AdmissionController,
+  routeOptions?: KoaRouteOptions,
+): ShedMiddleware {
+  const { controller, route } = resolveAdapterOptions<Context, OnRejected>(
+    optionsOrController,
+    routeOptions,
+  )
+  const gate = createGate(controller, route)
+  const { onRejected } = route
+
+  const pass = (passage: Passage, ctx: Context, next: Next): unknown => {
+    if (passage === 'proceed') return next()
+    if (passage === 'gone') return undefined
+    if (onRejected !== undefined) {
+      try {
+        onRejected(ctx, passage)
+        return undefined
+      } catch (error) {
+        controller.reportError('onRejected', error)
+      }
+    }
+    setRejection(ctx, passage)
+    return undefined
+  }
+
+  const middleware = (ctx: Context, next: Next): unknown => {
+    const passage = gate.enter(ctx, ctx.req, ctx.res)
+    return passage instanceof Promise
+      ? passage.then((settled) => pass(settled, ctx, next))
+      : pass(passage, ctx, next)
+  }
+  return Object.assign(middleware, { controller }) as ShedMiddleware
+}
