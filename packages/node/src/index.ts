@@ -8,6 +8,7 @@ export {
 } from './bind-permit.js'
 export { abortSignalFor, type ClientSignal, clientGone } from './client-signal.js'
 export { createGate, type Gate, type Passage } from './gate.js'
+export * from './pressure-monitor.js'
 export {
   headerDeadline,
   isAdmissionController,

@@ -1,0 +1,750 @@
+/**
+ * Process pressure from event-loop and memory sensors, as one graded level in
+ * [0, 1] that the admission controller reads on every decision.
+ *
+ * How it works:
+ *
+ * - One `unref()`ed interval timer (`sampleIntervalMs`) takes a sample; nothing
+ *   runs per request, and reading `level` is a field read.
+ * - Each sample reads every enabled signal, in its own unit:
+ *     eventLoopDelay        the `percentile` (p99) of `monitorEventLoopDelay`
+ *                           over the window since the last sample, in ms, minus
+ *                           the histogram's resolution; the histogram is reset
+ *                           each window
+ *     eventLoopUtilization  `performance.eventLoopUtilization()` over the window
+ *     heap                  V8 heap used ÷ `heap_size_limit`
+ *     rss                   RSS ÷ `limitBytes` (option, else the cgroup v2/v1
+ *                           container limit; no limit → signal disabled)
+ *     healthCheck           the user's function: 0..1, `true` → 0, `false` → 1
+ * - Each signal runs through hysteresis (see `sensors/signal.ts`): it enters
+ *   pressure when its value is above `high`, leaves only when below `low` and
+ *   `holdMs` after its last value above `high`. While pressured:
+ *       signal level = clamp((value − low) / (saturation − low), 0, 1)
+ *   and, for `holdMs` after a value above `high`, at least that value's level.
+ *   A calm signal's level is 0. `saturation` defaults to `high + (high − low)`,
+ *   so a signal entering pressure at `high` starts at level 0.5.
+ * - level = the maximum over the signals.
+ * - Failures fail open: a sensor or health check that throws, or returns
+ *   something other than a finite number, reads as healthy (0) for that sample
+ *   and is passed to `onError`. A monitor that is closed reads 0.
+ *
+ * Known blind spot: Node's histogram drops the first interval after each
+ * reset, so a stall that starts within one `resolutionMs` tick after a sample
+ * can be missed by the delay signal; the utilisation signal still sees it.
+ */
+import { readFileSync } from 'node:fs'
+import { type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import { getHeapStatistics } from 'node:v8'
+import {
+  checkFunction,
+  checkNumber,
+  describeValue,
+  INVALID_OPTION,
+  isPlainObject,
+  type PressureSource,
+  resolveObject,
+} from '@spillway/core'
+import { readCgroupMemoryLimit } from './sensors/cgroup-memory.js'
+import { Signal, type SignalThresholds } from './sensors/signal.js'
+
+/** The signals a monitor combines. */
+export type PressureSignalName =
+  | 'eventLoopDelay'
+  | 'eventLoopUtilization'
+  | 'heap'
+  | 'rss'
+  | 'healthCheck'
+
+/**
+ * Thresholds of a ratio signal (utilisation, heap, RSS, health check), all
+ * unitless fractions.
+ */
+export interface RatioSignalOptions {
+  /**
+   * The signal enters pressure when its value is above this.
+   * Defaults: utilisation 0.95, heap 0.9, RSS 0.9, health check 0.5.
+   */
+  high?: number | undefined
+  /**
+   * The signal leaves pressure only when its value is below this (and
+   * `holdMs` have passed); must be below `high`.
+   * Defaults: utilisation 0.85, heap 0.8, RSS 0.8, health check 0.25.
+   */
+  low?: number | undefined
+  /**
+   * The value at which this signal's level reaches 1; `≥ high`. Above 1 means
+   * the signal alone never reaches full pressure.
+   * @default high + (high − low)
+   */
+  saturation?: number | undefined
+}
+
+/** Event-loop delay: how late timers run, i.e. how long every request waits for the loop. */
+export interface EventLoopDelayOptions {
+  /**
+   * Which percentile of the window's delays is the signal, in (0, 100].
+   * @default 99
+   */
+  percentile?: number | undefined
+  /**
+   * Milliseconds of delay above which the signal enters pressure.
+   * @default 100
+   */
+  highMs?: number | undefined
+  /**
+   * Milliseconds of delay below which the signal may leave pressure; `< highMs`.
+   * @default 50
+   */
+  lowMs?: number | undefined
+  /**
+   * Milliseconds of delay at which this signal's level reaches 1; `≥ highMs`.
+   * @default highMs + (highMs − lowMs)
+   */
+  saturationMs?: number | undefined
+  /**
+   * Sampling period of `monitorEventLoopDelay`, in milliseconds: finer costs
+   * more wake-ups; delays shorter than this are not seen.
+   * @default 10
+   */
+  resolutionMs?: number | undefined
+}
+
+/** RSS against the memory limit. */
+export interface RssOptions extends RatioSignalOptions {
+  /**
+   * The memory limit in bytes. When omitted, the container's cgroup limit
+   * (v2 `memory.max`, v1 `memory.limit_in_bytes`) is used; when there is none
+   * or it cannot be read, the RSS signal is disabled.
+   * @default the cgroup limit
+   */
+  limitBytes?: number | undefined
+}
+
+/**
+ * A synchronous check of something the sensors cannot see (a downstream, a
+ * pool): a pressure in [0, 1] (0 healthy, 1 overloaded; clamped), or a
+ * boolean (`true` healthy → 0, `false` → 1). Called once per sample, never
+ * per request.
+ */
+export type HealthCheck = () => number | boolean
+
+export interface HealthCheckOptions extends RatioSignalOptions {
+  /** The check itself. */
+  check: HealthCheck
+}
+
+/**
+ * Raw readers, replaceable for tests and for unusual runtimes. Each one
+ * given replaces the built-in reader of that quantity.
+ */
+export interface PressureSensors {
+  /**
+   * Event-loop delay over the window since the previous call, in
+   * milliseconds. Replaces the built-in histogram (none is created).
+   */
+  eventLoopDelayMs?: (() => number) | undefined
+  /** Event-loop utilisation over the window since the previous call, in [0, 1]. */
+  eventLoopUtilization?: (() => number) | undefined
+  /** V8 heap in use and its limit, in bytes. */
+  heapBytes?: (() => { usedBytes: number; limitBytes: number }) | undefined
+  /** Resident set size, in bytes. */
+  rssBytes?: (() => number) | undefined
+  /**
+   * Reads a whole small file, for the cgroup memory limit; returns
+   * `undefined` (or throws) when it is missing or unreadable. Read once, at
+   * construction.
+   */
+  readFile?: ((path: string) => string | undefined) | undefined
+}
+
+export interface PressureMonitorOptions {
+  /**
+   * Milliseconds between samples: the window of the delay and utilisation
+   * signals and how quickly the level follows the process.
+   * @default 500
+   */
+  sampleIntervalMs?: number | undefined
+  /**
+   * Milliseconds a signal stays pressured after its last value above `high`,
+   * even if it falls below `low` sooner; its level is held at least at that
+   * value's level meanwhile.
+   * @default 1000
+   */
+  holdMs?: number | undefined
+  /**
+   * Event-loop delay signal, `true` for the defaults, or `false` to disable it.
+   * @default { percentile: 99, highMs: 100, lowMs: 50, saturationMs: 150, resolutionMs: 10 }
+   */
+  eventLoopDelay?: EventLoopDelayOptions | boolean | undefined
+  /**
+   * Event-loop utilisation signal (fraction of the window the loop was busy),
+   * `true` for the defaults, or `false` to disable it.
+   * @default { high: 0.95, low: 0.85, saturation: 1.05 }
+   */
+  eventLoopUtilization?: RatioSignalOptions | boolean | undefined
+  /**
+   * V8 heap used as a fraction of `heap_size_limit`, `true` for the defaults,
+   * or `false` to disable it.
+   * @default { high: 0.9, low: 0.8, saturation: 1 }
+   */
+  heap?: RatioSignalOptions | boolean | undefined
+  /**
+   * RSS as a fraction of the memory limit, `true` for the defaults, or `false`
+   * to disable it. Disabled by itself when no limit is known.
+   * @default { high: 0.9, low: 0.8, saturation: 1 } against the cgroup limit
+   */
+  rss?: RssOptions | boolean | undefined
+  /**
+   * A user health check (a function, or `{ check, high, low, saturation }`);
+   * a throw counts as healthy and goes to `onError`.
+   * @default undefined (no health check); thresholds { high: 0.5, low: 0.25 }
+   */
+  healthCheck?: HealthCheck | HealthCheckOptions | false | undefined
+  /**
+   * Told when a sensor or the health check throws or returns a non-number.
+   * Its own throws are ignored (it runs on a timer, where a throw would crash
+   * the process).
+   * @default undefined (failures are only counted in `readings()`)
+   */
+  onError?: ((error: unknown, signal: PressureSignalName) => void) | undefined
+  /**
+   * Clock in milliseconds, for the hold time and `readings().sampledAtMs`.
+   * @default () => performance.timeOrigin + performance.now()
+   */
+  now?: (() => number) | undefined
+  /** Raw readers, for tests and unusual runtimes. @default the built-in Node readers */
+  sensors?: PressureSensors | undefined
+}
+
+/** One signal's latest state, for stats and debugging. */
+export type PressureSignalReading =
+  | {
+      readonly enabled: false
+      /** Why the signal is off: `'disabled by option'` or why no RSS limit is known. */
+      readonly reason: string
+    }
+  | {
+      readonly enabled: true
+      /** Latest value in the signal's unit (ms for delay, a ratio otherwise); `undefined` before the first sample. */
+      readonly value: number | undefined
+      readonly pressured: boolean
+      /** This signal's level in [0, 1]. */
+      readonly level: number
+      readonly high: number
+      readonly low: number
+      readonly saturation: number
+      /** Samples on which this signal's reader threw or returned a non-number. */
+      readonly errors: number
+    }
+
+/** The latest raw values and per-signal state. A fresh object per call. */
+export interface PressureReadings {
+  /** Combined level: the maximum over the signals. */
+  readonly level: number
+  readonly closed: boolean
+  /** Samples taken so far. */
+  readonly samples: number
+  /** `now()` at the latest sample, `undefined` before the first. */
+  readonly sampledAtMs: number | undefined
+  readonly eventLoopDelayMs: number | undefined
+  readonly eventLoopUtilization: number | undefined
+  readonly heapUsedBytes: number | undefined
+  readonly heapLimitBytes: number | undefined
+  readonly rssBytes: number | undefined
+  /** The limit RSS is measured against, `undefined` when none is known. */
+  readonly rssLimitBytes: number | undefined
+  readonly signals: { readonly [name in PressureSignalName]: PressureSignalReading }
+}
+
+/** A `PressureSource` for `createAdmissionController({ pressure })`, built from process sensors. */
+export interface PressureMonitor extends PressureSource {
+  /** Combined pressure in [0, 1]: 0 is calm, 1 is fully overloaded. A field read. */
+  readonly level: number
+  /** Latest raw values and per-signal state, for stats and debugging. */
+  readings(): PressureReadings
+  /**
+   * Takes one sample now and updates `level`; the timer calls it. Useful in
+   * tests with injected sensors. Does nothing once closed; never throws.
+   */
+  sampleNow(): void
+  /** Stops the timer and the histogram; `level` reads 0 afterwards. Idempotent. */
+  close(): void
+}
+
+const SIGNAL_NAMES: readonly PressureSignalName[] = [
+  'eventLoopDelay',
+  'eventLoopUtilization',
+  'heap',
+  'rss',
+  'healthCheck',
+]
+
+const DEFAULTS = Object.freeze({
+  sampleIntervalMs: 500,
+  holdMs: 1000,
+  eventLoopDelay: true as EventLoopDelayOptions | boolean,
+  eventLoopUtilization: true as RatioSignalOptions | boolean,
+  heap: true as RatioSignalOptions | boolean,
+  rss: true as RssOptions | boolean,
+  healthCheck: undefined as HealthCheck | HealthCheckOptions | false | undefined,
+  onError: undefined as PressureMonitorOptions['onError'],
+  now: (): number => performance.timeOrigin + performance.now(),
+  sensors: undefined as PressureSensors | undefined,
+})
+
+const DELAY_DEFAULTS = Object.freeze({
+  percentile: 99,
+  highMs: 100,
+  lowMs: 50,
+  saturationMs: undefined as number | undefined,
+  resolutionMs: 10,
+})
+
+const RATIO_DEFAULTS = {
+  eventLoopUtilization: Object.freeze({ high: 0.95, low: 0.85 }),
+  heap: Object.freeze({ high: 0.9, low: 0.8 }),
+  rss: Object.freeze({ high: 0.9, low: 0.8 }),
+  healthCheck: Object.freeze({ high: 0.5, low: 0.25 }),
+}
+
+const SENSOR_DEFAULTS = Object.freeze({
+  eventLoopDelayMs: undefined,
+  eventLoopUtilization: undefined,
+  heapBytes: undefined,
+  rssBytes: undefined,
+  readFile: undefined,
+})
+
+// setInterval stores its delay in a signed 32-bit integer; larger values fire at once.
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** Throws the same error shape as `@spillway/core`'s option checks, for rules they do not cover. */
+function invalid(kind: 'type' | 'range', option: string, expected: string, value: unknown): never {
+  const message = `Expected \`${option}\` to be ${expected}, got ${describeValue(value)}.`
+  const error = kind === 'type' ? new TypeError(message) : new RangeError(message)
+  Object.defineProperties(error, {
+    code: { value: INVALID_OPTION, enumerable: true },
+    option: { value: option, enumerable: true },
+  })
+  throw error
+}
+
+/** `false` → off; `true`/`undefined` → the defaults; an object → checked keys over the defaults. */
+function resolveSignal<T extends object>(
+  value: unknown,
+  path: string,
+  defaults: Readonly<T>,
+): T | false {
+  if (value === false) return false
+  if (value === true || value === undefined) return { ...defaults }
+  if (!isPlainObject(value)) invalid('type', path, 'an object or a boolean', value)
+  return resolveObject(value, path, defaults)
+}
+
+interface ThresholdNames {
+  readonly high: string
+  readonly low: string
+  readonly saturation: string
+}
+
+/** Checks one signal's thresholds: each field, then `low < high ≤ saturation`. */
+function checkThresholds(
+  raw: { high?: unknown; low?: unknown; saturation?: unknown },
+  path: string,
+  names: ThresholdNames,
+  max: number | undefined,
+): SignalThresholds {
+  const rule = max === undefined ? { min: 0 } : { min: 0, max }
+  const highOption = `${path}.${names.high}`
+  const lowOption = `${path}.${names.low}`
+  const saturationOption = `${path}.${names.saturation}`
+  const high = checkNumber(raw.high, highOption, rule)
+  const low = checkNumber(raw.low, lowOption, rule)
+  const saturation =
+    raw.saturation === undefined
+      ? high + (high - low)
+      : checkNumber(raw.saturation, saturationOption, { min: 0 })
+  if (low >= high) invalid('range', lowOption, `< \`${highOption}\` (${high})`, low)
+  if (saturation < high) {
+    invalid('range', saturationOption, `≥ \`${highOption}\` (${high})`, saturation)
+  }
+  return { high, low, saturation }
+}
+
+const RATIO_NAMES: ThresholdNames = { high: 'high', low: 'low', saturation: 'saturation' }
+const DELAY_NAMES: ThresholdNames = { high: 'highMs', low: 'lowMs', saturation: 'saturationMs' }
+
+interface ResolvedMonitorOptions {
+  readonly sampleIntervalMs: number
+  readonly holdMs: number
+  readonly now: () => number
+  readonly onError: ((error: unknown, signal: PressureSignalName) => void) | undefined
+  readonly sensors: {
+    readonly [K in keyof PressureSensors]-?: NonNullable<PressureSensors[K]> | undefined
+  }
+  readonly delay: (SignalThresholds & { percentile: number; resolutionMs: number }) | undefined
+  readonly utilization: SignalThresholds | undefined
+  readonly heap: SignalThresholds | undefined
+  readonly rss: (SignalThresholds & { limitBytes: number | undefined }) | undefined
+  readonly health: (SignalThresholds & { check: HealthCheck }) | undefined
+}
+
+function resolveMonitorOptions(options: unknown): ResolvedMonitorOptions {
+  const top = resolveObject(options, '', DEFAULTS as PressureMonitorOptions)
+  const delayRaw = resolveSignal<EventLoopDelayOptions>(
+    top.eventLoopDelay,
+    'eventLoopDelay',
+    DELAY_DEFAULTS,
+  )
+  const utilizationRaw = resolveSignal<RatioSignalOptions>(
+    top.eventLoopUtilization,
+    'eventLoopUtilization',
+    { ...RATIO_DEFAULTS.eventLoopUtilization, saturation: undefined },
+  )
+  const heapRaw = resolveSignal<RatioSignalOptions>(top.heap, 'heap', {
+    ...RATIO_DEFAULTS.heap,
+    saturation: undefined,
+  })
+  const rssRaw = resolveSignal<RssOptions>(top.rss, 'rss', {
+    ...RATIO_DEFAULTS.rss,
+    saturation: undefined,
+    limitBytes: undefined,
+  })
+  const healthRaw = resolveHealthCheck(top.healthCheck)
+  const sensorsRaw = resolveObject<PressureSensors>(top.sensors, 'sensors', SENSOR_DEFAULTS)
+
+  // Each field first, then the rules that relate fields.
+  const sampleIntervalMs = checkNumber(top.sampleIntervalMs, 'sampleIntervalMs', {
+    integer: true,
+    min: 1,
+    max: MAX_TIMER_MS,
+  })
+  const holdMs = checkNumber(top.holdMs, 'holdMs', { min: 0 })
+  const now = checkFunction<() => number>(top.now, 'now')
+  const onError =
+    top.onError === undefined
+      ? undefined
+      : checkFunction<(error: unknown, signal: PressureSignalName) => void>(top.onError, 'onError')
+  const sensors = {
+    eventLoopDelayMs: optionalFunction<() => number>(
+      sensorsRaw.eventLoopDelayMs,
+      'eventLoopDelayMs',
+    ),
+    eventLoopUtilization: optionalFunction<() => number>(
+      sensorsRaw.eventLoopUtilization,
+      'eventLoopUtilization',
+    ),
+    heapBytes: optionalFunction<() => { usedBytes: number; limitBytes: number }>(
+      sensorsRaw.heapBytes,
+      'heapBytes',
+    ),
+    rssBytes: optionalFunction<() => number>(sensorsRaw.rssBytes, 'rssBytes'),
+    readFile: optionalFunction<(path: string) => string | undefined>(
+      sensorsRaw.readFile,
+      'readFile',
+    ),
+  }
+
+  let delay: ResolvedMonitorOptions['delay']
+  if (delayRaw !== false) {
+    const percentile = checkNumber(delayRaw.percentile, 'eventLoopDelay.percentile', {
+      min: 0,
+      exclusiveMin: true,
+      max: 100,
+    })
+    const resolutionMs = checkNumber(delayRaw.resolutionMs, 'eventLoopDelay.resolutionMs', {
+      integer: true,
+      min: 1,
+    })
+    const thresholds = checkThresholds(
+      { high: delayRaw.highMs, low: delayRaw.lowMs, saturation: delayRaw.saturationMs },
+      'eventLoopDelay',
+      DELAY_NAMES,
+      undefined,
+    )
+    delay = { ...thresholds, percentile, resolutionMs }
+  }
+  const ratio = (raw: RatioSignalOptions | false, path: string) =>
+    raw === false ? undefined : checkThresholds(raw, path, RATIO_NAMES, 1)
+  const utilization = ratio(utilizationRaw, 'eventLoopUtilization')
+  const heap = ratio(heapRaw, 'heap')
+  let rss: ResolvedMonitorOptions['rss']
+  if (rssRaw !== false) {
+    const limitBytes =
+      rssRaw.limitBytes === undefined
+        ? undefined
+        : checkNumber(rssRaw.limitBytes, 'rss.limitBytes', { integer: true, min: 1 })
+    rss = { ...checkThresholds(rssRaw, 'rss', RATIO_NAMES, 1), limitBytes }
+  }
+  const health =
+    healthRaw === undefined
+      ? undefined
+      : { ...checkThresholds(healthRaw, 'healthCheck', RATIO_NAMES, 1), check: healthRaw.check }
+  return { sampleIntervalMs, holdMs, now, onError, sensors, delay, utilization, heap, rss, health }
+}
+
+function optionalFunction<F extends (...args: never[]) => unknown>(
+  value: unknown,
+  key: string,
+): F | undefined {
+  return value === undefined ? undefined : checkFunction<F>(value, `sensors.${key}`)
+}
+
+function resolveHealthCheck(
+  value: unknown,
+): (RatioSignalOptions & { check: HealthCheck }) | undefined {
+  if (value === undefined || value === false) return undefined
+  const defaults = { ...RATIO_DEFAULTS.healthCheck, saturation: undefined }
+  if (typeof value === 'function') return { ...defaults, check: value as HealthCheck }
+  if (!isPlainObject(value)) {
+    invalid('type', 'healthCheck', 'a function, an object with `check`, or `false`', value)
+  }
+  const raw = resolveObject(value, 'healthCheck', { ...defaults, check: undefined as unknown })
+  return { ...raw, check: checkFunction<HealthCheck>(raw.check, 'healthCheck.check') }
+}
+
+function readFileOrUndefined(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return undefined
+  }
+}
+
+const DISABLED = Object.freeze({ enabled: false as const, reason: 'disabled by option' })
+
+class ProcessPressureMonitor implements PressureMonitor {
+  #level = 0
+  #closed = false
+  #samples = 0
+  #sampledAtMs: number | undefined
+  readonly #options: ResolvedMonitorOptions
+  readonly #signals: Partial<Record<PressureSignalName, Signal>> = {}
+  readonly #errors: Record<PressureSignalName, number> = {
+    eventLoopDelay: 0,
+    eventLoopUtilization: 0,
+    heap: 0,
+    rss: 0,
+    healthCheck: 0,
+  }
+  readonly #rssLimitBytes: number | undefined
+  readonly #rssDisabledReason: string
+  readonly #histogram: IntervalHistogram | undefined
+  #lastUtilization: ReturnType<typeof performance.eventLoopUtilization> | undefined
+  readonly #timer: NodeJS.Timeout | undefined
+  #raw = {
+    eventLoopDelayMs: undefined as number | undefined,
+    eventLoopUtilization: undefined as number | undefined,
+    heapUsedBytes: undefined as number | undefined,
+    heapLimitBytes: undefined as number | undefined,
+    rssBytes: undefined as number | undefined,
+  }
+
+  constructor(options: ResolvedMonitorOptions) {
+    this.#options = options
+    const { delay, utilization, heap, rss, health, holdMs, sensors } = options
+    if (delay !== undefined) this.#signals.eventLoopDelay = new Signal(delay, holdMs)
+    if (utilization !== undefined) {
+      this.#signals.eventLoopUtilization = new Signal(utilization, holdMs)
+    }
+    if (heap !== undefined) this.#signals.heap = new Signal(heap, holdMs)
+    if (health !== undefined) this.#signals.healthCheck = new Signal(health, holdMs)
+
+    this.#rssDisabledReason = 'disabled by option'
+    if (rss !== undefined) {
+      if (rss.limitBytes !== undefined) {
+        this.#rssLimitBytes = rss.limitBytes
+      } else {
+        const found = readCgroupMemoryLimit(sensors.readFile ?? readFileOrUndefined)
+        this.#rssLimitBytes = found.limitBytes
+        this.#rssDisabledReason = found.detail
+      }
+      if (this.#rssLimitBytes !== undefined) this.#signals.rss = new Signal(rss, holdMs)
+    }
+
+    if (delay !== undefined && sensors.eventLoopDelayMs === undefined) {
+      this.#histogram = monitorEventLoopDelay({ resolution: delay.resolutionMs })
+      this.#histogram.enable()
+    }
+    if (utilization !== undefined && sensors.eventLoopUtilization === undefined) {
+      this.#lastUtilization = performance.eventLoopUtilization()
+    }
+    // Nothing to measure, nothing to wake up for.
+    if (Object.keys(this.#signals).length > 0) {
+      this.#timer = setInterval(() => this.sampleNow(), options.sampleIntervalMs)
+      this.#timer.unref()
+    }
+  }
+
+  get level(): number {
+    return this.#level
+  }
+
+  sampleNow(): void {
+    if (this.#closed) return
+    const options = this.#options
+    const nowMs = options.now()
+    let level = 0
+    for (const name of SIGNAL_NAMES) {
+      const signal = this.#signals[name]
+      if (signal === undefined) continue
+      const value = this.#read(name)
+      const signalLevel = signal.update(value, nowMs)
+      if (signalLevel > level) level = signalLevel
+    }
+    this.#samples++
+    this.#sampledAtMs = nowMs
+    this.#level = level
+  }
+
+  /** One signal's value for this sample; 0 (healthy) when its reader fails. */
+  #read(name: PressureSignalName): number {
+    let value: unknown
+    try {
+      value = this.#readRaw(name)
+    } catch (error) {
+      return this.#failed(name, error)
+    }
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      const expected =
+        name === 'healthCheck'
+          ? 'a number in [0, 1] or a boolean, synchronously'
+          : 'a finite number'
+      return this.#failed(
+        name,
+        new TypeError(`The ${name} sensor gave ${describeValue(value)}; expected ${expected}.`),
+      )
+    }
+    return value
+  }
+
+  #readRaw(name: PressureSignalName): unknown {
+    const { sensors } = this.#options
+    switch (name) {
+      case 'eventLoopDelay': {
+        const ms =
+          sensors.eventLoopDelayMs === undefined
+            ? this.#readHistogram()
+            : sensors.eventLoopDelayMs()
+        this.#raw.eventLoopDelayMs = ms
+        return ms
+      }
+      case 'eventLoopUtilization': {
+        const ratio =
+          sensors.eventLoopUtilization === undefined
+            ? this.#readUtilization()
+            : sensors.eventLoopUtilization()
+        this.#raw.eventLoopUtilization = ratio
+        return ratio
+      }
+      case 'heap': {
+        const heap = sensors.heapBytes === undefined ? readHeap() : sensors.heapBytes()
+        this.#raw.heapUsedBytes = heap.usedBytes
+        this.#raw.heapLimitBytes = heap.limitBytes
+        return heap.usedBytes / heap.limitBytes
+      }
+      case 'rss': {
+        const rssBytes =
+          sensors.rssBytes === undefined ? process.memoryUsage.rss() : sensors.rssBytes()
+        this.#raw.rssBytes = rssBytes
+        return rssBytes / (this.#rssLimitBytes as number)
+      }
+      case 'healthCheck': {
+        const result: unknown = this.#options.health?.check()
+        if (typeof result === 'boolean') return result ? 0 : 1
+        // Clamped: the check speaks the level's scale, and a slightly-out-of-range answer is not an error.
+        return typeof result === 'number' ? Math.min(1, Math.max(0, result)) : result
+      }
+    }
+  }
+
+  #readHistogram(): number {
+    const histogram = this.#histogram as IntervalHistogram
+    const delay = this.#options.delay as NonNullable<ResolvedMonitorOptions['delay']>
+    const ms = histogram.count === 0 ? 0 : histogram.percentile(delay.percentile) / 1e6
+    histogram.reset()
+    // Each recorded interval includes the resolution itself: an idle loop records ~resolutionMs.
+    return Math.max(0, ms - delay.resolutionMs)
+  }
+
+  #readUtilization(): number {
+    const current = performance.eventLoopUtilization()
+    const window = performance.eventLoopUtilization(current, this.#lastUtilization)
+    this.#lastUtilization = current
+    return window.utilization
+  }
+
+  #failed(name: PressureSignalName, error: unknown): number {
+    this.#errors[name]++
+    const { onError } = this.#options
+    if (onError !== undefined) {
+      try {
+        onError(error, name)
+      } catch {
+        // onError runs on the sampling timer: a throw here would crash the process.
+      }
+    }
+    return 0
+  }
+
+  readings(): PressureReadings {
+    const signals = {} as Record<PressureSignalName, PressureSignalReading>
+    for (const name of SIGNAL_NAMES) {
+      const signal = this.#signals[name]
+      if (signal === undefined) {
+        signals[name] =
+          name === 'rss' && this.#options.rss !== undefined
+            ? { enabled: false, reason: this.#rssDisabledReason }
+            : DISABLED
+        continue
+      }
+      signals[name] = {
+        enabled: true,
+        value: signal.value,
+        pressured: signal.pressured,
+        level: signal.level,
+        high: signal.thresholds.high,
+        low: signal.thresholds.low,
+        saturation: signal.thresholds.saturation,
+        errors: this.#errors[name],
+      }
+    }
+    return {
+      level: this.#level,
+      closed: this.#closed,
+      samples: this.#samples,
+      sampledAtMs: this.#sampledAtMs,
+      ...this.#raw,
+      rssLimitBytes: this.#rssLimitBytes,
+      signals,
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#histogram?.disable()
+    // Nothing is measured any more, so nothing may be shed on its account.
+    this.#level = 0
+  }
+}
+
+function readHeap(): { usedBytes: number; limitBytes: number } {
+  const stats = getHeapStatistics()
+  return { usedBytes: stats.used_heap_size, limitBytes: stats.heap_size_limit }
+}
+
+/**
+ * Creates a pressure monitor: pass it as `pressure` to
+ * `createAdmissionController`, which reads `level` on every decision and calls
+ * `close()` from its own `close()`.
+ *
+ * @example
+ * const controller = createAdmissionController({ limit: 64, pressure: createPressureMonitor() })
+ *
+ * @throws TypeError | RangeError with `code: 'ERR_SPILLWAY_INVALID_OPTION'` for a bad option.
+ */
+export function createPressureMonitor(options?: PressureMonitorOptions): PressureMonitor {
+  return new ProcessPressureMonitor(resolveMonitorOptions(options))
+}
