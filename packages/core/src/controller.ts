@@ -144,6 +144,8 @@ export interface AdmissionController {
   on(listener: ControllerListener): () => void
   /** Publishes an `error` event, e.g. a user hook that threw in an adapter. */
   reportError(source: string, error: unknown): void
+  /** The controller's clock (the `now` option): deadlines are on this clock. */
+  now(): number
   /** Priority names, highest first. */
   readonly priorities: readonly string[]
   readonly closed: boolean
@@ -264,6 +266,10 @@ class Controller implements AdmissionController {
 
   get closed(): boolean {
     return this.#closed
+  }
+
+  now(): number {
+    return this.#options.now()
   }
 
   acquire(request?: AdmissionRequest): Promise<Decision> {
