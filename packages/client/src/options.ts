@@ -173,14 +173,14 @@ function checkHeader(value: unknown, option: string): string | false {
 }
 
 function checkTimers(value: unknown): Timers {
-  const timers = resolveObject<{ setTimeout?: unknown; clearTimeout?: unknown }>(value, 'timers', {
-    setTimeout: undefined,
-    clearTimeout: undefined,
-  })
-  return {
-    setTimeout: checkFunction(timers.setTimeout, 'timers.setTimeout'),
-    clearTimeout: checkFunction(timers.clearTimeout, 'timers.clearTimeout'),
+  // Any object will do (a fake clock is a class instance), as long as it has both functions.
+  if (typeof value !== 'object' || value === null) {
+    checkFunction(undefined, 'timers.setTimeout')
   }
+  const timers = value as Partial<Timers>
+  checkFunction(timers.setTimeout, 'timers.setTimeout')
+  checkFunction(timers.clearTimeout, 'timers.clearTimeout')
+  return timers as Timers
 }
 
 /** Checks every option once, at construction; throws `TypeError`/`RangeError` naming it. */

@@ -53,11 +53,16 @@ export function linkSignal(
 ): { signal: AbortSignal | undefined; dispose: () => void } {
   if (delayMs === undefined) return { signal: caller, dispose: () => {} }
   const controller = new AbortController()
-  const onAbort = (): void => controller.abort(caller?.reason)
+  // Whichever fires first undoes the other, so neither outlives the link.
+  const onAbort = (): void => {
+    timers.clearTimeout(handle)
+    controller.abort(caller?.reason)
+  }
   const handle = timers.setTimeout(() => {
+    caller?.removeEventListener('abort', onAbort)
     controller.abort(new DOMException('The request deadline passed.', 'TimeoutError'))
   }, delayMs)
-  if (caller?.aborted) controller.abort(caller.reason)
+  if (caller?.aborted) onAbort()
   else caller?.addEventListener('abort', onAbort, { once: true })
   return {
     signal: controller.signal,
