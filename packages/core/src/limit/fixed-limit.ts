@@ -14,12 +14,10 @@ export interface FixedLimitOptions {
   limit: number
 }
 
-/** Where an algorithm's options sit and the clocks it may use; shared by every factory. */
+/** Where an algorithm's options sit and the randomness it may use; shared by every factory. */
 export interface LimitContext {
   /** Dotted path of the options in error messages. @default `'limit'` */
   option?: string
-  /** Current time in ms; only time-windowed algorithms read it. @default `performance.timeOrigin + performance.now()` */
-  now?: () => number
   /** Uniform random in `[0, 1)`; only jittered algorithms read it. @default `Math.random` */
   random?: () => number
 }

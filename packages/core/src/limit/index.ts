@@ -1,3 +1,4 @@
+export { type AimdLimitOptions, createAimdLimit } from './aimd-limit.js'
 export {
   createLimit,
   LIMIT_ALGORITHMS,
@@ -5,3 +6,9 @@ export {
   type LimitOptions,
 } from './create-limit.js'
 export { createFixedLimit, type FixedLimitOptions, type LimitContext } from './fixed-limit.js'
+export {
+  createGradient2Limit,
+  type Gradient2Limit,
+  type Gradient2LimitOptions,
+} from './gradient2-limit.js'
+export { createVegasLimit, type VegasLimit, type VegasLimitOptions } from './vegas-limit.js'

@@ -1,0 +1,152 @@
+/**
+ * How it works — Vegas (TCP Vegas, as in Netflix concurrency-limits' `VegasLimit`),
+ * latency-based:
+ *
+ *     noLoadRtt = lowest latency seen (re-measured by a bounded probe, below)
+ *     queue     = ⌈inFlight × (1 − noLoadRtt / rtt)⌉     requests waiting rather than served (Little's law)
+ *     f         = max(1, ⌊log10 limit⌋)                  so thresholds grow slowly with the limit
+ *     queue ≤ f          → limit + beta × f     (no queueing: grow fast)
+ *     queue < alpha × f  → limit + f
+ *     queue > beta × f   → limit − f
+ *     otherwise          → unchanged            (the sweet spot: a little queueing, not much)
+ *     didDrop            → limit − f            app-limited (inFlight < limit/2): unchanged
+ *
+ * Each change above is per round trip. One sample arrives per request, about
+ * `limit` per round trip, so each sample applies `1/limit` of it (Netflix feeds
+ * one sample per request too, and so moves `limit` times faster than the
+ * formula reads). A drop applies in full: every failed request is news.
+ *
+ * The baseline: Netflix re-probes it by taking one sample's latency as the new
+ * `rtt_noload` every ~30 × limit samples. Under a long overload that sample is
+ * itself queued, the baseline rises, the limit rises after it, and so on for
+ * ever. Here the probe halves the limit for about a round trip and takes the
+ * lowest latency of requests admitted at that half load (see `rtt-probe.ts`).
+ */
+import type { LimitAlgorithm, LimitSample } from '../types.js'
+import { checkNumber, fail, resolveObject } from '../validate.js'
+import {
+  checkAlgorithmName,
+  checkBoundFields,
+  checkBoundsOrder,
+  clamp,
+  type LimitBounds,
+  toLimit,
+} from './bounds.js'
+import type { LimitContext } from './fixed-limit.js'
+import { RttProbe } from './rtt-probe.js'
+
+/** Options of `{ algorithm: 'vegas', ... }`. */
+export interface VegasLimitOptions {
+  /** Selects this algorithm inside the controller's `limit` option. */
+  algorithm?: 'vegas'
+  /** Limit before the first sample, an integer in `[min, max]`. @default 20 (clamped into `[min, max]`) */
+  initial?: number
+  /** Lowest limit, an integer ≥ 1. @default 1 */
+  min?: number
+  /** Highest limit, an integer ≥ `min`. @default 1000 */
+  max?: number
+  /** Below `alpha × max(1, ⌊log10 limit⌋)` queued requests the limit grows, in requests (> 1). @default 3 */
+  alpha?: number
+  /** Above `beta × max(1, ⌊log10 limit⌋)` queued requests the limit shrinks, in requests (≥ `alpha`). @default 6 */
+  beta?: number
+  /** A baseline probe runs every `probeMultiplier × limit` samples (× a random factor in [0.5, 1)), an integer ≥ 1. @default 30 */
+  probeMultiplier?: number
+}
+
+const DEFAULTS = Object.freeze({
+  algorithm: 'vegas' as const,
+  initial: 20,
+  min: 1,
+  max: 1000,
+  alpha: 3,
+  beta: 6,
+  probeMultiplier: 30,
+})
+
+/** Builds a Vegas limit; throws `TypeError`/`RangeError` (`ERR_SPILLWAY_INVALID_OPTION`) for bad options. */
+export function createVegasLimit(
+  options: VegasLimitOptions = {},
+  context: LimitContext = {},
+): VegasLimit {
+  const option = context.option ?? 'limit'
+  const resolved = resolveObject(options, option, DEFAULTS)
+  checkAlgorithmName(resolved.algorithm, option, 'vegas')
+  checkBoundFields(resolved, option)
+  // alpha > 1 keeps "grow fast" (queue ≤ f) and "grow" (queue < alpha × f) distinct.
+  const alpha = checkNumber(resolved.alpha, `${option}.alpha`, { min: 1, exclusiveMin: true })
+  const beta = checkNumber(resolved.beta, `${option}.beta`, { min: 1, exclusiveMin: true })
+  const probeMultiplier = checkNumber(resolved.probeMultiplier, `${option}.probeMultiplier`, {
+    integer: true,
+    min: 1,
+  })
+  if (beta < alpha) fail('range', `${option}.beta`, `≥ \`${option}.alpha\` (${alpha})`, beta)
+  const bounds = checkBoundsOrder(
+    resolved,
+    (options as { initial?: unknown }).initial !== undefined,
+    option,
+  )
+  const probe = new RttProbe(probeMultiplier, context.random ?? Math.random, bounds.initial)
+  return new VegasLimit(bounds, alpha, beta, probe)
+}
+
+/** `max(1, ⌊log10 limit⌋)`: 1 below 100, 2 below 1000, … */
+function log10Floor(limit: number): number {
+  return Math.max(1, Math.floor(Math.log10(limit)))
+}
+
+/** A Vegas limit; `noLoadRttMs` is exposed read-only for tests and metrics. */
+export class VegasLimit implements LimitAlgorithm {
+  private estimate: number
+  private noLoad = 0
+  private readonly min: number
+  private readonly max: number
+
+  /** @internal use `createVegasLimit`, which validates. */
+  constructor(
+    bounds: LimitBounds,
+    private readonly alpha: number,
+    private readonly beta: number,
+    private readonly probe: RttProbe,
+  ) {
+    this.estimate = bounds.initial
+    this.min = bounds.min
+    this.max = bounds.max
+  }
+
+  get limit(): number {
+    const limit = toLimit(this.estimate, this.min, this.max)
+    return this.probe.probing ? Math.min(limit, this.probe.cap) : limit
+  }
+
+  /** The baseline (no-load) latency, in ms; `0` before the first sample. */
+  get noLoadRttMs(): number {
+    return this.noLoad
+  }
+
+  onSample(sample: LimitSample): void {
+    const rtt = sample.rttMs
+    const limit = toLimit(this.estimate, this.min, this.max)
+    const f = log10Floor(limit)
+    if (sample.didDrop) {
+      this.estimate = clamp(this.estimate - f, this.min, this.max)
+      return
+    }
+    const wasProbing = this.probe.probing
+    const result = this.probe.onSample(sample, limit, this.min)
+    if (result !== undefined) this.noLoad = result.minRttMs
+    if (wasProbing) return
+    if (this.noLoad === 0 || rtt < this.noLoad) {
+      this.noLoad = rtt
+      return
+    }
+    if (sample.inFlight * 2 < limit) return
+
+    const queue = Math.ceil(sample.inFlight * (1 - this.noLoad / rtt))
+    let change: number
+    if (queue <= f) change = this.beta * f
+    else if (queue < this.alpha * f) change = f
+    else if (queue > this.beta * f) change = -f
+    else return
+    this.estimate = clamp(this.estimate + change / limit, this.min, this.max)
+  }
+}
