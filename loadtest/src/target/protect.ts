@@ -2,7 +2,7 @@
  * Builds the spillway controller and adapter middleware for a target. Loaded
  * lazily so that an unprotected or p-limit target never even imports spillway.
  */
-import type { AdmissionController } from '@spillway/core'
+import type { AdmissionController, LimitOptions } from '@spillway/core'
 import { createAdmissionController } from '@spillway/core'
 import type { Protection } from './config.js'
 import { PRIORITIES, type PriorityName } from './config.js'
@@ -18,7 +18,8 @@ export function createController(
   protection: Extract<Protection, { kind: 'spillway' }>,
 ): AdmissionController {
   return createAdmissionController({
-    limit: protection.limit as Parameters<typeof createAdmissionController>[0]['limit'],
+    // Adaptive configurations are forwarded as given; the controller validates them.
+    limit: protection.limit as LimitOptions,
     queue: protection.queue,
     priorities: [...PRIORITIES],
     defaultPriority: 'normal',

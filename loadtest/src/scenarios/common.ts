@@ -1,0 +1,159 @@
+/**
+ * What every scenario shares: the default target (Express, a downstream of
+ * 8 slots × 20 ms = 400 req/s), the protections compared, and the options the CLI parses.
+ */
+import { type RunResult, type RunSpec, runOne } from '../harness/run.js'
+import type { AdaptiveLimitConfig, Protection, TargetConfig } from '../target/config.js'
+
+/** Options common to the scenarios (all optional on the command line). */
+export interface ScenarioOptions {
+  /** Seconds of load per run (scenario-specific default when absent). */
+  durationSeconds?: number | undefined
+  /** Offered rate, req/s, overriding the scenario's multiple of capacity. */
+  rate?: number | undefined
+  framework: 'express' | 'koa'
+  slots: number
+  serviceMs: number
+  cpuMs: number
+  /** Client timeout, ms. */
+  timeoutMs: number
+  /** Latency objective for goodput, ms. */
+  sloMs: number
+  /** The fixed spillway configuration. */
+  limit: number
+  queueSize: number
+  queueTimeoutMs: number
+  /** Adaptive algorithms to include where the scenario compares them. */
+  adaptive: Array<AdaptiveLimitConfig['algorithm']>
+  /** Load multiples of capacity (overload). */
+  levels: number[]
+}
+
+/** Defaults: the downstream and spillway configuration of the demo. */
+export const DEFAULT_OPTIONS: ScenarioOptions = {
+  framework: 'express',
+  slots: 8,
+  serviceMs: 20,
+  cpuMs: 0,
+  timeoutMs: 2000,
+  sloMs: 500,
+  limit: 10,
+  queueSize: 16,
+  queueTimeoutMs: 250,
+  adaptive: ['gradient2', 'aimd', 'vegas'],
+  levels: [2, 4],
+}
+
+/** Nominal capacity of the configured downstream, req/s. */
+export function capacityOf(options: ScenarioOptions): number {
+  return (options.slots / options.serviceMs) * 1000
+}
+
+/** The target with a given protection. */
+export function targetWith(options: ScenarioOptions, protection: Protection): TargetConfig {
+  return {
+    framework: options.framework,
+    protection,
+    downstream: { slots: options.slots, serviceMs: options.serviceMs },
+    cpuMs: options.cpuMs,
+  }
+}
+
+/** The fixed-limit spillway protection. */
+export function fixedSpillway(options: ScenarioOptions): Protection {
+  return {
+    kind: 'spillway',
+    limit: options.limit,
+    queue: { size: options.queueSize, timeoutMs: options.queueTimeoutMs },
+  }
+}
+
+/** An adaptive spillway protection with the same queue. */
+export function adaptiveSpillway(
+  options: ScenarioOptions,
+  algorithm: AdaptiveLimitConfig['algorithm'],
+): Protection {
+  return {
+    kind: 'spillway',
+    limit: { algorithm },
+    queue: { size: options.queueSize, timeoutMs: options.queueTimeoutMs },
+  }
+}
+
+/** The protections compared under overload: none, p-limit, fixed spillway, then each adaptive limit. */
+export function comparedProtections(options: ScenarioOptions, withAdaptive = true): Protection[] {
+  return [
+    { kind: 'none' },
+    { kind: 'p-limit', concurrency: options.slots },
+    fixedSpillway(options),
+    ...(withAdaptive ? options.adaptive.map((a) => adaptiveSpillway(options, a)) : []),
+  ]
+}
+
+/**
+ * Runs a spec; a target that cannot start (e.g. an adaptive limit that the
+ * core does not accept yet) becomes a result with `error` instead of ending the scenario.
+ */
+export async function runOrRecord(
+  spec: RunSpec,
+): Promise<{ result: RunResult; log: import('../harness/records.js').RequestLog | null }> {
+  try {
+    return await runOne(spec)
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    process.stderr.write(`${spec.label ?? 'run'}: not run: ${message}\n`)
+    return { result: failedResult(spec, message), log: null }
+  }
+}
+
+function failedResult(spec: RunSpec, error: string): RunResult {
+  const empty = { count: 0, p50: null, p90: null, p99: null, max: null }
+  return {
+    label: spec.label ?? spec.target.protection.kind,
+    protection: spec.target.protection.kind,
+    framework: spec.target.framework,
+    adapter: null,
+    target: spec.target,
+    load: spec.load,
+    loadLabel: '',
+    capacityPerSecond: null,
+    sloMs: spec.sloMs,
+    summary: {
+      durationMs: 0,
+      sent: 0,
+      offeredPerSecond: 0,
+      ok: 0,
+      okWithinSlo: 0,
+      goodputPerSecond: 0,
+      goodputOfCapacity: null,
+      rejectedByStatus: {},
+      rejectedPerSecond: 0,
+      otherStatus: 0,
+      timeouts: 0,
+      errors: 0,
+      latencyOk: empty,
+      latencyRejected: empty,
+      baselineRssBytes: null,
+      peakRssBytes: null,
+      rssGrowthBytes: null,
+      wasted: null,
+      handlerRuns: null,
+      leak: null,
+    },
+    routes: [],
+    series: {
+      bucketMs: 500,
+      t: [],
+      offered: [],
+      goodput: [],
+      shed: [],
+      timeouts: [],
+      p50: [],
+      p99: [],
+      rejectedP99: [],
+    },
+    samples: [],
+    finalControllerStats: null,
+    error,
+  }
+}

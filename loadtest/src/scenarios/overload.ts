@@ -1,0 +1,6 @@
+import type { Report } from '../report/model.js'
+import type { ScenarioOptions } from './common.js'
+
+export async function overload(_options: ScenarioOptions): Promise<Report> {
+  throw new Error('not yet')
+}
