@@ -1,6 +1,112 @@
-import type { Report } from '../report/model.js'
-import type { ScenarioOptions } from './common.js'
+/**
+ * `burst`: 0.5× → 3× → 0.5× capacity, open loop. Recovery is the time from the
+ * end of the surge until every later 250 ms window of sent requests is served
+ * like the baseline: ≥ 99% answered 2xx and p99 within max(2 × baseline p99, baseline p99 + 20 ms).
+ */
+import { summarizeLatency } from '../harness/metrics.js'
+import { PRIORITY_MIX, type RequestLog } from '../harness/records.js'
+import { ms } from '../report/format.js'
+import { createReport, type Report } from '../report/model.js'
+import { describeProtection } from '../target/config.js'
+import {
+  capacityOf,
+  comparedProtections,
+  runOrRecord,
+  type ScenarioOptions,
+  targetWith,
+} from './common.js'
 
-export async function burst(_options: ScenarioOptions): Promise<Report> {
-  throw new Error('not yet')
+/** How a run recovered after a surge. */
+export interface Recovery {
+  baselineP99Ms: number | null
+  /** Seconds after the surge's end until latency was back to baseline for good; null if never within the run. */
+  recoveredAfterSeconds: number | null
+}
+
+/** Measures recovery from a log (by send time). */
+export function measureRecovery(
+  log: RequestLog,
+  baselineFromMs: number,
+  surgeStartMs: number,
+  surgeEndMs: number,
+  endMs: number,
+  windowMs = 250,
+): Recovery {
+  const window = (from: number, to: number) => {
+    const ok: number[] = []
+    let sent = 0
+    for (let i = 0; i < log.sentMs.length; i++) {
+      const t = log.sentMs[i] as number
+      if (t < from || t >= to) continue
+      sent++
+      const status = log.status[i] as number
+      if (status >= 200 && status < 300) ok.push(log.latencyMs[i] as number)
+    }
+    return { sent, ok: ok.length, p99: summarizeLatency(ok).p99 }
+  }
+  const baseline = window(baselineFromMs, surgeStartMs)
+  if (baseline.p99 === null) return { baselineP99Ms: null, recoveredAfterSeconds: null }
+  const bound = Math.max(2 * baseline.p99, baseline.p99 + 20)
+  const good = (w: ReturnType<typeof window>): boolean =>
+    w.sent === 0 || (w.ok / w.sent >= 0.99 && w.p99 !== null && w.p99 <= bound)
+  let recoveredAt: number | null = null
+  for (let from = surgeEndMs; from < endMs; from += windowMs) {
+    if (good(window(from, from + windowMs))) recoveredAt ??= from
+    else recoveredAt = null
+  }
+  return {
+    baselineP99Ms: baseline.p99,
+    recoveredAfterSeconds: recoveredAt === null ? null : (recoveredAt - surgeEndMs) / 1000,
+  }
+}
+
+export async function burst(options: ScenarioOptions): Promise<Report> {
+  const capacity = capacityOf(options)
+  const surgeMs = (options.durationSeconds ?? 5) * 1000
+  const calmMs = 5000
+  const afterMs = 10_000
+  const surgeRate = options.rate ?? 3 * capacity
+  const report = createReport('burst', 'spillway burst: 0.5× → 3× → 0.5× capacity')
+  const runs = []
+  for (const protection of comparedProtections(options, false)) {
+    const label = describeProtection(protection)
+    const { result, log } = await runOrRecord({
+      label,
+      target: targetWith(options, protection),
+      load: {
+        model: 'open',
+        phases: [
+          { durationMs: calmMs, rate: capacity / 2 },
+          { durationMs: surgeMs, rate: surgeRate },
+          { durationMs: afterMs, rate: capacity / 2 },
+        ],
+        mix: [...PRIORITY_MIX],
+        timeoutMs: options.timeoutMs,
+      },
+      sloMs: options.sloMs,
+      bucketMs: 250,
+    })
+    runs.push(result)
+    if (log === null) continue
+    const recovery = measureRecovery(
+      log,
+      1000,
+      calmMs,
+      calmMs + surgeMs,
+      calmMs + surgeMs + afterMs,
+    )
+    report.findings.push(
+      `${label}: baseline p99 ${ms(recovery.baselineP99Ms)}; ` +
+        (recovery.recoveredAfterSeconds === null
+          ? `latency NOT back to baseline within the ${afterMs / 1000} s after the surge.`
+          : `back to baseline ${recovery.recoveredAfterSeconds.toFixed(2)} s after the surge ended ` +
+            `(target ≤ 1 s: ${recovery.recoveredAfterSeconds <= 1 ? 'met' : 'MISSED'}).`),
+    )
+  }
+  report.groups.push({
+    title: `${Math.round(capacity / 2)} req/s for ${calmMs / 1000} s → ${Math.round(surgeRate)} req/s for ${surgeMs / 1000} s → ${Math.round(capacity / 2)} req/s for ${afterMs / 1000} s`,
+    runs,
+    note: 'Recovery is measured on requests by send time, in 250 ms windows: back to baseline when every later window has ≥ 99% 2xx and p99 within max(2 × baseline, baseline + 20 ms).',
+  })
+  return report
 }
