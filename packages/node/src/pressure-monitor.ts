@@ -347,12 +347,16 @@ interface ThresholdNames {
   readonly saturation: string
 }
 
-/** Checks one signal's thresholds: each field, then `low < high ≤ saturation`. */
+/**
+ * Checks one signal's threshold fields and queues its cross-field rule
+ * (`low < high ≤ saturation`) on `crossRules`, run once every field is checked.
+ */
 function checkThresholds(
   raw: { high?: unknown; low?: unknown; saturation?: unknown },
   path: string,
   names: ThresholdNames,
   max: number | undefined,
+  crossRules: (() => void)[],
 ): SignalThresholds {
   const rule = max === undefined ? { min: 0 } : { min: 0, max }
   const highOption = `${path}.${names.high}`
@@ -364,10 +368,12 @@ function checkThresholds(
     raw.saturation === undefined
       ? high + (high - low)
       : checkNumber(raw.saturation, saturationOption, { min: 0 })
-  if (low >= high) invalid('range', lowOption, `< \`${highOption}\` (${high})`, low)
-  if (saturation < high) {
-    invalid('range', saturationOption, `≥ \`${highOption}\` (${high})`, saturation)
-  }
+  crossRules.push(() => {
+    if (low >= high) invalid('range', lowOption, `< \`${highOption}\` (${high})`, low)
+    if (saturation < high) {
+      invalid('range', saturationOption, `≥ \`${highOption}\` (${high})`, saturation)
+    }
+  })
   return { high, low, saturation }
 }
 
@@ -445,6 +451,7 @@ function resolveMonitorOptions(options: unknown): ResolvedMonitorOptions {
     ),
   }
 
+  const crossRules: (() => void)[] = []
   let delay: ResolvedMonitorOptions['delay']
   if (delayRaw !== false) {
     const percentile = checkNumber(delayRaw.percentile, 'eventLoopDelay.percentile', {
@@ -461,11 +468,12 @@ function resolveMonitorOptions(options: unknown): ResolvedMonitorOptions {
       'eventLoopDelay',
       DELAY_NAMES,
       undefined,
+      crossRules,
     )
     delay = { ...thresholds, percentile, resolutionMs }
   }
   const ratio = (raw: RatioSignalOptions | false, path: string) =>
-    raw === false ? undefined : checkThresholds(raw, path, RATIO_NAMES, 1)
+    raw === false ? undefined : checkThresholds(raw, path, RATIO_NAMES, 1, crossRules)
   const utilization = ratio(utilizationRaw, 'eventLoopUtilization')
   const heap = ratio(heapRaw, 'heap')
   let rss: ResolvedMonitorOptions['rss']
@@ -474,12 +482,16 @@ function resolveMonitorOptions(options: unknown): ResolvedMonitorOptions {
       rssRaw.limitBytes === undefined
         ? undefined
         : checkNumber(rssRaw.limitBytes, 'rss.limitBytes', { integer: true, min: 1 })
-    rss = { ...checkThresholds(rssRaw, 'rss', RATIO_NAMES, 1), limitBytes }
+    rss = { ...checkThresholds(rssRaw, 'rss', RATIO_NAMES, 1, crossRules), limitBytes }
   }
   const health =
     healthRaw === undefined
       ? undefined
-      : { ...checkThresholds(healthRaw, 'healthCheck', RATIO_NAMES, 1), check: healthRaw.check }
+      : {
+          ...checkThresholds(healthRaw, 'healthCheck', RATIO_NAMES, 1, crossRules),
+          check: healthRaw.check,
+        }
+  for (const rule of crossRules) rule()
   return { sampleIntervalMs, holdMs, now, onError, sensors, delay, utilization, heap, rss, health }
 }
 
