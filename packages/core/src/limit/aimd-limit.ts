@@ -28,6 +28,7 @@ import {
   toLimit,
 } from './bounds.js'
 import type { LimitContext } from './fixed-limit.js'
+import { RoundTripGate } from './round-trip-gate.js'
 
 /** Options of `{ algorithm: 'aimd', ... }`. */
 export interface AimdLimitOptions {
@@ -78,8 +79,7 @@ export function createAimdLimit(
 
 class AimdLimit implements LimitAlgorithm {
   private estimate: number
-  /** End time of the sample that last backed off; drops that started earlier are ignored. */
-  private lastDecreaseMs = Number.NEGATIVE_INFINITY
+  private readonly gate = new RoundTripGate()
 
   constructor(
     initial: number,
@@ -97,8 +97,7 @@ class AimdLimit implements LimitAlgorithm {
 
   onSample(sample: LimitSample): void {
     if (sample.didDrop || sample.rttMs > this.timeoutMs) {
-      if (sample.startMs < this.lastDecreaseMs) return
-      this.lastDecreaseMs = sample.startMs + sample.rttMs
+      if (!this.gate.pass(sample)) return
       // Back off from the limit the controller enforced, not from a fraction above it.
       this.estimate = clamp(Math.floor(this.estimate) * this.backoffRatio, this.min, this.max)
       return

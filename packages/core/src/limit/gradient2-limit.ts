@@ -2,7 +2,8 @@
  * How it works — Gradient2 (Netflix concurrency-limits' `Gradient2Limit`),
  * latency-based:
  *
- *     shortRtt ← this sample's rtt;   longRtt ← EMA of rtt over `longWindow` samples
+ *     shortRtt ← mean rtt over about one round trip (EMA over `limit` samples)
+ *     longRtt  ← EMA of rtt over `longWindow` samples, ≤ the last probe's mean (below)
  *     gradient = clamp(longRtt / shortRtt, 0.5, 1)          (< 1 once requests queue)
  *     target   = limit × gradient + queueSize               (queueSize: headroom to probe upward)
  *     limit    ← limit × (1 − smoothing) + target × smoothing, clamped to [min, max]
@@ -91,6 +92,7 @@ export function createGradient2Limit(
 export class Gradient2Limit implements LimitAlgorithm {
   private estimate: number
   private long = 0
+  private short = Number.NaN
   private samples = 0
   /** Mean latency the last probe measured at half the load, in ms. */
   private ceiling = Number.POSITIVE_INFINITY
@@ -125,14 +127,20 @@ export class Gradient2Limit implements LimitAlgorithm {
   }
 
   onSample(sample: LimitSample): void {
-    const short = sample.rttMs
+    const rtt = sample.rttMs
+    // A NaN or negative time (a clock stepping back) would poison the averages for good.
+    if (!(rtt >= 0)) return
+    const limit = toLimit(this.estimate, this.min, this.max)
+    // About `limit` samples arrive per round trip: averaging over that many is one round trip,
+    // like the sampling windows Netflix feeds Gradient2, and keeps per-request noise out.
+    this.short = Number.isNaN(this.short) ? rtt : this.short + (rtt - this.short) / limit
+    const short = this.short
     if (this.samples < WARMUP_SAMPLES) {
       this.samples++
-      this.long += (short - this.long) / this.samples
+      this.long += (rtt - this.long) / this.samples
     } else {
-      this.long += (short - this.long) * this.factor
+      this.long += (rtt - this.long) * this.factor
     }
-    // Latency fell well below the baseline: the overload is over; do not wait for the EMA.
     if (this.long > 2 * short) this.long *= 0.9
     if (this.probe !== undefined) {
       const wasProbing = this.probe.probing

@@ -2,19 +2,24 @@
  * How it works — Vegas (TCP Vegas, as in Netflix concurrency-limits' `VegasLimit`),
  * latency-based:
  *
- *     noLoadRtt = lowest latency seen (re-measured by a bounded probe, below)
+ *     rtt       = mean latency over about one round trip (EMA over `limit` samples)
+ *     noLoadRtt = lowest such rtt seen (re-measured by a bounded probe, below)
  *     queue     = ⌈inFlight × (1 − noLoadRtt / rtt)⌉     requests waiting rather than served (Little's law)
  *     f         = max(1, ⌊log10 limit⌋)                  so thresholds grow slowly with the limit
  *     queue ≤ f          → limit + beta × f     (no queueing: grow fast)
  *     queue < alpha × f  → limit + f
  *     queue > beta × f   → limit − f
  *     otherwise          → unchanged            (the sweet spot: a little queueing, not much)
- *     didDrop            → limit − f            app-limited (inFlight < limit/2): unchanged
+ *     didDrop            → limit × backoffRatio, at most once per round trip
+ *     app-limited (inFlight < limit/2): unchanged
  *
  * Each change above is per round trip. One sample arrives per request, about
  * `limit` per round trip, so each sample applies `1/limit` of it (Netflix feeds
  * one sample per request too, and so moves `limit` times faster than the
- * formula reads). A drop applies in full: every failed request is news.
+ * formula reads). Netflix subtracts f per dropped request, which lets errors
+ * from a fail-fast backend (low latency, so Vegas sees no queue) barely dent the
+ * limit while a burst of failures collapses it; a multiplicative back-off once
+ * per round trip does neither.
  *
  * The baseline: Netflix re-probes it by taking one sample's latency as the new
  * `rtt_noload` every ~30 × limit samples. Under a long overload that sample is
@@ -28,11 +33,13 @@ import {
   checkAlgorithmName,
   checkBoundFields,
   checkBoundsOrder,
+  checkRatio,
   clamp,
   type LimitBounds,
   toLimit,
 } from './bounds.js'
 import type { LimitContext } from './fixed-limit.js'
+import { RoundTripGate } from './round-trip-gate.js'
 import { RttProbe } from './rtt-probe.js'
 
 /** Options of `{ algorithm: 'vegas', ... }`. */
@@ -51,6 +58,8 @@ export interface VegasLimitOptions {
   beta?: number
   /** A baseline probe runs every `probeMultiplier × limit` samples (× a random factor in [0.5, 1)), an integer ≥ 1. @default 30 */
   probeMultiplier?: number
+  /** Factor applied to the limit on a drop (at most once per round trip), in `[0.5, 1)`. @default 0.9 */
+  backoffRatio?: number
 }
 
 const DEFAULTS = Object.freeze({
@@ -61,6 +70,7 @@ const DEFAULTS = Object.freeze({
   alpha: 3,
   beta: 6,
   probeMultiplier: 30,
+  backoffRatio: 0.9,
 })
 
 /** Builds a Vegas limit; throws `TypeError`/`RangeError` (`ERR_SPILLWAY_INVALID_OPTION`) for bad options. */
@@ -79,6 +89,7 @@ export function createVegasLimit(
     integer: true,
     min: 1,
   })
+  const backoffRatio = checkRatio(resolved.backoffRatio, `${option}.backoffRatio`, 0.5)
   if (beta < alpha) fail('range', `${option}.beta`, `≥ \`${option}.alpha\` (${alpha})`, beta)
   const bounds = checkBoundsOrder(
     resolved,
@@ -86,7 +97,7 @@ export function createVegasLimit(
     option,
   )
   const probe = new RttProbe(probeMultiplier, context.random ?? Math.random, bounds.initial)
-  return new VegasLimit(bounds, alpha, beta, probe)
+  return new VegasLimit(bounds, alpha, beta, backoffRatio, probe)
 }
 
 /** `max(1, ⌊log10 limit⌋)`: 1 below 100, 2 below 1000, … */
@@ -97,15 +108,18 @@ function log10Floor(limit: number): number {
 /** A Vegas limit; `noLoadRttMs` is exposed read-only for tests and metrics. */
 export class VegasLimit implements LimitAlgorithm {
   private estimate: number
-  private noLoad = 0
+  private noLoad = Number.POSITIVE_INFINITY
+  private recent = Number.NaN
   private readonly min: number
   private readonly max: number
+  private readonly gate = new RoundTripGate()
 
   /** @internal use `createVegasLimit`, which validates. */
   constructor(
     bounds: LimitBounds,
     private readonly alpha: number,
     private readonly beta: number,
+    private readonly backoffRatio: number,
     private readonly probe: RttProbe,
   ) {
     this.estimate = bounds.initial
@@ -118,30 +132,38 @@ export class VegasLimit implements LimitAlgorithm {
     return this.probe.probing ? Math.min(limit, this.probe.cap) : limit
   }
 
-  /** The baseline (no-load) latency, in ms; `0` before the first sample. */
+  /** The baseline (no-load) latency, in ms; `Infinity` before the first sample. */
   get noLoadRttMs(): number {
     return this.noLoad
   }
 
   onSample(sample: LimitSample): void {
     const rtt = sample.rttMs
+    // A NaN or negative time (a clock stepping back) would poison the baseline for good.
+    if (!(rtt >= 0)) return
     const limit = toLimit(this.estimate, this.min, this.max)
     const f = log10Floor(limit)
-    if (sample.didDrop) {
-      this.estimate = clamp(this.estimate - f, this.min, this.max)
-      return
-    }
     const wasProbing = this.probe.probing
     const result = this.probe.onSample(sample, limit, this.min)
-    if (result !== undefined) this.noLoad = result.minRttMs
+    if (result !== undefined) this.noLoad = result.meanRttMs
+    // About `limit` samples arrive per round trip: averaging over that many is one round trip,
+    // so that per-request noise is neither mistaken for queueing nor caught by the minimum.
+    this.recent = Number.isNaN(this.recent) ? rtt : this.recent + (rtt - this.recent) / limit
+    if (sample.didDrop) {
+      // Back off from the limit that was enforced, once per round trip (see `round-trip-gate.ts`).
+      if (this.gate.pass(sample)) {
+        this.estimate = clamp(limit * this.backoffRatio, this.min, this.max)
+      }
+      return
+    }
     if (wasProbing) return
-    if (this.noLoad === 0 || rtt < this.noLoad) {
-      this.noLoad = rtt
+    if (this.recent < this.noLoad) {
+      this.noLoad = this.recent
       return
     }
     if (sample.inFlight * 2 < limit) return
 
-    const queue = Math.ceil(sample.inFlight * (1 - this.noLoad / rtt))
+    const queue = Math.ceil(sample.inFlight * (1 - this.noLoad / this.recent))
     let change: number
     if (queue <= f) change = this.beta * f
     else if (queue < this.alpha * f) change = f

@@ -24,6 +24,8 @@ export interface Phase {
   durationMs: number
   /** Requests the service can work on at once without slowing down. */
   capacity: number
+  /** Service time when not over capacity in this phase, in ms (a slower or faster backend). @default `baseRttMs` */
+  baseRttMs?: number
 }
 
 export interface SimulationOptions {
@@ -58,8 +60,8 @@ export interface TracePoint {
 
 export interface Trace {
   points: TracePoint[]
-  /** `[startMs, endMs)` of each phase. */
-  phases: { startMs: number; endMs: number; capacity: number }[]
+  /** `[startMs, endMs)` of each phase, and its service. */
+  phases: { startMs: number; endMs: number; capacity: number; baseRttMs: number }[]
   /** Completed requests per simulated second in each phase. */
   throughputPerSecond: number[]
 }
@@ -142,7 +144,12 @@ export function simulate(options: SimulationOptions): Trace {
   const bounds: Trace['phases'] = []
   let t0 = 0
   for (const p of phases) {
-    bounds.push({ startMs: t0, endMs: t0 + p.durationMs, capacity: p.capacity })
+    bounds.push({
+      startMs: t0,
+      endMs: t0 + p.durationMs,
+      capacity: p.capacity,
+      baseRttMs: p.baseRttMs ?? baseRttMs,
+    })
     t0 += p.durationMs
   }
   const endMs = t0
@@ -161,9 +168,10 @@ export function simulate(options: SimulationOptions): Trace {
     while (waiting > 0 && running.size < algorithm.limit) {
       waiting--
       const inFlight = running.size + 1
-      const capacity = bounds[phaseAt(now)]?.capacity ?? 1
+      const phase = bounds[phaseAt(now)]
+      const capacity = phase?.capacity ?? 1
       const spread = jitter === 0 ? 1 : 1 + jitter * (2 * random() - 1)
-      const rttMs = baseRttMs * Math.max(1, inFlight / capacity) * spread
+      const rttMs = (phase?.baseRttMs ?? baseRttMs) * Math.max(1, inFlight / capacity) * spread
       running.push({
         startMs: now,
         endMs: now + rttMs,
@@ -233,7 +241,7 @@ export function settle(
   trace: Trace,
   phase: number,
   band: readonly [number, number] = [0.7, 1.5],
-  bucketMs = 250,
+  bucketMs = 100,
 ): Settling | undefined {
   const bound = trace.phases[phase]
   if (bound === undefined) throw new RangeError(`no phase ${phase}`)
@@ -263,7 +271,7 @@ export function settle(
     settleMs,
     samples,
     settledLimit: median(points.filter((p) => p.timeMs >= midMs).map((p) => p.limit)),
-    minAfter: Math.min(...after.map((p) => p.limit)),
-    maxAfter: Math.max(...after.map((p) => p.limit)),
+    minAfter: after.reduce((m, p) => Math.min(m, p.limit), Number.POSITIVE_INFINITY),
+    maxAfter: after.reduce((m, p) => Math.max(m, p.limit), 0),
   }
 }
