@@ -5,9 +5,16 @@
 declare function setTimeout(callback: () => void, ms: number): unknown
 declare function clearTimeout(handle: unknown): void
 
-/** Starts a timer that never keeps the process alive (`unref` where the runtime has it). */
+/** Longest delay timers honour: 2^31 - 1 ms; a longer one overflows and fires after 1 ms. */
+const MAX_DELAY_MS = 2_147_483_647
+
+/**
+ * Starts a timer that never keeps the process alive (`unref` where the runtime
+ * has it). Delays are capped at `MAX_DELAY_MS`: firing early is harmless (the
+ * controller re-arms), an overflow would fire every millisecond.
+ */
 export function startTimer(callback: () => void, ms: number): unknown {
-  const handle = setTimeout(callback, ms)
+  const handle = setTimeout(callback, Math.min(ms, MAX_DELAY_MS))
   ;(handle as { unref?: () => void } | undefined)?.unref?.()
   return handle
 }
