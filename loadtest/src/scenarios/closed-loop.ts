@@ -23,11 +23,11 @@ import type { ClosedLoopServerConfig, ClosedLoopServerStats } from './closed-loo
 
 /** Options of {@link runClosedLoopScenario}; every field is optional. */
 export interface ClosedLoopScenarioOptions {
-  /** Concurrent users. @default 48 */
+  /** Concurrent users. @default 96 */
   users?: number
-  /** Users per `@spillway/client` instance (one instance ≈ one calling service). @default 12 */
+  /** Users per `@spillway/client` instance (one instance ≈ one calling service). @default 24 */
   usersPerClient?: number
-  /** Think time between a user's logical requests, in ms. @default 100 */
+  /** Think time between a user's logical requests, in ms. @default 200 */
   thinkMs?: number
   /** Length of each run, in ms. @default 10000 */
   durationMs?: number
@@ -35,9 +35,9 @@ export interface ClosedLoopScenarioOptions {
   slots?: number
   /** Downstream service time, in ms. @default 25 */
   serviceMs?: number
-  /** Spillway queue size on the server. @default 8 */
+  /** Spillway queue size on the server. @default 16 */
   queueSize?: number
-  /** Spillway queue timeout on the server, in ms. @default 100 */
+  /** Spillway queue timeout on the server, in ms. @default 250 */
   queueTimeoutMs?: number
   /** A logical request's time budget, in ms (both variants). @default 2000 */
   timeoutMs?: number
@@ -94,14 +94,14 @@ export interface ClosedLoopScenarioResult {
 }
 
 const DEFAULTS = {
-  users: 48,
-  usersPerClient: 12,
-  thinkMs: 100,
+  users: 96,
+  usersPerClient: 24,
+  thinkMs: 200,
   durationMs: 10_000,
   slots: 4,
   serviceMs: 25,
-  queueSize: 8,
-  queueTimeoutMs: 100,
+  queueSize: 16,
+  queueTimeoutMs: 250,
   timeoutMs: 2000,
   naiveMaxAttempts: 10,
   maxLogicalRequests: 200_000,
@@ -309,6 +309,7 @@ export function formatClosedLoop(result: ClosedLoopScenarioResult): string {
   const ms = (v: number | null): string => (v === null ? '-' : `${v}`)
   const rows: Array<[string, (r: ClosedLoopRunResult) => string]> = [
     ['logical requests', (r) => `${r.logical}`],
+    ['logical /s', (r) => (r.logical / r.durationS).toFixed(0)],
     ['requests at server', (r) => `${r.serverReceived}`],
     ['retry amplification', (r) => `${r.amplification.toFixed(2)}×`],
     ['offered at server /s', (r) => r.offeredPerSecond.toFixed(0)],

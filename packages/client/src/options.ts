@@ -12,11 +12,11 @@ import { defaultTimers, type Timers } from './timers.js'
 /** The shape of `fetch` the client wraps and exposes. */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
 
-/** The retry budget: retries ≤ `ratio × requests + minPerSecond × window` over a sliding window. */
+/** The retry budget: retries ≤ `max(ratio × requests, minPerSecond × window)` over a sliding window. */
 export interface RetryBudgetOptions {
   /** Retries allowed per first attempt, in `[0, 1]`. @default 0.1 */
   ratio?: number
-  /** Retries always allowed per second, so a quiet client can still retry. @default 1 */
+  /** Retries allowed per second even with few requests, so a quiet client can still retry. @default 1 */
   minPerSecond?: number
   /** Sliding window, in ms. @default 10000 */
   windowMs?: number

@@ -1,9 +1,11 @@
 /**
- * How it works (after Finagle's and Linkerd's retry budgets): over a sliding
- * window, retries may not exceed `ratio × requests + minPerSecond × window`.
- * `requests` are first attempts only, so under a total outage a client sends at
- * most `1 + ratio` times its own load (plus the small reserve that lets a quiet
- * client retry at all): retries can never multiply an overload.
+ * How it works: over a sliding window, retries may not exceed
+ * `max(ratio × requests, minPerSecond × window)`, `requests` being first
+ * attempts only. The reserve lets a quiet client retry at all; under load the
+ * ratio alone binds, so a client sends at most `1 + ratio` times its own load
+ * however hard the server refuses: retries can never multiply an overload.
+ * Taking the larger of the two (as Envoy's retry budget does) rather than their
+ * sum (Finagle, Linkerd) keeps that bound exact when many clients each hold a reserve.
  */
 import { SlidingWindow } from './sliding-window.js'
 
@@ -62,6 +64,7 @@ export class RetryBudget {
   }
 
   #available(): number {
-    return this.#ratio * this.#window.sum(REQUESTS) + this.#reserve - this.#window.sum(RETRIES)
+    const allowed = Math.max(this.#ratio * this.#window.sum(REQUESTS), this.#reserve)
+    return allowed - this.#window.sum(RETRIES)
   }
 }

@@ -80,14 +80,14 @@ describe('AdaptiveThrottle', () => {
 })
 
 describe('RetryBudget', () => {
-  it('allows ratio × requests plus the per-second reserve over the window, no more', () => {
+  it('allows the larger of ratio × requests and the per-second reserve over the window, no more', () => {
     const c = clock()
     const b = new RetryBudget(0.1, 1, 10_000, c.now)
     for (let i = 0; i < 1000; i++) b.recordRequest()
     let granted = 0
     for (let i = 0; i < 1000; i++) if (b.tryRetry()) granted++
-    expect(granted).toBe(100 + 10)
-    expect(b.stats()).toMatchObject({ requests: 1000, retries: 110, denied: 890 })
+    expect(granted).toBe(100)
+    expect(b.stats()).toMatchObject({ requests: 1000, retries: 100, denied: 900 })
     expect(b.stats().available).toBeLessThan(1)
   })
 
