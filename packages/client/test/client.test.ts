@@ -208,7 +208,7 @@ describe('createClient: retry budget', () => {
     expect(client.stats()[ORIGIN_A]?.retryBudget).toMatchObject({ requests: 1000, retries: 100 })
   })
 
-  it('keeps retries within ratio × requests plus the reserve\'s rate over a long run', async () => {
+  it('keeps retries within ratio × requests plus the reserve rate over a long run', async () => {
     const { client, calls, time } = setup([refuse(503, '1')], { maxAttempts: 5 })
     for (let i = 0; i < 300; i++) await time.settle(client(URL_A))
     const elapsedS = (time.nowMs - 1_700_000_000_000) / 1000
