@@ -128,8 +128,8 @@ export class Gradient2Limit implements LimitAlgorithm {
 
   onSample(sample: LimitSample): void {
     const rtt = sample.rttMs
-    // A NaN or negative time (a clock stepping back) would poison the averages for good.
-    if (!(rtt >= 0)) return
+    // A NaN, infinite or negative time (a clock stepping back) would poison the averages for good.
+    if (!(rtt >= 0 && rtt < Number.POSITIVE_INFINITY)) return
     const limit = toLimit(this.estimate, this.min, this.max)
     // About `limit` samples arrive per round trip: averaging over that many is one round trip,
     // like the sampling windows Netflix feeds Gradient2, and keeps per-request noise out.
@@ -157,7 +157,8 @@ export class Gradient2Limit implements LimitAlgorithm {
     if (this.long > this.ceiling) this.long = this.ceiling
 
     if (sample.inFlight * 2 < this.limit && !sample.didDrop) return
-    const gradient = sample.didDrop ? 0.5 : clamp(this.long / short, 0.5, 1)
+    // short is 0 only on a clock too coarse to time requests: nothing measurable queued.
+    const gradient = sample.didDrop ? 0.5 : short > 0 ? clamp(this.long / short, 0.5, 1) : 1
     const target = this.estimate * gradient + this.queueSize
     // One sample per request arrives, about `limit` per round trip: each moves the limit by a
     // `1/limit` share of a smoothing step, i.e. one step per round trip, as with Netflix's windows.

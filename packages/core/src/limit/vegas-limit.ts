@@ -139,8 +139,8 @@ export class VegasLimit implements LimitAlgorithm {
 
   onSample(sample: LimitSample): void {
     const rtt = sample.rttMs
-    // A NaN or negative time (a clock stepping back) would poison the baseline for good.
-    if (!(rtt >= 0)) return
+    // A NaN, infinite or negative time (a clock stepping back) would poison the baseline for good.
+    if (!(rtt >= 0 && rtt < Number.POSITIVE_INFINITY)) return
     const limit = toLimit(this.estimate, this.min, this.max)
     const f = log10Floor(limit)
     const wasProbing = this.probe.probing
@@ -163,7 +163,8 @@ export class VegasLimit implements LimitAlgorithm {
     }
     if (sample.inFlight * 2 < limit) return
 
-    const queue = Math.ceil(sample.inFlight * (1 - this.noLoad / this.recent))
+    // recent is 0 only on a clock too coarse to time requests: nothing measurable queued.
+    const queue = this.recent > 0 ? Math.ceil(sample.inFlight * (1 - this.noLoad / this.recent)) : 0
     let change: number
     if (queue <= f) change = this.beta * f
     else if (queue < this.alpha * f) change = f
