@@ -144,6 +144,18 @@ describe('createPressureMonitor with injected sensors', () => {
     expect(monitor.level).toBe(0)
   })
 
+  it('follows the worked example in PRESSURE.md: 40, 120, 30, 70, 40 ms read 0, 0.7, 0.7, 0.2, 0', () => {
+    const world = calm()
+    const monitor = monitorOver(world)
+    const levels = [40, 120, 30, 70, 40].map((delayMs) => {
+      world.delayMs = delayMs
+      monitor.sampleNow()
+      world.t += 500
+      return monitor.level
+    })
+    expect(levels.map((level) => Math.round(level * 100) / 100)).toEqual([0, 0.7, 0.7, 0.2, 0])
+  })
+
   it('skips the RSS signal, saying why, when no limit is given and no cgroup limit exists', () => {
     const monitor = monitorOver(calm())
     expect(monitor.readings().signals.rss).toEqual({
