@@ -22,8 +22,14 @@ export function describeValue(value: unknown): string {
       return 'a function'
     case 'symbol':
       return `\`${String(value)}\` (symbol)`
-    default:
-      return 'an object'
+    default: {
+      // Name the class: "expected an object, got an object" would not say what is wrong.
+      const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)
+        ?.constructor?.name
+      return isPlainObject(value) || typeof name !== 'string' || name === ''
+        ? 'an object'
+        : `an instance of ${name}`
+    }
   }
 }
 
