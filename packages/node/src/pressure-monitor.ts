@@ -264,7 +264,8 @@ export interface PressureMonitor extends PressureSource {
   readings(): PressureReadings
   /**
    * Takes one sample now and updates `level`; the timer calls it. Useful in
-   * tests with injected sensors. Does nothing once closed; never throws.
+   * tests with injected sensors. Does nothing once closed; never throws (a
+   * sensor failure reads as healthy), unless the injected `now` does.
    */
   sampleNow(): void
   /** Stops the timer and the histogram; `level` reads 0 afterwards. Idempotent. */
