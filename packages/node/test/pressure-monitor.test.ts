@@ -1,4 +1,4 @@
-import { INVALID_OPTION } from '@spillway/core'
+import { describeValue, INVALID_OPTION } from '@spillway/core'
 import {
   createPressureMonitor,
   type PressureMonitor,
@@ -282,7 +282,7 @@ describe('the health check', () => {
     expect(signal).toBe('healthCheck')
     expect(error).toBeInstanceOf(TypeError)
     expect(error.message).toBe(
-      'The healthCheck sensor gave an object; expected a number in [0, 1] or a boolean, synchronously.',
+      `The healthCheck sensor gave ${describeValue(Promise.resolve(1))}; expected a number in [0, 1] or a boolean, synchronously.`,
     )
   })
 
