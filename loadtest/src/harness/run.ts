@@ -121,12 +121,60 @@ async function leakCheck(
   }
 }
 
+/** What the server side of a run produced. */
+export interface ServerObservations {
+  samples: Sample[]
+  baselineRssBytes: number | null
+  /** `/__stats` at the leak check. */
+  final: TargetStats
+  leak: LeakCheck
+  adapter: string | null
+}
+
+/** Computes a run's result from its log and the server's observations (pure; the report test uses it too). */
+export function assembleResult(
+  spec: RunSpec,
+  log: RequestLog,
+  server: ServerObservations,
+): RunResult {
+  const capacity = downstreamCapacity(spec.target)
+  const totalMs = loadDurationMs(spec.load)
+  const summary: RunSummary = {
+    ...summarize(log, totalMs, spec.sloMs, capacity),
+    ...rssFigures(server.baselineRssBytes, server.samples),
+    wasted: server.final.wasted,
+    handlerRuns: server.final.completed,
+    leak: server.leak,
+  }
+  return {
+    label: spec.label ?? describeProtection(spec.target.protection),
+    protection: describeProtection(spec.target.protection),
+    framework: spec.target.framework,
+    adapter: server.adapter,
+    target: spec.target,
+    load: spec.load,
+    loadLabel: describeLoad(spec.load),
+    capacityPerSecond: Number.isFinite(capacity) ? capacity : null,
+    sloMs: spec.sloMs,
+    summary,
+    routes:
+      spec.load.model === 'open'
+        ? summarizeRoutes(
+            log,
+            spec.load.mix.map((r) => r.path),
+          )
+        : [],
+    // One client timeout past the schedule: the last answers (or give-ups) land there.
+    series: bucketize(log, totalMs + spec.load.timeoutMs, spec.sloMs, spec.bucketMs ?? 500),
+    samples: server.samples,
+    finalControllerStats: server.final.controller,
+  }
+}
+
 /** Runs one spec; returns the result and the raw log (the log is not written to JSON). */
 export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: RequestLog }> {
   const label = spec.label ?? describeProtection(spec.target.protection)
   const target = await startTarget(spec.target)
-  const capacity = downstreamCapacity(spec.target)
-  const totalMs = loadDurationMs(spec.load)
   const progress = new Progress(label)
   try {
     // Let the freshly started process settle before reading its baseline RSS.
@@ -163,40 +211,15 @@ export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: R
       await sampler.stop()
     }
     const { leak, stats } = await leakCheck(target.port, spec.drainWaitMs ?? 3000)
-    const base = summarize(log, totalMs, spec.sloMs, capacity)
-    const summary: RunSummary = {
-      ...base,
-      ...rssFigures(baseline.rssBytes, sampler.samples),
-      wasted: stats.wasted,
-      handlerRuns: stats.completed,
+    const result = assembleResult(spec, log, {
+      samples: sampler.samples,
+      baselineRssBytes: baseline.rssBytes,
+      final: stats,
       leak,
-    }
-    progress.done(summary)
-    return {
-      log,
-      result: {
-        label,
-        protection: describeProtection(spec.target.protection),
-        framework: spec.target.framework,
-        adapter: target.adapter,
-        target: spec.target,
-        load: spec.load,
-        loadLabel: describeLoad(spec.load),
-        capacityPerSecond: Number.isFinite(capacity) ? capacity : null,
-        sloMs: spec.sloMs,
-        summary,
-        routes:
-          spec.load.model === 'open'
-            ? summarizeRoutes(
-                log,
-                spec.load.mix.map((r) => r.path),
-              )
-            : [],
-        series: bucketize(log, totalMs + spec.load.timeoutMs, spec.sloMs, spec.bucketMs ?? 500),
-        samples: sampler.samples,
-        finalControllerStats: stats.controller,
-      },
-    }
+      adapter: target.adapter,
+    })
+    progress.done(result.summary)
+    return { result, log }
   } finally {
     progress.clear()
     await target.stop()

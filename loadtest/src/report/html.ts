@@ -93,16 +93,17 @@ function chartRow(
   runs: readonly RunResult[],
   panel: (run: RunResult) => Panel,
   log = false,
+  shareScale = true,
 ): string {
   const panels = runs.map(panel)
-  const yMax = Math.max(...panels.map((p) => seriesMax(p.series)))
+  const shared = Math.max(...panels.map((p) => seriesMax(p.series)))
   const charts = panels.map((p, i) =>
     lineChart({
       title: `${title}: ${(runs[i] as RunResult).label}`,
       unit,
       x: p.x,
       series: p.series,
-      yMax,
+      yMax: shareScale ? shared : seriesMax(p.series),
       log,
     }),
   )
@@ -164,7 +165,10 @@ export function renderHtml(report: Report): string {
       runs.length === 0 ? '' : tableHtml(comparisonTable('Figures', runs)),
       runs.length === 0 ? '' : chartRow('Latency', 'ms', runs, latencyPanel, true),
       runs.length === 0 ? '' : chartRow('Throughput', 'req/s', runs, throughputPanel),
-      runs.length === 0 ? '' : chartRow('In flight, limit, queue', 'requests', runs, statePanel),
+      runs.length === 0
+        ? ''
+        : // Own scale per panel: a shared one would flatten the protected server's limit under the other's backlog.
+          chartRow('In flight, limit, queue', 'requests', runs, statePanel, false, false),
       runs.length === 0 ? '' : chartRow('Server RSS', 'MB', runs, rssPanel),
       '</section>',
     ].join('\n')
