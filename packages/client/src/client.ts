@@ -2,19 +2,23 @@
  * How it works, for one call:
  *   1. Deadline: the earlier of `deadline` and now + `timeoutMs`; sent to the
  *      server as the remaining whole ms, and every wait stops at it.
- *   2. Per attempt: adaptive throttling may fail it locally; the optional
- *      concurrency cap (a `@spillway/core` controller) may queue or fail it;
- *      then it is sent.
+ *   2. Adaptive throttling may fail the call locally, before its first attempt
+ *      (retries are governed by the retry budget instead). Per attempt, the
+ *      optional concurrency cap (a `@spillway/core` controller) may queue or
+ *      fail it; then it is sent.
  *   3. A 429 or 503 is retried when the method is idempotent (or the caller
  *      opted in), the body can be replayed, attempts remain, the wait ends before
  *      the deadline and the retry budget has a retry to spend. The wait is
  *      `Retry-After` plus upward jitter, or exponential backoff with full jitter.
  *   4. Otherwise the last response is returned as it is: HTTP statuses are
  *      answers, not errors, exactly as with `fetch`.
- * Throttling counts an attempt as accepted when the server answered with any
- * status but 429/503; a network error or a deadline passing mid-attempt is a
- * request without an accept; a caller's abort is not counted at all (it says
- * nothing about the server).
+ * Throttling counts one request per call, as the SRE book counts requests at
+ * the application layer: accepted when the server finally answered with any
+ * status but 429/503 (retries included); not accepted when it was refused to
+ * the end, failed with a network error or ran out of time mid-attempt, or was
+ * throttled locally. A caller's abort, or a call the client never sent (a
+ * deadline already past, a full concurrency cap), is not counted at all: it
+ * says nothing about the server.
  */
 import { ThrottledError, type ThrottleReason } from './errors.js'
 import {
@@ -120,31 +124,36 @@ async function send(
 
   state.counters.requests++
   state.budget?.recordRequest()
+  const throttle = state.throttle
+  // After a refusal, a call that ends without an answer counts as refused.
+  let refusedBefore = false
   const fail = (reason: ThrottleReason): never => {
+    if (refusedBefore) throttle?.record(false)
     state.reject(reason)
     throw new ThrottledError(reason, origin)
+  }
+
+  if (caller?.aborted) throw caller.reason
+  if (deadline !== undefined && deadline <= now()) fail('deadline')
+  if (throttle !== undefined) {
+    const probability = throttle.rejectProbability()
+    if (probability > 0 && random() < probability) {
+      const { requests, accepts } = throttle.stats()
+      throttle.record(false)
+      state.reject('throttled')
+      throw new ThrottledError('throttled', origin, {
+        requests,
+        accepts,
+        k: throttle.k,
+        windowMs: throttle.windowMs,
+        probability,
+      })
+    }
   }
 
   for (let attempt = 1; ; attempt++) {
     if (caller?.aborted) throw caller.reason
     if (deadline !== undefined && deadline <= now()) fail('deadline')
-
-    const throttle = state.throttle
-    if (throttle !== undefined) {
-      const probability = throttle.rejectProbability()
-      if (probability > 0 && random() < probability) {
-        const { requests, accepts } = throttle.stats()
-        throttle.record(false)
-        state.reject('throttled')
-        throw new ThrottledError('throttled', origin, {
-          requests,
-          accepts,
-          k: throttle.k,
-          windowMs: throttle.windowMs,
-          probability,
-        })
-      }
-    }
 
     let permit: { release(outcome?: 'success' | 'failure' | 'ignore'): void } | undefined
     if (state.controller !== undefined) {
@@ -194,19 +203,24 @@ async function send(
     const refused = response.status === 429 || response.status === 503
     // The cap counts an attempt until its response headers arrive, not until its body is read.
     permit?.release(refused ? 'failure' : 'success')
-    throttle?.record(!refused)
     if (!refused) {
+      throttle?.record(true)
       state.counters.accepts++
       // The deadline keeps bounding the body: the link is dropped when it fires.
       return response
     }
     state.counters.refusals++
+    refusedBefore = true
 
-    if (attempt >= maxAttempts) return response
     const delayMs = retryDelay(o, response, attempt)
-    if (deadline !== undefined && now() + delayMs >= deadline) return response
-    if (state.budget !== undefined && !state.budget.tryRetry()) {
+    let retry = attempt < maxAttempts && (deadline === undefined || now() + delayMs < deadline)
+    // Checked last: asking the budget spends a retry.
+    if (retry && state.budget !== undefined && !state.budget.tryRetry()) {
       state.counters.budgetExhausted++
+      retry = false
+    }
+    if (!retry) {
+      throttle?.record(false)
       return response
     }
     link.dispose()

@@ -306,6 +306,30 @@ describe('createClient: adaptive throttling', () => {
     expect(Math.abs(rejected - expected) / expected).toBeLessThan(0.05)
   })
 
+  it('throttles only a call, never its retries, and counts the call once, by its end', async () => {
+    const draws: number[] = []
+    const s = setup([refuse(503), refuse(503), refuse(503, '1'), ok()], {
+      throttle: {},
+      random: () => draws.shift() ?? 0,
+    })
+    // Two calls refused to the end: the throttle now rejects with probability 2/3.
+    draws.push(0.999, 0.999)
+    for (let i = 0; i < 2; i++) await s.time.settle(s.client(URL_A, undefined, { maxAttempts: 1 }))
+    expect(s.client.stats()[ORIGIN_A]?.throttle?.rejectProbability).toBeCloseTo(2 / 3, 12)
+    // The call passes its draw; every later draw is 0, which a throttled retry would fail.
+    draws.push(0.999)
+    expect((await s.time.settle(s.client(URL_A))).status).toBe(200)
+    expect(s.calls).toHaveLength(4)
+    expect(s.client.stats()[ORIGIN_A]?.throttle).toMatchObject({ requests: 3, accepts: 1 })
+  })
+
+  it('counts a call refused to its last attempt as one request without an accept', async () => {
+    const s = setup([refuse(503, '1')], { throttle: {}, random: () => 0.999, maxAttempts: 3 })
+    expect((await s.time.settle(s.client(URL_A))).status).toBe(503)
+    expect(s.calls).toHaveLength(3)
+    expect(s.client.stats()[ORIGIN_A]?.throttle).toMatchObject({ requests: 1, accepts: 0 })
+  })
+
   it('counts a network error as a request the server did not accept', async () => {
     const { client, time } = setup([new TypeError('fetch failed')], { throttle: {} })
     await expect(time.settle(client(URL_A))).rejects.toThrow('fetch failed')
