@@ -26,6 +26,11 @@ function killAll(): void {
   children.clear()
 }
 
+/** Target processes started and not yet exited (a leak check for the harness itself). */
+export function runningTargetCount(): number {
+  return children.size
+}
+
 let handlersInstalled = false
 
 /** Makes Ctrl-C, SIGTERM and uncaught errors kill the targets we started before we exit. */
@@ -68,7 +73,11 @@ export function startTarget(config: TargetConfig, startTimeoutMs = 20_000): Prom
     clearTimeout(timer)
   }
   return new Promise<Target>((resolve, reject) => {
+    let settled = false
+    // The first cause wins: killing the child after an error message also fires 'exit'.
     const fail = (error: Error): void => {
+      if (settled) return
+      settled = true
       clearTimeout(timer)
       void stop(0).then(() => reject(error))
     }
