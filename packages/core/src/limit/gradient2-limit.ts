@@ -144,17 +144,13 @@ export class Gradient2Limit implements LimitAlgorithm {
     if (this.long > 2 * short) this.long *= 0.9
     if (this.probe !== undefined) {
       const wasProbing = this.probe.probing
-      const result = this.probe.onSample(
-        sample,
-        toLimit(this.estimate, this.min, this.max),
-        this.min,
-      )
+      const result = this.probe.onSample(sample, limit, this.min)
       if (result !== undefined) this.ceiling = result.meanRttMs
+      // The guard against the ratchet: the baseline may follow latency down, but not above what
+      // the last probe measured with half the load.
+      if (this.long > this.ceiling) this.long = this.ceiling
       if (wasProbing) return
     }
-    // The guard against the ratchet: between probes the baseline may follow latency down, but
-    // not above what the last probe measured with half the load.
-    if (this.long > this.ceiling) this.long = this.ceiling
 
     if (sample.inFlight * 2 < this.limit && !sample.didDrop) return
     // short is 0 only on a clock too coarse to time requests: nothing measurable queued.
