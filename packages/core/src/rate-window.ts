@@ -13,41 +13,55 @@ export class RateWindow {
   readonly #startMs: number
   /** Index (in bucket units since epoch) of the newest slot written. */
   #current: number
+  /** Newest time seen: a clock that steps backwards reads as standing still. */
+  #latestMs: number
 
   constructor(now: number, bucketMs = 200, buckets = 10) {
     this.#counts = new Float64Array(buckets)
     this.#bucketMs = bucketMs
     this.#startMs = now
+    this.#latestMs = now
     this.#current = Math.floor(now / bucketMs)
   }
 
   record(now: number, count = 1): void {
     this.#advance(now)
-    const slot = this.#current % this.#counts.length
+    const slot = this.#slot(this.#current)
     this.#counts[slot] = (this.#counts[slot] as number) + count
   }
 
   /** Events per second over the window (or over the time since creation, if shorter). */
   perSecond(now: number): number {
-    this.#advance(now)
+    const latest = this.#advance(now)
     let total = 0
     for (const count of this.#counts) total += count
     const windowMs = this.#bucketMs * this.#counts.length
-    const elapsedMs = Math.min(windowMs, Math.max(this.#bucketMs, now - this.#startMs))
+    const elapsedMs = Math.min(windowMs, Math.max(this.#bucketMs, latest - this.#startMs))
     return (total * 1000) / elapsedMs
   }
 
   /** True once the window has been observed for its whole length. */
   isFull(now: number): boolean {
-    return now - this.#startMs >= this.#bucketMs * this.#counts.length
+    return Math.max(now, this.#latestMs) - this.#startMs >= this.#bucketMs * this.#counts.length
   }
 
-  #advance(now: number): void {
-    const index = Math.floor(now / this.#bucketMs)
-    // A clock that steps backwards must not corrupt the ring: keep writing the newest slot.
-    if (index <= this.#current) return
+  /** Moves the ring to `now` (or keeps it at the newest time seen) and returns that time. */
+  #advance(now: number): number {
+    // A clock that steps backwards must not corrupt the ring nor shorten the
+    // elapsed time (that would inflate the rate): keep the newest time.
+    const latest = Math.max(now, this.#latestMs)
+    this.#latestMs = latest
+    const index = Math.floor(latest / this.#bucketMs)
+    if (index <= this.#current) return latest
     const steps = Math.min(index - this.#current, this.#counts.length)
-    for (let i = 1; i <= steps; i++) this.#counts[(this.#current + i) % this.#counts.length] = 0
+    for (let i = 1; i <= steps; i++) this.#counts[this.#slot(this.#current + i)] = 0
     this.#current = index
+    return latest
+  }
+
+  /** Ring slot of a bucket index; indices are negative on a clock that reads negative times. */
+  #slot(index: number): number {
+    const length = this.#counts.length
+    return ((index % length) + length) % length
   }
 }
