@@ -72,6 +72,11 @@ export interface RunSummary {
   baselineRssBytes: number | null
   peakRssBytes: number | null
   rssGrowthBytes: number | null
+  /**
+   * Peak RSS of the run's second half minus that of its first half: ~0 when memory
+   * is bounded (the heap grows to a plateau), positive when it grows with traffic.
+   */
+  rssSecondHalfGrowthBytes: number | null
   /** Handler runs that finished for clients already gone, and all handler runs, at the leak check. */
   wasted: number | null
   handlerRuns: number | null
@@ -246,12 +251,21 @@ export function bucketize(
 export function rssFigures(
   baselineRssBytes: number | null,
   samples: readonly Sample[],
-): { baselineRssBytes: number | null; peakRssBytes: number | null; rssGrowthBytes: number | null } {
-  if (samples.length === 0) return { baselineRssBytes, peakRssBytes: null, rssGrowthBytes: null }
-  const peak = Math.max(...samples.map((s) => s.rssBytes))
+  loadMs: number,
+): Pick<
+  RunSummary,
+  'baselineRssBytes' | 'peakRssBytes' | 'rssGrowthBytes' | 'rssSecondHalfGrowthBytes'
+> {
+  const peakOf = (list: readonly Sample[]): number | null =>
+    list.length === 0 ? null : Math.max(...list.map((s) => s.rssBytes))
+  const peak = peakOf(samples)
+  const during = samples.filter((s) => s.tMs <= loadMs)
+  const first = peakOf(during.filter((s) => s.tMs < loadMs / 2))
+  const second = peakOf(during.filter((s) => s.tMs >= loadMs / 2))
   return {
     baselineRssBytes,
     peakRssBytes: peak,
-    rssGrowthBytes: baselineRssBytes === null ? null : peak - baselineRssBytes,
+    rssGrowthBytes: baselineRssBytes === null || peak === null ? null : peak - baselineRssBytes,
+    rssSecondHalfGrowthBytes: first === null || second === null ? null : second - first,
   }
 }

@@ -105,11 +105,15 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
       outstanding++
       const t0 = performance.now()
       let settled = false
-      const settle = (status: number): void => {
+      const settle = (answer: number): void => {
         if (settled) return
         settled = true
         clearTimeout(timer)
-        log.latencyMs[index] = performance.now() - t0
+        const latency = performance.now() - t0
+        // An answer that lands after the timeout (our timer ran late on a busy machine)
+        // is one the real client would never have seen: count it as the client giving up.
+        const status = latency >= timeoutMs ? TIMEOUT : answer
+        log.latencyMs[index] = Math.min(latency, timeoutMs)
         log.status[index] = status
         if (status === TIMEOUT) counts.timeouts++
         else if (status === ERROR) counts.errors++

@@ -141,7 +141,7 @@ export function assembleResult(
   const totalMs = loadDurationMs(spec.load)
   const summary: RunSummary = {
     ...summarize(log, totalMs, spec.sloMs, capacity),
-    ...rssFigures(server.baselineRssBytes, server.samples),
+    ...rssFigures(server.baselineRssBytes, server.samples, totalMs),
     wasted: server.final.wasted,
     handlerRuns: server.final.completed,
     leak: server.leak,

@@ -56,7 +56,11 @@ export function comparisonTable(title: string, runs: readonly RunResult[]): Repo
       }),
       row('2xx p50/p90/p99/max', (r) => latencyCell(s(r).latencyOk)),
       row('rejection p50/p90/p99/max', (r) => latencyCell(s(r).latencyRejected)),
-      row('peak RSS (growth)', (r) => `${mb(s(r).peakRssBytes)} (+${mb(s(r).rssGrowthBytes)})`),
+      row('peak RSS (growth; 2nd half)', (r) => {
+        const late = s(r).rssSecondHalfGrowthBytes
+        const sign = late !== null && late < 0 ? '-' : '+'
+        return `${mb(s(r).peakRssBytes)} (+${mb(s(r).rssGrowthBytes)}; ${sign}${mb(late === null ? null : Math.abs(late))})`
+      }),
       row('leak check', leakCell),
       row('adapter', (r) => r.adapter ?? '-'),
     ],

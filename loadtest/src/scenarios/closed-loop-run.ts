@@ -1,6 +1,6 @@
 /**
  * Runs the closed-loop scenario on its own, until the CLI wires it in:
- *   tsx loadtest/src/scenarios/closed-loop-run.ts [--duration s] [--users n] [--json file]
+ *   tsx loadtest/src/scenarios/closed-loop-run.ts [--duration s] [--users n] [--cpu ms] [--json file]
  */
 import { writeFileSync } from 'node:fs'
 import {
@@ -19,6 +19,8 @@ const durationS = flag('duration')
 if (durationS !== undefined) options.durationMs = Number(durationS) * 1000
 const users = flag('users')
 if (users !== undefined) options.users = Number(users)
+const cpu = flag('cpu')
+if (cpu !== undefined) options.perRequestCpuMs = Number(cpu)
 const result = await runClosedLoopScenario(options, (line) => process.stderr.write(`\r${line}   `))
 process.stderr.write('\n')
 console.log(formatClosedLoop(result))

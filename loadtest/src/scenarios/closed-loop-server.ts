@@ -24,6 +24,11 @@ export interface ClosedLoopServerConfig {
   queueSize: number
   /** Spillway's queue timeout, in ms. */
   queueTimeoutMs: number
+  /**
+   * CPU spent on every request before admission (parsing, auth, logging: what
+   * a real server pays even to say no), in ms of busy loop. 0 = none.
+   */
+  perRequestCpuMs: number
 }
 
 /** What `GET /__stats` returns. */
@@ -36,6 +41,8 @@ export interface ClosedLoopServerStats {
   rejected: number
   inFlight: number
   queued: number
+  /** Spillway's rejections by reason. */
+  rejectedByReason: Record<string, number>
 }
 
 function main(): void {
@@ -85,12 +92,25 @@ function main(): void {
   const server = createServer((req, res) => {
     if (req.url === '/__stats') {
       const c = listener.controller.stats()
-      const body: ClosedLoopServerStats = { ...stats, inFlight: c.inFlight, queued: c.queued }
+      const body: ClosedLoopServerStats = {
+        ...stats,
+        inFlight: c.inFlight,
+        queued: c.queued,
+        rejectedByReason: Object.fromEntries(
+          Object.entries(c.counters.rejected).filter(([, n]) => n > 0),
+        ),
+      }
       res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify(body))
       return
     }
     stats.received++
+    if (config.perRequestCpuMs > 0) {
+      const until = performance.now() + config.perRequestCpuMs
+      while (performance.now() < until) {
+        // Busy on purpose: the cost of receiving a request, paid even when it is shed.
+      }
+    }
     res.once('finish', () => {
       if (res.statusCode === 503 || res.statusCode === 429) stats.rejected++
     })

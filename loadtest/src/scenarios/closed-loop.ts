@@ -39,6 +39,11 @@ export interface ClosedLoopScenarioOptions {
   queueSize?: number
   /** Spillway queue timeout on the server, in ms. @default 250 */
   queueTimeoutMs?: number
+  /**
+   * CPU the server spends on every request before admission, even one it sheds
+   * (parsing, auth, logging), in ms. @default 0
+   */
+  perRequestCpuMs?: number
   /** A logical request's time budget, in ms (both variants). @default 2000 */
   timeoutMs?: number
   /** Attempts a naive client makes before giving up. @default 10 */
@@ -81,6 +86,8 @@ export interface ClosedLoopRunResult {
   successLatencyMs: LatencyFigures
   /** Latency of every logical request. */
   allLatencyMs: LatencyFigures
+  /** Spillway's rejections at the server, by reason. */
+  serverRejectedByReason: Record<string, number>
   /** The server's controller after the run (should be 0 and 0). */
   drained: { inFlight: number; queued: number }
 }
@@ -102,6 +109,7 @@ const DEFAULTS = {
   serviceMs: 25,
   queueSize: 16,
   queueTimeoutMs: 250,
+  perRequestCpuMs: 0,
   timeoutMs: 2000,
   naiveMaxAttempts: 10,
   maxLogicalRequests: 200_000,
@@ -221,6 +229,7 @@ async function runVariant(
     limit: o.slots,
     queueSize: o.queueSize,
     queueTimeoutMs: o.queueTimeoutMs,
+    perRequestCpuMs: o.perRequestCpuMs,
   })
   try {
     const url = `http://127.0.0.1:${server.port}/work`
@@ -273,6 +282,7 @@ async function runVariant(
       outcomes,
       successLatencyMs: percentiles(successLatency),
       allLatencyMs: percentiles(allLatency),
+      serverRejectedByReason: stats.rejectedByReason,
       drained: { inFlight: stats.inFlight, queued: stats.queued },
     }
   } finally {
@@ -323,13 +333,21 @@ export function formatClosedLoop(result: ClosedLoopScenarioResult): string {
       (r) => `${ms(r.successLatencyMs.p50)} / ${ms(r.successLatencyMs.p99)}`,
     ],
     ['all latency p50/p99 ms', (r) => `${ms(r.allLatencyMs.p50)} / ${ms(r.allLatencyMs.p99)}`],
+    [
+      'server rejections',
+      (r) =>
+        Object.entries(r.serverRejectedByReason)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ') || '-',
+    ],
     ['server drained', (r) => `${r.drained.inFlight === 0 && r.drained.queued === 0}`],
   ]
   const header = [
     `closed-loop: ${c.users} users, think ${c.thinkMs} ms → demand ${c.demandPerSecond}/s = ` +
       `${(c.demandPerSecond / c.capacityPerSecond).toFixed(1)}× capacity ` +
       `(${c.slots} slots × ${c.serviceMs} ms = ${c.capacityPerSecond}/s); ` +
-      `queue ${c.queueSize} / ${c.queueTimeoutMs} ms; budget ${c.timeoutMs} ms per request`,
+      `queue ${c.queueSize} / ${c.queueTimeoutMs} ms; budget ${c.timeoutMs} ms per request; ` +
+      `server CPU per request ${c.perRequestCpuMs} ms`,
   ]
   const width = 24
   const colWidth = 20

@@ -136,6 +136,7 @@ function failedResult(spec: RunSpec, error: string): RunResult {
       baselineRssBytes: null,
       peakRssBytes: null,
       rssGrowthBytes: null,
+      rssSecondHalfGrowthBytes: null,
       wasted: null,
       handlerRuns: null,
       leak: null,
