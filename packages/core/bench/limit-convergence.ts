@@ -38,7 +38,7 @@ console.log(
     ` ${PHASE_MS / 1000} simulated s per phase; every algorithm with its defaults (initial limit 20).`,
 )
 console.log(
-  'Settled: from the first 100 ms bucket after which every bucket’s median limit stays in [0.7 C, 1.5 C].\n',
+  'Settled: the limit enters [0.7 C, 1.5 C] and every later 100 ms bucket’s median limit stays there (medians, so a baseline probe that halves the limit for a round trip does not count).\n',
 )
 console.log(
   '| algorithm | phase | C | settled after (simulated s) | samples until settled | settled limit (median, 2nd half) | limit ÷ C | throughput (% of C ÷ rtt) | min–max limit after settling |',
@@ -61,7 +61,7 @@ for (const [name, make] of algorithms) {
       s === undefined
         ? ['never', '–', '–', '–']
         : [
-            (s.settleMs / 1000).toFixed(1),
+            (s.settleMs / 1000).toFixed(2),
             String(s.samples),
             String(s.settledLimit),
             (s.settledLimit / phase.capacity).toFixed(2),

@@ -215,7 +215,7 @@ export function simulate(options: SimulationOptions): Trace {
 
 /** How a phase settled, by `settle()`. */
 export interface Settling {
-  /** Simulated ms from the phase start until the limit stayed in the band. */
+  /** Simulated ms from the phase start until the limit entered the band for good. */
   settleMs: number
   /** Completions (samples) from the phase start until then. */
   samples: number
@@ -232,10 +232,11 @@ function median(values: number[]): number {
 }
 
 /**
- * When the limit of one phase settled in `[low × C, high × C]`: the start of
- * the first `bucketMs` bucket from which every bucket's median limit stays in
- * the band until the phase ends (medians, so a probe that dips the limit for a
- * round trip does not count as unsettled). `undefined` if it never settles.
+ * When the limit of one phase settled in `[low × C, high × C]`: where it
+ * entered the band before the first `bucketMs` bucket from which every
+ * bucket's median limit stays in the band until the phase ends (medians, so a probe
+ * that dips the limit for a round trip does not count as unsettled).
+ * `undefined` if it never settles.
  */
 export function settle(
   trace: Trace,
@@ -263,9 +264,18 @@ export function settle(
     first = i
   }
   if (first >= buckets.length) return undefined
-  const settleMs = first * bucketMs
-  const samples = points.filter((p) => p.timeMs < bound.startMs + settleMs).length
-  const after = points.filter((p) => p.timeMs >= bound.startMs + settleMs)
+  // The limit entered the band for good at the start of the in-band run that reaches into the
+  // first good bucket (back into the bucket before it, forward past a dip at its start).
+  const inBand = (p: TracePoint | undefined) => p !== undefined && p.limit >= low && p.limit <= high
+  const from = bound.startMs + first * bucketMs
+  let index = points.findIndex((p) => p.timeMs >= from)
+  while (index > 0 && inBand(points[index - 1])) index--
+  while (index < points.length && !inBand(points[index])) index++
+  const entered = points[index]
+  if (entered === undefined) return undefined
+  const settleMs = entered.timeMs - bound.startMs
+  const samples = index
+  const after = points.slice(index)
   const midMs = (bound.startMs + bound.endMs) / 2
   return {
     settleMs,
