@@ -23,6 +23,9 @@
  *   and, for `holdMs` after a value above `high`, at least that value's level.
  *   A calm signal's level is 0. `saturation` defaults to `high + (high − low)`,
  *   so a signal entering pressure at `high` starts at level 0.5.
+ * - A signal's level rises at once but falls at most 1 per `releaseMs` (fast
+ *   attack, slow release): shedding ends an overload at once, and following
+ *   the value straight down would readmit everything together.
  * - level = the maximum over the signals.
  * - Failures fail open: a sensor or health check that throws, or returns
  *   something other than a finite number, reads as healthy (0) for that sample
@@ -172,6 +175,15 @@ export interface PressureMonitorOptions {
    */
   holdMs?: number | undefined
   /**
+   * Milliseconds for a signal's level to fall from 1 to 0 at the fastest. The
+   * level rises at once but falls gradually (fast attack, slow release), so
+   * once the overload is shed, work is readmitted highest priority first
+   * rather than all at once (which would overload the process again). `0`
+   * lets the level follow the value down at once.
+   * @default 2000
+   */
+  releaseMs?: number | undefined
+  /**
    * Event-loop delay signal, `true` for the defaults, or `false` to disable it.
    * @default { percentile: 99, highMs: 100, lowMs: 50, saturationMs: 150, resolutionMs: 10 }
    */
@@ -283,6 +295,7 @@ const SIGNAL_NAMES: readonly PressureSignalName[] = [
 const DEFAULTS = Object.freeze({
   sampleIntervalMs: 500,
   holdMs: 1000,
+  releaseMs: 2000,
   eventLoopDelay: true as EventLoopDelayOptions | boolean,
   eventLoopUtilization: true as RatioSignalOptions | boolean,
   heap: true as RatioSignalOptions | boolean,
@@ -384,6 +397,7 @@ const DELAY_NAMES: ThresholdNames = { high: 'highMs', low: 'lowMs', saturation: 
 interface ResolvedMonitorOptions {
   readonly sampleIntervalMs: number
   readonly holdMs: number
+  readonly releaseMs: number
   readonly now: () => number
   readonly onError: ((error: unknown, signal: PressureSignalName) => void) | undefined
   readonly sensors: {
@@ -427,6 +441,7 @@ function resolveMonitorOptions(options: unknown): ResolvedMonitorOptions {
     max: MAX_TIMER_MS,
   })
   const holdMs = checkNumber(top.holdMs, 'holdMs', { min: 0 })
+  const releaseMs = checkNumber(top.releaseMs, 'releaseMs', { min: 0 })
   const now = checkFunction<() => number>(top.now, 'now')
   const onError =
     top.onError === undefined
@@ -493,7 +508,19 @@ function resolveMonitorOptions(options: unknown): ResolvedMonitorOptions {
           check: healthRaw.check,
         }
   for (const rule of crossRules) rule()
-  return { sampleIntervalMs, holdMs, now, onError, sensors, delay, utilization, heap, rss, health }
+  return {
+    sampleIntervalMs,
+    holdMs,
+    releaseMs,
+    now,
+    onError,
+    sensors,
+    delay,
+    utilization,
+    heap,
+    rss,
+    health,
+  }
 }
 
 function optionalFunction<F extends (...args: never[]) => unknown>(
@@ -555,13 +582,12 @@ class ProcessPressureMonitor implements PressureMonitor {
 
   constructor(options: ResolvedMonitorOptions) {
     this.#options = options
-    const { delay, utilization, heap, rss, health, holdMs, sensors } = options
-    if (delay !== undefined) this.#signals.eventLoopDelay = new Signal(delay, holdMs)
-    if (utilization !== undefined) {
-      this.#signals.eventLoopUtilization = new Signal(utilization, holdMs)
-    }
-    if (heap !== undefined) this.#signals.heap = new Signal(heap, holdMs)
-    if (health !== undefined) this.#signals.healthCheck = new Signal(health, holdMs)
+    const { delay, utilization, heap, rss, health, holdMs, releaseMs, sensors } = options
+    const signal = (thresholds: SignalThresholds) => new Signal(thresholds, holdMs, releaseMs)
+    if (delay !== undefined) this.#signals.eventLoopDelay = signal(delay)
+    if (utilization !== undefined) this.#signals.eventLoopUtilization = signal(utilization)
+    if (heap !== undefined) this.#signals.heap = signal(heap)
+    if (health !== undefined) this.#signals.healthCheck = signal(health)
 
     this.#rssDisabledReason = 'disabled by option'
     if (rss !== undefined) {
@@ -572,7 +598,7 @@ class ProcessPressureMonitor implements PressureMonitor {
         this.#rssLimitBytes = found.limitBytes
         this.#rssDisabledReason = found.detail
       }
-      if (this.#rssLimitBytes !== undefined) this.#signals.rss = new Signal(rss, holdMs)
+      if (this.#rssLimitBytes !== undefined) this.#signals.rss = signal(rss)
     }
 
     if (delay !== undefined && sensors.eventLoopDelayMs === undefined) {

@@ -2,10 +2,11 @@ import { type AdmissionController, createAdmissionController, type Permit } from
 import { createPressureMonitor, type PressureMonitor } from '@spillway/node'
 
 /** A monitor over one injected delay reading and a hand-driven clock; no other signal. */
-function delayMonitor(world: { t: number; delayMs: number }): PressureMonitor {
+function delayMonitor(world: { t: number; delayMs: number }, releaseMs = 0): PressureMonitor {
   return createPressureMonitor({
     sampleIntervalMs: 2 ** 31 - 1,
     holdMs: 1000,
+    releaseMs,
     now: () => world.t,
     eventLoopUtilization: false,
     heap: false,
@@ -57,6 +58,31 @@ describe('a pressure monitor driving the admission controller', () => {
     expect(admit('sheddable')).toBe(true)
 
     for (const permit of held) permit.release()
+    expect(controller.stats()).toMatchObject({ inFlight: 0, queued: 0 })
+  })
+
+  it('readmits the highest priorities first while the level is released', () => {
+    const world = { t: 0, delayMs: 150 }
+    const pressure = delayMonitor(world, 2000)
+    controller = createAdmissionController({ limit: 10, queue: { size: 0 }, pressure })
+    const outcome = () =>
+      ['critical', 'normal', 'sheddable'].map((priority) => {
+        const permit = controller?.tryAcquire({ priority })
+        permit?.release()
+        return permit !== undefined
+      })
+
+    pressure.sampleNow()
+    expect(outcome()).toEqual([false, false, false])
+    // Calm and past the hold: the level falls from 1 by 1000 / 2000, to 0.5, not straight to 0.
+    world.delayMs = 0
+    world.t += 1000
+    pressure.sampleNow()
+    expect(controller.stats().pressure).toBeCloseTo(0.5)
+    expect(outcome()).toEqual([true, true, false])
+    world.t += 1000
+    pressure.sampleNow()
+    expect(outcome()).toEqual([true, true, true])
     expect(controller.stats()).toMatchObject({ inFlight: 0, queued: 0 })
   })
 

@@ -131,7 +131,7 @@ describe('createPressureMonitor with injected sensors', () => {
 
   it('keeps the level for holdMs after a spike, then drops to 0 once the value is below low', () => {
     const world = calm()
-    const monitor = monitorOver(world, { holdMs: 2000 })
+    const monitor = monitorOver(world, { holdMs: 2000, releaseMs: 0 })
     world.delayMs = 150
     monitor.sampleNow()
     expect(monitor.level).toBe(1)
@@ -144,16 +144,35 @@ describe('createPressureMonitor with injected sensors', () => {
     expect(monitor.level).toBe(0)
   })
 
-  it('follows the worked example in PRESSURE.md: 40, 120, 30, 70, 40 ms read 0, 0.7, 0.7, 0.2, 0', () => {
-    const world = calm()
-    const monitor = monitorOver(world)
-    const levels = [40, 120, 30, 70, 40].map((delayMs) => {
+  /** Samples the delays 500 ms apart; returns the levels rounded to hundredths. */
+  function levelsFor(monitor: PressureMonitor, world: World, delays: readonly number[]): number[] {
+    return delays.map((delayMs) => {
       world.delayMs = delayMs
       monitor.sampleNow()
       world.t += 500
-      return monitor.level
+      return Math.round(monitor.level * 100) / 100
     })
-    expect(levels.map((level) => Math.round(level * 100) / 100)).toEqual([0, 0.7, 0.7, 0.2, 0])
+  }
+
+  it('follows the worked example in PRESSURE.md without release: 0, 0.7, 0.7, 0.2, 0', () => {
+    const world = calm()
+    const monitor = monitorOver(world, { releaseMs: 0 })
+    expect(levelsFor(monitor, world, [40, 120, 30, 70, 40])).toEqual([0, 0.7, 0.7, 0.2, 0])
+  })
+
+  it('follows the worked example in PRESSURE.md with the default release: 0, 0.7, 0.7, 0.45, 0.2, 0', () => {
+    const world = calm()
+    const monitor = monitorOver(world)
+    expect(levelsFor(monitor, world, [40, 120, 30, 70, 40, 40])).toEqual([
+      0, 0.7, 0.7, 0.45, 0.2, 0,
+    ])
+    expect(enabled(monitor.readings().signals.eventLoopDelay).pressured).toBe(false)
+  })
+
+  it('rises at once whatever the release, and releases at most 1 per releaseMs', () => {
+    const world = calm()
+    const monitor = monitorOver(world, { holdMs: 0, releaseMs: 4000 })
+    expect(levelsFor(monitor, world, [150, 0, 0, 150, 0])).toEqual([1, 0.88, 0.75, 1, 0.88])
   })
 
   it('skips the RSS signal, saying why, when no limit is given and no cgroup limit exists', () => {
@@ -204,7 +223,7 @@ describe('the health check', () => {
   it('maps false to level 1 and true to 0 once the hold has passed', () => {
     const world = calm()
     let healthy = false
-    const monitor = monitorOver(world, { healthCheck: () => healthy })
+    const monitor = monitorOver(world, { healthCheck: () => healthy, releaseMs: 0 })
     monitor.sampleNow()
     expect(monitor.level).toBe(1)
     healthy = true
@@ -453,7 +472,7 @@ describe('option validation', () => {
       { sampleInterval: 100 },
       TypeError,
       'sampleInterval',
-      'Unknown option `sampleInterval`. Did you mean `sampleIntervalMs`? Allowed: `sampleIntervalMs`, `holdMs`, `eventLoopDelay`, `eventLoopUtilization`, `heap`, `rss`, `healthCheck`, `onError`, `now`, `sensors`.',
+      'Unknown option `sampleInterval`. Did you mean `sampleIntervalMs`? Allowed: `sampleIntervalMs`, `holdMs`, `releaseMs`, `eventLoopDelay`, `eventLoopUtilization`, `heap`, `rss`, `healthCheck`, `onError`, `now`, `sensors`.',
     )
   })
 
@@ -487,6 +506,15 @@ describe('option validation', () => {
       TypeError,
       'sampleIntervalMs',
       'Expected `sampleIntervalMs` to be an integer ≥ 1 and ≤ 2147483647, got `"500"` (string).',
+    )
+  })
+
+  it('rejects a negative release time', () => {
+    expectError(
+      { releaseMs: -5 },
+      RangeError,
+      'releaseMs',
+      'Expected `releaseMs` to be a finite number ≥ 0, got `-5` (number).',
     )
   })
 

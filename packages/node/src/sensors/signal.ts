@@ -13,10 +13,17 @@
  *            the grade of that reading, so one quiet sample between two spikes
  *            does not let the level drop and spring back.
  *   calm     level = 0.
+ *   release  the level rises at once but falls at most 1 per `releaseMs`
+ *            (fast attack, slow release): shedding stops the overload at once,
+ *            so the value drops at once too; following it straight down would
+ *            readmit everything together and overload the process again. A
+ *            falling level readmits the highest priorities first.
+ *            `releaseMs = 0` follows the rules above exactly.
  *
  * So a value oscillating between `low` and `high` (or dipping below `low` for
  * less than `holdMs`) never flaps: the hysteresis band keeps the state, the
- * hold keeps the level. Pure: no clock, no I/O; the caller passes `t`.
+ * hold and the release keep the level. Pure: no clock, no I/O; the caller
+ * passes `t`.
  */
 
 /** Thresholds in the signal's own unit (milliseconds for delay, a ratio otherwise). */
@@ -37,10 +44,13 @@ export class Signal {
   level = 0
   private lastAboveHighMs = Number.NEGATIVE_INFINITY
   private heldLevel = 0
+  private lastUpdateMs = Number.NaN
 
   constructor(
     readonly thresholds: SignalThresholds,
     readonly holdMs: number,
+    /** Milliseconds for the level to fall from 1 to 0 at the fastest; 0 = at once. */
+    readonly releaseMs = 0,
   ) {}
 
   /** The graded level of `value`, ignoring state: 0 at `low`, 1 at `saturation`. */
@@ -62,13 +72,18 @@ export class Signal {
     } else if (this.pressured && value < low && nowMs - this.lastAboveHighMs >= this.holdMs) {
       this.pressured = false
     }
-    if (!this.pressured) {
-      this.level = 0
-    } else if (nowMs - this.lastAboveHighMs < this.holdMs) {
-      this.level = Math.max(graded, this.heldLevel)
-    } else {
-      this.level = graded
+    let target = 0
+    if (this.pressured) {
+      target =
+        nowMs - this.lastAboveHighMs < this.holdMs ? Math.max(graded, this.heldLevel) : graded
     }
+    if (this.releaseMs > 0 && target < this.level) {
+      // A clock that stands still or steps back releases nothing.
+      const elapsedMs = Math.max(0, nowMs - this.lastUpdateMs)
+      target = Math.max(target, this.level - elapsedMs / this.releaseMs)
+    }
+    this.lastUpdateMs = nowMs
+    this.level = target
     return this.level
   }
 }

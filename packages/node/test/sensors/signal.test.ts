@@ -91,6 +91,60 @@ describe('Signal hysteresis', () => {
   })
 })
 
+describe('Signal release', () => {
+  it('falls at most 1 per releaseMs after the hold, down to the graded value', () => {
+    const signal = new Signal(thresholds, 500, 2000)
+    signal.update(150, 0) // level 1
+    expect(signal.update(0, 500)).toBeCloseTo(0.75) // hold over, calm: 1 − 500 / 2000
+    expect(signal.pressured).toBe(false)
+    expect(signal.update(80, 1000)).toBeCloseTo(0.5) // 80 is below high: still calm, still releasing
+    expect(signal.update(0, 3000)).toBe(0)
+  })
+
+  it('stops releasing at the graded value of a signal that is still pressured', () => {
+    const signal = new Signal(thresholds, 0, 1000)
+    signal.update(150, 0)
+    expect(signal.update(70, 100)).toBeCloseTo(0.9)
+    expect(signal.update(70, 5000)).toBeCloseTo(0.2)
+  })
+
+  it('rises at once, whatever the release', () => {
+    const signal = new Signal(thresholds, 0, 60_000)
+    expect(signal.update(150, 0)).toBe(1)
+    signal.update(0, 30_000)
+    expect(signal.update(130, 30_001)).toBeCloseTo(0.8)
+  })
+
+  it('releases nothing while the clock stands still or steps back', () => {
+    const signal = new Signal(thresholds, 0, 1000)
+    signal.update(150, 10_000)
+    expect(signal.update(0, 10_000)).toBe(1)
+    expect(signal.update(0, 9_000)).toBe(1)
+  })
+
+  it('never falls faster than 1 per releaseMs, for any readings', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.double({ min: -10, max: 400, noNaN: true }), fc.nat({ max: 2000 })), {
+          maxLength: 60,
+        }),
+        fc.integer({ min: 1, max: 5000 }),
+        (steps, releaseMs) => {
+          const signal = new Signal(thresholds, 1000, releaseMs)
+          let t = 0
+          let previous = 0
+          for (const [value, stepMs] of steps) {
+            t += stepMs
+            const level = signal.update(value, t)
+            expect(level).toBeGreaterThanOrEqual(previous - stepMs / releaseMs - 1e-12)
+            previous = level
+          }
+        },
+      ),
+    )
+  })
+})
+
 describe('Signal grading', () => {
   it('grades linearly from low (0) to saturation (1) and clamps beyond', () => {
     const signal = new Signal(thresholds, 0)
