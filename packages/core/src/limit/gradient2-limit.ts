@@ -1,13 +1,32 @@
 /**
  * How it works — Gradient2 (Netflix concurrency-limits' `Gradient2Limit`),
- * latency-based:
+ * latency-based. Per round trip:
  *
- *     shortRtt ← mean rtt over about one round trip (EMA over `limit` samples)
- *     longRtt  ← EMA of rtt over `longWindow` samples, ≤ the last probe's mean (below)
- *     gradient = clamp(longRtt / shortRtt, 0.5, 1)          (< 1 once requests queue)
- *     target   = limit × gradient + queueSize               (queueSize: headroom to probe upward)
+ *     shortRtt = mean rtt over about one round trip (EMA over `limit` samples)
+ *     longRtt  = EMA of rtt over `longWindow` samples, kept ≤ the last probe's mean (below)
+ *     gradient = clamp(longRtt / shortRtt, 0.5, 1)     (< 1 once requests queue; 0.5 on a drop)
+ *     target   = limit × gradient + queueSize          (queueSize: headroom to keep probing upward)
  *     limit    ← limit × (1 − smoothing) + target × smoothing, clamped to [min, max]
- *     app-limited (inFlight < limit/2): unchanged;  didDrop: gradient = 0.5
+ *     app-limited (inFlight < limit/2) and no drop: unchanged
+ *
+ * At equilibrium with an accurate baseline, limit ≈ capacity + queueSize.
+ *
+ * Departures from the Netflix anchor:
+ * - Netflix applies the formula to each sample it is given, and is usually fed
+ *   one aggregate per time window. We get one sample per request (about `limit`
+ *   per round trip), so each applies `1/limit` of a step: one step per round
+ *   trip. Fed per request, the original swings between 10 and 120 for a
+ *   capacity of 40 in our simulation.
+ * - The ratchet. Netflix's long average absorbs every sample, queued or not.
+ *   Under a long overload it climbs to the loaded latency, the gradient returns
+ *   to 1, the limit grows by `queueSize` again, latency climbs, and so on until
+ *   `max`. Here a probe (see `rtt-probe.ts`) halves the limit for about a round
+ *   trip every ~15–30 round trips and measures the mean latency at half load;
+ *   the long average may not exceed it. It still follows latency down at once,
+ *   and up when the service really got slower (the probe then measures more).
+ * - A drop is a decrease signal (gradient 0.5), even while app-limited.
+ * - `min` defaults to 1, not 20: a small downstream (8 connections) must be
+ *   protectable.
  */
 import type { LimitAlgorithm, LimitSample } from '../types.js'
 import { checkNumber, resolveObject } from '../validate.js'
@@ -145,7 +164,7 @@ export class Gradient2Limit implements LimitAlgorithm {
     if (this.probe !== undefined) {
       const wasProbing = this.probe.probing
       const result = this.probe.onSample(sample, limit, this.min)
-      if (result !== undefined) this.ceiling = result.meanRttMs
+      if (result !== undefined) this.ceiling = result
       // The guard against the ratchet: the baseline may follow latency down, but not above what
       // the last probe measured with half the load.
       if (this.long > this.ceiling) this.long = this.ceiling

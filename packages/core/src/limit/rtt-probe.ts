@@ -10,26 +10,20 @@
  * slower.
  *
  * So every `multiplier × limit` samples (jittered by ×[0.5, 1) so that many
- * instances do not probe in step) the limit is halved for about one round trip,
- * as Envoy's adaptive concurrency does: the probe's result is the minimum and
- * mean latency of `cap` requests that were admitted with at most `cap` in
- * flight, i.e. with half the load. If the service is past its capacity only
- * because of this limit, those requests do not queue and the result is the
- * no-load latency; if it really got slower, the result says so. A probe that
- * cannot collect enough such samples within `4 × limit` samples gives up and
- * changes nothing. Cost: about half the throughput for 1–2 round trips out of
- * every 15–30 round trips.
+ * instances do not probe in step) the limit is halved for about one round
+ * trip, after Envoy's adaptive concurrency filter (which drops to a small fixed
+ * concurrency; half costs less). The probe's result is the mean latency of
+ * `cap` requests admitted with at most `cap` in flight, i.e. at half the load.
+ * If the service was past its capacity only because of the limit, those
+ * requests do not queue and the result is the no-load latency; if it really got
+ * slower, the result says so. A probe that cannot collect enough such samples
+ * within `4 × limit + cap` samples gives up and changes nothing. Cost, when
+ * half the limit is below capacity: about half the throughput for 1–2 round
+ * trips out of every 15–30 (2–4% in the simulations of docs/limits.md).
  */
 import type { LimitSample } from '../types.js'
 
-/** What a completed probe measured. */
-export interface ProbeResult {
-  /** Lowest latency among the probe's samples, in ms. */
-  minRttMs: number
-  /** Mean latency of the probe's samples, in ms. */
-  meanRttMs: number
-}
-
+/** The baseline probe shared by Gradient2 and Vegas; internal to `@spillway/core`. */
 export class RttProbe {
   private countdown = 0
   private active = false
@@ -37,7 +31,6 @@ export class RttProbe {
   private seen = 0
   private total = 0
   private sum = 0
-  private min = Number.POSITIVE_INFINITY
 
   constructor(
     private readonly multiplier: number,
@@ -63,9 +56,10 @@ export class RttProbe {
 
   /**
    * Feeds one sample; `limit` is the algorithm's own limit and `min` its floor.
-   * Returns the result when a probe completes with enough low-load samples.
+   * Returns the mean latency at half load, in ms, when a probe completes with
+   * enough such samples.
    */
-  onSample(sample: LimitSample, limit: number, min: number): ProbeResult | undefined {
+  onSample(sample: LimitSample, limit: number, min: number): number | undefined {
     if (!this.active) {
       if (--this.countdown > 0) return undefined
       this.active = true
@@ -73,7 +67,6 @@ export class RttProbe {
       this.seen = 0
       this.total = 0
       this.sum = 0
-      this.min = Number.POSITIVE_INFINITY
       return undefined
     }
     this.total++
@@ -81,12 +74,11 @@ export class RttProbe {
     if (sample.inFlight <= this.capValue && !sample.didDrop) {
       this.seen++
       this.sum += sample.rttMs
-      if (sample.rttMs < this.min) this.min = sample.rttMs
     }
     if (this.seen >= this.capValue) {
       this.active = false
       this.schedule(limit)
-      return { minRttMs: this.min, meanRttMs: this.sum / this.seen }
+      return this.sum / this.seen
     }
     if (this.total >= 4 * limit + this.capValue) {
       this.active = false

@@ -3,7 +3,7 @@
  * latency-based:
  *
  *     rtt       = mean latency over about one round trip (EMA over `limit` samples)
- *     noLoadRtt = lowest such rtt seen (re-measured by a bounded probe, below)
+ *     noLoadRtt = lowest such rtt seen, re-measured by a bounded probe (below)
  *     queue     = ⌈inFlight × (1 − noLoadRtt / rtt)⌉     requests waiting rather than served (Little's law)
  *     f         = max(1, ⌊log10 limit⌋)                  so thresholds grow slowly with the limit
  *     queue ≤ f          → limit + beta × f     (no queueing: grow fast)
@@ -25,7 +25,9 @@
  * `rtt_noload` every ~30 × limit samples. Under a long overload that sample is
  * itself queued, the baseline rises, the limit rises after it, and so on for
  * ever. Here the probe halves the limit for about a round trip and takes the
- * lowest latency of requests admitted at that half load (see `rtt-probe.ts`).
+ * mean latency of requests admitted at that half load (see `rtt-probe.ts`);
+ * a mean, not a minimum, because a minimum of single requests is biased low by
+ * their noise, and Vegas would read that noise as queueing at large limits.
  */
 import type { LimitAlgorithm, LimitSample } from '../types.js'
 import { checkNumber, fail, resolveObject } from '../validate.js'
@@ -145,7 +147,7 @@ export class VegasLimit implements LimitAlgorithm {
     const f = log10Floor(limit)
     const wasProbing = this.probe.probing
     const result = this.probe.onSample(sample, limit, this.min)
-    if (result !== undefined) this.noLoad = result.meanRttMs
+    if (result !== undefined) this.noLoad = result
     // About `limit` samples arrive per round trip: averaging over that many is one round trip,
     // so that per-request noise is neither mistaken for queueing nor caught by the minimum.
     this.recent = Number.isNaN(this.recent) ? rtt : this.recent + (rtt - this.recent) / limit
