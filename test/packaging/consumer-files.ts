@@ -1,0 +1,218 @@
+/**
+ * The files of the consumer project the packaging test installs the packed
+ * packages into: two load-and-smoke scripts (CommonJS and ESM) and a
+ * TypeScript file type-checked under `node16` and `bundler` resolution.
+ */
+
+/** The published packages, by directory under `packages/`. */
+export const PACKAGES = ['core', 'node', 'express', 'koa', 'client'] as const
+
+/** Named exports each package must offer, whichever way it is loaded. */
+export const EXPECTED_EXPORTS: Readonly<Record<(typeof PACKAGES)[number], readonly string[]>> = {
+  core: ['createAdmissionController', 'RejectedError', 'resolveObject', 'checkNumber'],
+  node: ['shed', 'bindPermit', 'writeRejection', 'problemBody'],
+  express: ['shed'],
+  koa: ['shed'],
+  client: ['createClient', 'withBackpressure', 'parseRetryAfter'],
+}
+
+/**
+ * Shared body of both scripts: for each adapter, a server with one slot and
+ * no queue; a first request is admitted and held until a second one has been
+ * rejected, so both outcomes are forced without any timing.
+ */
+const SMOKE = `
+function get(url) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false }, (res) => {
+      res.resume()
+      res.on('end', () => resolve({
+        status: res.statusCode,
+        retryAfter: res.headers['retry-after'] ?? null,
+        contentType: res.headers['content-type'] ?? null,
+      }))
+    })
+    req.setTimeout(10000, () => req.destroy(new Error('request timed out')))
+    req.on('error', reject)
+  })
+}
+
+const servers = {
+  node: (c, hold) => http.createServer(node.shed(c, async (_req, res) => { await hold; res.end('ok') })),
+  express: (c, hold) => {
+    const app = express()
+    app.use(spillwayExpress.shed(c))
+    app.get('/', async (_req, res) => { await hold; res.send('ok') })
+    return http.createServer(app)
+  },
+  koa: (c, hold) => {
+    const app = new Koa()
+    app.use(spillwayKoa.shed(c))
+    app.use(async (ctx) => { await hold; ctx.body = 'ok' })
+    return http.createServer(app.callback())
+  },
+}
+
+async function main() {
+  const smoke = {}
+  for (const [name, makeServer] of Object.entries(servers)) {
+    const c = core.createAdmissionController({ limit: 1, queue: { size: 0 } })
+    let open
+    const hold = new Promise((resolve) => { open = resolve })
+    let admitted
+    const firstAdmitted = new Promise((resolve) => { admitted = resolve })
+    c.on((event) => {
+      if (event.type === 'admit') admitted()
+      if (event.type === 'reject') open()
+    })
+    const server = makeServer(c, hold)
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const url = 'http://127.0.0.1:' + server.address().port + '/'
+    const first = get(url)
+    await firstAdmitted
+    const second = await get(url)
+    smoke[name] = { first: await first, second, stats: c.stats() }
+    c.close()
+    await new Promise((resolve) => server.close(resolve))
+  }
+  const exportsOf = (m) => Object.keys(m).filter((k) => k !== 'default' && k !== '__esModule').sort()
+  console.log(JSON.stringify({
+    exports: {
+      core: exportsOf(core), node: exportsOf(node), express: exportsOf(spillwayExpress),
+      koa: exportsOf(spillwayKoa), client: exportsOf(client),
+    },
+    rejectedErrorName: new core.RejectedError({ reason: 'closed', status: 503, retryAfterSeconds: 1 }).name,
+    smoke,
+  }))
+}
+`
+
+export const REQUIRE_SCRIPT = `'use strict'
+const http = require('node:http')
+const express = require('express')
+const Koa = require('koa')
+const core = require('@spillway/core')
+const node = require('@spillway/node')
+const spillwayExpress = require('@spillway/express')
+const spillwayKoa = require('@spillway/koa')
+const client = require('@spillway/client')
+${SMOKE}
+main().catch((error) => { console.error(error); process.exitCode = 1 })
+`
+
+export const IMPORT_SCRIPT = `import http from 'node:http'
+import express from 'express'
+import Koa from 'koa'
+import * as core from '@spillway/core'
+import * as node from '@spillway/node'
+import * as spillwayExpress from '@spillway/express'
+import * as spillwayKoa from '@spillway/koa'
+import * as client from '@spillway/client'
+${SMOKE}
+await main()
+`
+
+/**
+ * Uses each package's public types the way an application would. The
+ * `@ts-expect-error` lines fail the check if a type silently became `any`.
+ */
+export const TYPES_SOURCE = `import http from 'node:http'
+import {
+  type AdmissionController,
+  createAdmissionController,
+  type Decision,
+  RejectedError,
+  type Rejection,
+} from '@spillway/core'
+import { shed as shedNode, writeRejection } from '@spillway/node'
+import { shed as shedExpress, type ShedMiddleware } from '@spillway/express'
+import { shed as shedKoa } from '@spillway/koa'
+import { createClient } from '@spillway/client'
+import express from 'express'
+import Koa from 'koa'
+
+const controller: AdmissionController = createAdmissionController({
+  limit: 4,
+  queue: { size: 8, timeoutMs: 100, order: 'fifo' },
+  priorities: ['critical', 'normal', 'sheddable'],
+})
+
+const app = express()
+const own: ShedMiddleware = shedExpress({ limit: 4, skip: (req) => req.path === '/health' })
+app.use(own)
+app.get('/report', shedExpress(controller, { priority: 'sheddable' }), (_req, res) => {
+  res.json(own.controller.stats())
+})
+
+const koa = new Koa()
+koa.use(shedKoa(controller, { skip: (ctx) => ctx.path === '/health' }))
+
+http.createServer(
+  shedNode(controller, (_req, res) => {
+    res.end()
+  }),
+)
+
+export async function work(): Promise<number> {
+  const decision: Decision = await controller.acquire({ priority: 'normal' })
+  if (decision.admitted) {
+    decision.permit.release('success')
+    return 0
+  }
+  const rejection: Rejection = decision.rejection
+  return rejection.retryAfterSeconds
+}
+
+export function statusOf(error: unknown): number | undefined {
+  return error instanceof RejectedError ? error.rejection.status : undefined
+}
+
+export const write: (res: http.ServerResponse, rejection: Rejection) => boolean = writeRejection
+export const fetchWithBackpressure = createClient()
+
+// @ts-expect-error an outcome that does not exist
+controller.tryAcquire({})?.release('maybe')
+// @ts-expect-error a queue order that does not exist
+shedExpress({ queue: { order: 'random' } })
+`
+
+/**
+ * The controller's own options are typed: a misspelt key is a compile-time
+ * error, as it is for the adapters' options.
+ */
+export const OPTIONS_TYPES_SOURCE = `import { createAdmissionController } from '@spillway/core'
+
+createAdmissionController({ limit: 4, queue: { size: 0 } })
+// @ts-expect-error an option that does not exist
+createAdmissionController({ limt: 4 })
+// @ts-expect-error a queue order that does not exist
+createAdmissionController({ queue: { order: 'random' } })
+`
+
+const STRICT = {
+  strict: true,
+  noEmit: true,
+  skipLibCheck: false,
+  exactOptionalPropertyTypes: true,
+  noUncheckedIndexedAccess: true,
+  esModuleInterop: true,
+  target: 'ES2022',
+  lib: ['ES2022'],
+  types: ['node'],
+}
+
+/** `node16`: the `.mts` file resolves the `import` condition, the `.cts` file `require`. */
+export const TSCONFIG_NODE16 = {
+  compilerOptions: { ...STRICT, module: 'node16', moduleResolution: 'node16' },
+  files: ['types-esm.mts', 'types-cjs.cts'],
+}
+
+export const TSCONFIG_BUNDLER = {
+  compilerOptions: { ...STRICT, module: 'esnext', moduleResolution: 'bundler' },
+  files: ['types-bundler.ts'],
+}
+
+export const TSCONFIG_OPTIONS = {
+  compilerOptions: { ...STRICT, module: 'esnext', moduleResolution: 'bundler' },
+  files: ['types-options.ts'],
+}
