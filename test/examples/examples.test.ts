@@ -5,7 +5,7 @@
  * with plain `http.request` on 127.0.0.1, and the example must serve some,
  * shed the rest with the documented response, and drain.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
@@ -36,6 +36,8 @@ interface QuickStart {
   readonly paths: readonly string[]
   readonly concurrency: number
   readonly statsPath: string
+  /** The README's curl line, exactly as written. */
+  readonly burstLine: string
 }
 
 interface Reply {
@@ -105,6 +107,7 @@ function readQuickStart(example: string): QuickStart {
     paths: expandCurlGlob(url.slice(README_ORIGIN.length)),
     concurrency,
     statsPath: stats.slice('curl -s '.length + README_ORIGIN.length),
+    burstLine: burst,
   }
 }
 
@@ -212,6 +215,33 @@ async function burst(origin: string, paths: readonly string[], concurrency: numb
   return replies
 }
 
+/** True when a `curl` that knows `%header{}` (7.84 and later) is on the PATH. */
+function hasModernCurl(): boolean {
+  try {
+    const version = /^curl (\d+)\.(\d+)/.exec(
+      execFileSync('curl', ['--version'], { encoding: 'utf8' }),
+    )
+    const [major, minor] = [Number(version?.[1] ?? 0), Number(version?.[2] ?? 0)]
+    return major > 7 || (major === 7 && minor >= 84)
+  } catch {
+    return false
+  }
+}
+const CURL = hasModernCurl()
+
+/** Runs a README shell line with the example's real origin in place of port 3000. */
+function runShellLine(line: string, origin: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'sh',
+      ['-c', line.split(README_ORIGIN).join(origin)],
+      { timeout: REQUEST_TIMEOUT_MS },
+      (error, stdout, stderr) =>
+        error === null ? resolve(stdout) : reject(new Error(`${error.message}\n${stderr}`)),
+    )
+  })
+}
+
 function routeOf(reply: Reply): string {
   return reply.path.replace(/\?.*$/, '')
 }
@@ -270,6 +300,37 @@ describe.each(['express-basic', 'express-priorities', 'koa-basic', 'node-http'])
       const rejected = Object.values(stats.counters.rejected).reduce((sum, n) => sum + n, 0)
       expect(rejected).toBe(shed.length)
     }, 60_000)
+
+    // Without a curl that knows %header{} this one cannot run; the burst above still does.
+    ;(CURL ? it : it.skip)(
+      'prints served and shed counts when the README curl line is run as written',
+      async () => {
+        const { origin } = server as Started
+        const output = await runShellLine(quickStart.burstLine, origin)
+        const rows = output
+          .trim()
+          .split('\n')
+          .map((line) => /^\s*(\d+) (\d{3}) (.*)$/.exec(line))
+        for (const row of rows) expect(row).not.toBeNull()
+        const counted = rows.map((row) => ({
+          count: Number(row?.[1]),
+          status: row?.[2],
+          rest: row?.[3] ?? '',
+        }))
+        expect(counted.reduce((sum, row) => sum + row.count, 0)).toBe(quickStart.paths.length)
+        expect(new Set(counted.map((row) => row.status))).toEqual(new Set(['200', '503']))
+        for (const row of counted) {
+          if (!row.rest.startsWith('retry-after=')) continue
+          expect(row.rest).toMatch(
+            row.status === '503' ? /^retry-after=[1-9]\d*$/ : /^retry-after=$/,
+          )
+        }
+        const stats = JSON.parse((await get(origin, quickStart.statsPath)).body) as Stats
+        expect(stats.inFlight).toBe(0)
+        expect(stats.queued).toBe(0)
+      },
+      60_000,
+    )
 
     if (example === 'express-priorities') {
       it('serves checkouts at least as often as the reports that arrived before them, and never evicts one', async () => {
