@@ -21,8 +21,9 @@
  *   `holdMs` after its last value above `high`. While pressured:
  *       signal level = clamp((value − low) / (saturation − low), 0, 1)
  *   and, for `holdMs` after a value above `high`, at least that value's level.
- *   A calm signal's level is 0. `saturation` defaults to `high + (high − low)`,
- *   so a signal entering pressure at `high` starts at level 0.5.
+ *   A calm signal's level is 0 (after the release below). `saturation`
+ *   defaults to `high + (high − low)`, so a signal entering pressure at `high`
+ *   starts at level 0.5.
  * - A signal's level rises at once but falls at most 1 per `releaseMs` (fast
  *   attack, slow release): shedding ends an overload at once, and following
  *   the value straight down would readmit everything together.
@@ -239,6 +240,7 @@ export type PressureSignalReading =
       readonly enabled: true
       /** Latest value in the signal's unit (ms for delay, a ratio otherwise); `undefined` before the first sample. */
       readonly value: number | undefined
+      /** In the hysteresis state "pressured"; after leaving it the level may still be releasing. */
       readonly pressured: boolean
       /** This signal's level in [0, 1]. */
       readonly level: number
