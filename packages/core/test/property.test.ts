@@ -21,6 +21,8 @@ const KEYS = ['a', 'b', 'c']
 
 interface Config {
   limit: number
+  /** Adaptive runs: the limit moves with samples and a pressure source caps it. */
+  adaptive: 'aimd' | 'gradient2' | 'vegas' | undefined
   size: number
   timeoutMs: number
   order: QueueOrder
@@ -44,15 +46,20 @@ type Op =
   | { kind: 'abort'; index: number }
   | { kind: 'advance'; ms: number }
   | { kind: 'close' }
+  | { kind: 'pressure'; level: number }
 
-const configArb: fc.Arbitrary<Config> = fc.record({
-  limit: fc.integer({ min: 1, max: 4 }),
-  size: fc.integer({ min: 0, max: 5 }),
-  timeoutMs: fc.integer({ min: 1, max: 300 }),
-  order: fc.constantFrom<QueueOrder>('fifo', 'lifo', 'adaptive'),
-  codelTargetMs: fc.integer({ min: 1, max: 20 }),
-  codelIntervalMs: fc.integer({ min: 1, max: 100 }),
-})
+const configArb = (adaptive: boolean): fc.Arbitrary<Config> =>
+  fc.record({
+    limit: fc.integer({ min: 1, max: 4 }),
+    adaptive: adaptive
+      ? fc.constantFrom('aimd' as const, 'gradient2' as const, 'vegas' as const)
+      : fc.constant(undefined),
+    size: fc.integer({ min: 0, max: 5 }),
+    timeoutMs: fc.integer({ min: 1, max: 300 }),
+    order: fc.constantFrom<QueueOrder>('fifo', 'lifo', 'adaptive'),
+    codelTargetMs: fc.integer({ min: 1, max: 20 }),
+    codelIntervalMs: fc.integer({ min: 1, max: 100 }),
+  })
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
@@ -77,6 +84,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('abort' as const), index: fc.nat() }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('pressure' as const),
+      level: fc.constantFrom(0, 0, 0.2, 0.5, 0.8, 1, Number.NaN, -1),
+    }),
+  },
   {
     weight: 5,
     arbitrary: fc.record({
@@ -119,9 +133,15 @@ class Harness {
   violations: string[] = []
   lastRejection: Rejection | undefined
 
+  readonly pressure = { level: 0 }
+
   constructor(readonly config: Config) {
     this.c = createAdmissionController({
-      limit: config.limit,
+      limit:
+        config.adaptive === undefined
+          ? config.limit
+          : { algorithm: config.adaptive, initial: config.limit, min: 1, max: 6 },
+      ...(config.adaptive === undefined ? {} : { pressure: this.pressure }),
       queue: {
         size: config.size,
         timeoutMs: config.timeoutMs,
@@ -136,6 +156,11 @@ class Harness {
     this.c.on((event) => {
       if (event.type === 'reject') this.lastRejection = event.rejection
       if (event.type !== 'admit') return
+      // Never above the limit in force when admitted, whatever it is now.
+      const { effectiveLimit } = this.c.stats()
+      if (event.inFlight > effectiveLimit) {
+        this.violations.push(`admitted as #${event.inFlight} under a limit of ${effectiveLimit}`)
+      }
       const byPriority = this.c.stats().queuedByPriority
       const index = this.c.priorities.indexOf(event.priority)
       for (let i = 0; i < index; i++) {
@@ -237,6 +262,10 @@ class Harness {
         return
       case 'advance':
         return
+      case 'pressure':
+        // Fixed runs have no source: the level is only read in adaptive runs.
+        this.pressure.level = op.level
+        return
     }
   }
 
@@ -250,11 +279,17 @@ class Harness {
     if (stats.inFlight !== realHeld.length) {
       fail(`inFlight ${stats.inFlight}, model ${realHeld.length}`)
     }
-    if (stats.inFlight > config.limit) fail(`inFlight ${stats.inFlight} > limit ${config.limit}`)
+    // Fixed runs: the limit never moves, so it bounds every step. Adaptive runs
+    // check each admission against the limit in force instead (listener above).
+    const fixed = config.adaptive === undefined
+    if (fixed && stats.inFlight > config.limit) {
+      fail(`inFlight ${stats.inFlight} > limit ${config.limit}`)
+    }
     if (stats.queued > config.size) fail(`queued ${stats.queued} > size ${config.size}`)
     if (stats.queued !== pending.length) fail(`queued ${stats.queued}, pending ${pending.length}`)
     // Work-conserving: nobody waits while a slot is free.
-    if (stats.queued > 0 && stats.inFlight < config.limit) {
+    // (Adaptive runs skip this: eased pressure frees slots at the next decision, not at once.)
+    if (fixed && stats.queued > 0 && stats.inFlight < config.limit) {
       fail(`${stats.queued} waiting with ${stats.inFlight}/${config.limit} in flight`)
     }
     // The one timer exists exactly while someone waits.
@@ -363,13 +398,16 @@ afterEach(() => {
 })
 
 describe('random interleavings', () => {
-  it('keep every invariant at every step and drain completely', async () => {
+  it.each([
+    ['a fixed limit', false],
+    ['an adaptive limit and process pressure', true],
+  ])('with %s keep every invariant at every step and drain completely', async (_name, adaptive) => {
     await fc.assert(
-      fc.asyncProperty(configArb, opsArb, closeAtArb, async (config, ops, closeAt) => {
+      fc.asyncProperty(configArb(adaptive), opsArb, closeAtArb, async (config, ops, closeAt) => {
         const h = await runScenario(config, ops, closeAt)
         expect(h.violations).toEqual([])
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     )
   })
 })
