@@ -27,7 +27,7 @@ import {
   clamp,
   toLimit,
 } from './bounds.js'
-import type { LimitContext } from './fixed-limit.js'
+import type { LimitContext } from './limit-context.js'
 import { RoundTripGate } from './round-trip-gate.js'
 
 /** Options of `{ algorithm: 'aimd', ... }`. */

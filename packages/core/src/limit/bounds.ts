@@ -46,6 +46,7 @@ export function checkBoundsOrder(
   return { initial, min, max }
 }
 
+/** `value` limited to `[min, max]`. */
 export function clamp(value: number, min: number, max: number): number {
   return Math.max(min, Math.min(max, value))
 }

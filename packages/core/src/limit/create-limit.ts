@@ -2,8 +2,9 @@ import { invalidOption } from '../errors.js'
 import type { LimitAlgorithm } from '../types.js'
 import { checkOneOf, describeValue, isPlainObject } from '../validate.js'
 import { type AimdLimitOptions, createAimdLimit } from './aimd-limit.js'
-import { createFixedLimit, type FixedLimitOptions, type LimitContext } from './fixed-limit.js'
+import { createFixedLimit, type FixedLimitOptions } from './fixed-limit.js'
 import { createGradient2Limit, type Gradient2LimitOptions } from './gradient2-limit.js'
+import type { LimitContext } from './limit-context.js'
 import { createVegasLimit, type VegasLimitOptions } from './vegas-limit.js'
 
 /** The `limit` option: a number is a fixed limit; an object selects an algorithm. */

@@ -5,6 +5,7 @@
  */
 import type { LimitAlgorithm, LimitSample } from '../types.js'
 import { checkNumber, fail, isPlainObject, resolveObject } from '../validate.js'
+import type { LimitContext } from './limit-context.js'
 
 /** Options of `{ algorithm: 'fixed', limit }`; a bare number means the same. */
 export interface FixedLimitOptions {
@@ -12,14 +13,6 @@ export interface FixedLimitOptions {
   algorithm?: 'fixed'
   /** Requests allowed in flight at once, an integer ≥ 1. */
   limit: number
-}
-
-/** Where an algorithm's options sit and the randomness it may use; shared by every factory. */
-export interface LimitContext {
-  /** Dotted path of the options in error messages. @default `'limit'` */
-  option?: string
-  /** Uniform random in `[0, 1)`; only jittered algorithms read it. @default `Math.random` */
-  random?: () => number
 }
 
 const FIXED_KEYS = ['algorithm', 'limit'] as const

@@ -38,7 +38,7 @@ import {
   type LimitBounds,
   toLimit,
 } from './bounds.js'
-import type { LimitContext } from './fixed-limit.js'
+import type { LimitContext } from './limit-context.js'
 import { RttProbe } from './rtt-probe.js'
 
 /** Options of `{ algorithm: 'gradient2', ... }`. */

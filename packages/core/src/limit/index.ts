@@ -5,10 +5,11 @@ export {
   type LimitAlgorithmName,
   type LimitOptions,
 } from './create-limit.js'
-export { createFixedLimit, type FixedLimitOptions, type LimitContext } from './fixed-limit.js'
+export { createFixedLimit, type FixedLimitOptions } from './fixed-limit.js'
 export {
   createGradient2Limit,
   type Gradient2Limit,
   type Gradient2LimitOptions,
 } from './gradient2-limit.js'
+export type { LimitContext } from './limit-context.js'
 export { createVegasLimit, type VegasLimit, type VegasLimitOptions } from './vegas-limit.js'

@@ -40,7 +40,7 @@ import {
   type LimitBounds,
   toLimit,
 } from './bounds.js'
-import type { LimitContext } from './fixed-limit.js'
+import type { LimitContext } from './limit-context.js'
 import { RoundTripGate } from './round-trip-gate.js'
 import { RttProbe } from './rtt-probe.js'
 
