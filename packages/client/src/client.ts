@@ -122,6 +122,12 @@ async function send(
     isReplayable(input, init)
   const maxAttempts = mayRetry ? (request.maxAttempts ?? o.maxAttempts) : 1
 
+  // Built before any permit is held: a header value fetch rejects throws here, leaking nothing.
+  const baseHeaders = new Headers(init?.headers ?? (isRequest(input) ? input.headers : undefined))
+  if (o.priorityHeader !== false && request.priority !== undefined) {
+    baseHeaders.set(o.priorityHeader, request.priority)
+  }
+
   state.counters.requests++
   state.budget?.recordRequest()
   const throttle = state.throttle
@@ -174,12 +180,9 @@ async function send(
       permit?.release('ignore')
       fail('deadline')
     }
-    const headers = new Headers(init?.headers ?? (isRequest(input) ? input.headers : undefined))
+    const headers = new Headers(baseHeaders)
     if (o.deadlineHeader !== false && remainingMs !== undefined) {
       headers.set(o.deadlineHeader, String(Math.floor(remainingMs)))
-    }
-    if (o.priorityHeader !== false && request.priority !== undefined) {
-      headers.set(o.priorityHeader, request.priority)
     }
     const link = linkSignal(caller, remainingMs, timers)
     const attemptInit: RequestInit = { ...init, headers }

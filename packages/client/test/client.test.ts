@@ -576,6 +576,18 @@ describe('createClient: concurrency cap (a core controller per origin)', () => {
     expect(client.stats()[ORIGIN_A]?.concurrency).toEqual({ limit: 1, inFlight: 0, queued: 0 })
   })
 
+  it('holds no slot when a header value is invalid, and throws before sending', async () => {
+    const { client, calls } = setup([ok()], { concurrency: { limit: 1 } })
+    await expect(client(URL_A, undefined, { priority: 'bad\nvalue' })).rejects.toMatchObject({
+      name: 'TypeError',
+    })
+    await expect(client(URL_A, { headers: { 'x-a': 'bad\r\nvalue' } })).rejects.toMatchObject({
+      name: 'TypeError',
+    })
+    expect(calls).toHaveLength(0)
+    expect(client.stats()[ORIGIN_A]?.concurrency?.inFlight ?? 0).toBe(0)
+  })
+
   it('frees the slot when fetch throws and while waiting between attempts', async () => {
     const { client, time } = setup([refuse(503, '1'), new TypeError('fetch failed')], {
       concurrency: { limit: 1 },
