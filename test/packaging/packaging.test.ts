@@ -27,7 +27,6 @@ import {
   REQUIRE_SCRIPT,
   TSCONFIG_BUNDLER,
   TSCONFIG_NODE16,
-  TSCONFIG_OPTIONS,
   TYPES_SOURCE,
 } from './consumer-files.js'
 
@@ -62,13 +61,27 @@ function run(file: string, args: readonly string[], cwd: string, timeoutMs = 60_
   })
 }
 
+const typeChecks = new Map<string, Promise<string[]>>()
+
+/** Type errors of one tsconfig's program; tsc runs once per config, whichever test asks first. */
+function typeErrors(tsconfig: string): Promise<string[]> {
+  let check = typeChecks.get(tsconfig)
+  if (check === undefined) {
+    check = runTypeCheck(tsconfig)
+    typeChecks.set(tsconfig, check)
+  }
+  return check
+}
+
+const inOptionsFile = (line: string): boolean => line.startsWith('types-options.ts(')
+
 /**
  * Type errors in what we ship or in the consumer's own files. `skipLibCheck`
  * is off so our `.d.ts` files are checked too, which also checks third-party
  * typings (e.g. `@types/koa` against the `content-disposition` it now gets);
  * their errors are not ours to fail on.
  */
-async function typeErrors(tsconfig: string): Promise<string[]> {
+async function runTypeCheck(tsconfig: string): Promise<string[]> {
   const result = await run(process.execPath, [TSC, '-p', tsconfig], consumer)
   const errors = result.stdout.split('\n').filter((line) => /\): error TS\d+:/.test(line))
   if (result.code !== 0 && errors.length === 0)
@@ -166,7 +179,6 @@ beforeAll(async () => {
   write('tsconfig.node16.json', JSON.stringify(TSCONFIG_NODE16, null, 2))
   write('tsconfig.bundler.json', JSON.stringify(TSCONFIG_BUNDLER, null, 2))
   write('types-options.ts', OPTIONS_TYPES_SOURCE)
-  write('tsconfig.options.json', JSON.stringify(TSCONFIG_OPTIONS, null, 2))
 
   // Every tarball at once, so the adapters' `@spillway/core@^0.1.0` resolves to the packed core.
   const installed = await run(
@@ -236,13 +248,13 @@ describe('the packed packages, installed outside the workspace', () => {
   ])(
     'type-checks a strict consumer under moduleResolution %s',
     async (_label, tsconfig) => {
-      expect(await typeErrors(tsconfig)).toEqual([])
+      expect((await typeErrors(tsconfig)).filter((line) => !inOptionsFile(line))).toEqual([])
     },
     60_000,
   )
 
   it('rejects a misspelt controller option at compile time', async () => {
-    expect(await typeErrors('tsconfig.options.json')).toEqual([])
+    expect((await typeErrors('tsconfig.bundler.json')).filter(inOptionsFile)).toEqual([])
   }, 60_000)
 
   it.each(PACKAGES)(
