@@ -305,8 +305,13 @@ class Controller implements AdmissionController {
     }
     // Copy on write: emitting iterates a snapshot even if a listener unsubscribes.
     this.#listeners = [...this.#listeners, listener]
+    let subscribed = true
     return () => {
-      this.#listeners = this.#listeners.filter((l) => l !== listener)
+      // Only this subscription: the same function may be subscribed more than once.
+      if (!subscribed) return
+      subscribed = false
+      const index = this.#listeners.indexOf(listener)
+      this.#listeners = this.#listeners.filter((_, i) => i !== index)
     }
   }
 
