@@ -191,8 +191,10 @@ export interface PressureMonitorOptions {
   eventLoopDelay?: EventLoopDelayOptions | boolean | undefined
   /**
    * Event-loop utilisation signal (fraction of the window the loop was busy),
-   * `true` for the defaults, or `false` to disable it.
-   * @default { high: 0.95, low: 0.85, saturation: 1.05 }
+   * `true` for the defaults `{ high: 0.95, low: 0.85, saturation: 1.05 }`, or
+   * `false`. Off by default: a CPU-bound server that is merely busy runs near
+   * 1 and would shed steadily; event-loop delay is the overload signal.
+   * @default false
    */
   eventLoopUtilization?: RatioSignalOptions | boolean | undefined
   /**
@@ -299,7 +301,7 @@ const DEFAULTS = Object.freeze({
   holdMs: 1000,
   releaseMs: 2000,
   eventLoopDelay: true as EventLoopDelayOptions | boolean,
-  eventLoopUtilization: true as RatioSignalOptions | boolean,
+  eventLoopUtilization: false as RatioSignalOptions | boolean,
   heap: true as RatioSignalOptions | boolean,
   rss: true as RssOptions | boolean,
   healthCheck: undefined as HealthCheck | HealthCheckOptions | false | undefined,

@@ -42,6 +42,8 @@ function monitorOver(world: World, options: PressureMonitorOptions = {}): Pressu
       rssBytes: () => world.rssBytes,
       readFile: () => undefined,
     },
+    // Off by default; on here so every signal is exercised.
+    eventLoopUtilization: true,
     ...options,
   })
   monitors.push(monitor)
@@ -71,6 +73,12 @@ describe('createPressureMonitor with injected sensors', () => {
       rssBytes: 100,
       rssLimitBytes: 1000,
     })
+  })
+
+  it('leaves event-loop utilisation off by default: a busy but healthy loop is not overload', () => {
+    const monitor = createPressureMonitor({ sampleIntervalMs: 2 ** 31 - 1 })
+    monitors.push(monitor)
+    expect(monitor.readings().signals.eventLoopUtilization).toMatchObject({ enabled: false })
   })
 
   it('documents its defaults in readings(): delay 100/50/150 ms, utilisation 0.95/0.85, heap and RSS 0.9/0.8', () => {

@@ -57,7 +57,11 @@ function runChild(
 
 describe('createPressureMonitor with the real Node sensors', () => {
   it('sees the event-loop delay and utilisation rise while the loop is blocked for 300 ms', async () => {
-    const monitor = createPressureMonitor({ sampleIntervalMs: 2 ** 31 - 1, rss: false })
+    const monitor = createPressureMonitor({
+      sampleIntervalMs: 2 ** 31 - 1,
+      rss: false,
+      eventLoopUtilization: true,
+    })
     monitors.push(monitor)
     // Node's histogram drops the first interval after enable/reset: let it record one first.
     await pause(30)
