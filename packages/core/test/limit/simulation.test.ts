@@ -52,9 +52,9 @@ describe.each(['aimd', 'gradient2', 'vegas'])('%s in a closed loop', (algorithm)
   // C = 40, then it halves, then it doubles back; latency past C grows with the excess and
   // requests fail past 1.25 × C, so both loss- and latency-based algorithms have a signal.
   const phases = [
-    { durationMs: 15_000, capacity: 40 },
-    { durationMs: 15_000, capacity: 20 },
-    { durationMs: 15_000, capacity: 40 },
+    { durationMs: 10_000, capacity: 40 },
+    { durationMs: 10_000, capacity: 20 },
+    { durationMs: 10_000, capacity: 40 },
   ]
 
   it.each([1, 2, 3])('settles within [0.7 C, 1.5 C] in each phase, seed %i', (seed) => {

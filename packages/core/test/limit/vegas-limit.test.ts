@@ -90,12 +90,12 @@ describe('Vegas limit', () => {
   })
 
   it('keeps its baseline at the no-load latency through a long overload, instead of ratcheting up', () => {
-    // Netflix's Vegas probe takes one (queued) sample as the new baseline: under a minute of
-    // saturation its baseline and limit climb probe after probe.
+    // Netflix's Vegas probe takes one (queued) sample as the new baseline: under half a minute of
+    // saturation its baseline and limit climb probe after probe (the baseline to 2× no-load here).
     const limit = createVegasLimit({}, { random: () => 0.5 })
-    const trace = simulate({ algorithm: limit, phases: [{ durationMs: 60_000, capacity: 20 }] })
+    const trace = simulate({ algorithm: limit, phases: [{ durationMs: 30_000, capacity: 20 }] })
     expect(limit.noLoadRttMs).toBeLessThan(11)
-    const late = trace.points.filter((p) => p.timeMs > 50_000).map((p) => p.limit)
+    const late = trace.points.filter((p) => p.timeMs > 20_000).map((p) => p.limit)
     expect(Math.max(...late)).toBeLessThanOrEqual(30)
     expect(settle(trace, 0)?.settledLimit).toBeLessThanOrEqual(30)
   })
@@ -105,8 +105,8 @@ describe('Vegas limit', () => {
     const trace = simulate({
       algorithm: limit,
       phases: [
-        { durationMs: 20_000, capacity: 20 },
-        { durationMs: 20_000, capacity: 20, baseRttMs: 30 },
+        { durationMs: 10_000, capacity: 20 },
+        { durationMs: 10_000, capacity: 20, baseRttMs: 30 },
       ],
     })
     expect(limit.noLoadRttMs).toBeGreaterThan(27)
