@@ -173,6 +173,9 @@ function checkPressure(value: unknown): PressureSource | undefined {
   if (!isPlainObjectLike(value) || typeof (value as { level?: unknown }).level !== 'number') {
     fail('type', 'pressure', 'an object with a numeric `level` (a PressureSource)', value)
   }
+  // Checked now: otherwise a bad `close` would surface only when the controller closes.
+  const close = (value as { close?: unknown }).close
+  if (close !== undefined) checkFunction(close, 'pressure.close')
   return value as PressureSource
 }
 
