@@ -907,6 +907,19 @@ describe('events', () => {
     expect(b).toHaveBeenCalledTimes(1)
   })
 
+  it('unsubscribes only its own subscription of a listener subscribed twice', () => {
+    const c = fakeClockController({ limit: 10 })
+    const listener = jest.fn()
+    const offFirst = c.on(listener)
+    c.on(listener)
+    permitOf(c.admit())
+    expect(listener).toHaveBeenCalledTimes(2)
+    offFirst()
+    offFirst() // a second call is a no-op, not the removal of the other subscription
+    permitOf(c.admit())
+    expect(listener).toHaveBeenCalledTimes(3)
+  })
+
   it('rejects a listener that is not a function', () => {
     const c = fakeClockController()
     expect(() => c.on('nope' as never)).toThrow(TypeError)
@@ -1091,6 +1104,14 @@ describe('the single timer', () => {
 })
 
 describe('createAdmissionController()', () => {
+  it('exposes its clock as now()', () => {
+    let t = 1234.5
+    const c = createAdmissionController({ now: () => t })
+    expect(c.now()).toBe(1234.5)
+    t = 2000
+    expect(c.now()).toBe(2000)
+  })
+
   it('works with every option left out', async () => {
     jest.useRealTimers()
     const c = createAdmissionController()
