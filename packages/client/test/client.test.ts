@@ -1,4 +1,9 @@
-import { type ClientOptions, createClient, ThrottledError } from '@spillway/client'
+import {
+  type ClientOptions,
+  createClient,
+  ThrottledError,
+  withBackpressure,
+} from '@spillway/client'
 import { FakeTime, flush, ok, refuse, scriptedFetch } from './fake-time.js'
 
 const URL_A = 'http://127.0.0.1:9/a'
@@ -606,6 +611,14 @@ describe('createClient: memory and options', () => {
     const { client, time } = setup([ok()], { maxOrigins: 2 })
     for (const port of [1, 2, 1, 3]) await time.settle(client(`http://127.0.0.1:${port}/`))
     expect(Object.keys(client.stats()).sort()).toEqual(['http://127.0.0.1:1', 'http://127.0.0.1:3'])
+  })
+
+  it('wraps a given fetch with withBackpressure', async () => {
+    const time = new FakeTime()
+    const { fetch, calls } = scriptedFetch(refuse(429, '1'), ok())
+    const wrapped = withBackpressure(fetch, { now: time.now, timers: time, throttle: false })
+    expect((await time.settle(wrapped(URL_A))).status).toBe(200)
+    expect(calls).toHaveLength(2)
   })
 
   it('leaves a URL it cannot parse to fetch', async () => {
