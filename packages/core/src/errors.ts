@@ -14,6 +14,7 @@ export interface InvalidOptionError extends Error {
   readonly option: string
 }
 
+/** Builds the error every option check throws: a `TypeError` or `RangeError` with `code` and `option`. */
 export function invalidOption(
   kind: 'type' | 'range',
   option: string,

@@ -6,7 +6,7 @@ export {
   type ControllerStats,
   createAdmissionController,
 } from './controller.js'
-export { INVALID_OPTION, type InvalidOptionError, RejectedError } from './errors.js'
+export { INVALID_OPTION, type InvalidOptionError, invalidOption, RejectedError } from './errors.js'
 export * from './limit/index.js'
 export {
   type AdmissionControllerOptions,
@@ -25,6 +25,7 @@ export {
   checkOneOf,
   checkString,
   describeValue,
+  fail as failOption,
   isPlainObject,
   type NumberRule,
   resolveObject,

@@ -33,6 +33,7 @@ export function describeValue(value: unknown): string {
   }
 }
 
+/** Throws the option error in the house shape: ``Expected `x` to be <expected>, got <value>.`` */
 export function fail(
   kind: 'type' | 'range',
   option: string,

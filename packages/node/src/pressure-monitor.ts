@@ -43,7 +43,7 @@ import {
   checkFunction,
   checkNumber,
   describeValue,
-  INVALID_OPTION,
+  failOption,
   isPlainObject,
   type PressureSource,
   resolveObject,
@@ -336,17 +336,6 @@ const SENSOR_DEFAULTS = Object.freeze({
 // setInterval stores its delay in a signed 32-bit integer; larger values fire at once.
 const MAX_TIMER_MS = 2 ** 31 - 1
 
-/** Throws the same error shape as `@spillway/core`'s option checks, for rules they do not cover. */
-function invalid(kind: 'type' | 'range', option: string, expected: string, value: unknown): never {
-  const message = `Expected \`${option}\` to be ${expected}, got ${describeValue(value)}.`
-  const error = kind === 'type' ? new TypeError(message) : new RangeError(message)
-  Object.defineProperties(error, {
-    code: { value: INVALID_OPTION, enumerable: true },
-    option: { value: option, enumerable: true },
-  })
-  throw error
-}
-
 /** `false` → off; `true`/`undefined` → the defaults; an object → checked keys over the defaults. */
 function resolveSignal<T extends object>(
   value: unknown,
@@ -355,7 +344,7 @@ function resolveSignal<T extends object>(
 ): T | false {
   if (value === false) return false
   if (value === true || value === undefined) return { ...defaults }
-  if (!isPlainObject(value)) invalid('type', path, 'an object or a boolean', value)
+  if (!isPlainObject(value)) failOption('type', path, 'an object or a boolean', value)
   return resolveObject(value, path, defaults)
 }
 
@@ -387,9 +376,9 @@ function checkThresholds(
       ? high + (high - low)
       : checkNumber(raw.saturation, saturationOption, { min: 0 })
   crossRules.push(() => {
-    if (low >= high) invalid('range', lowOption, `< \`${highOption}\` (${high})`, low)
+    if (low >= high) failOption('range', lowOption, `< \`${highOption}\` (${high})`, low)
     if (saturation < high) {
-      invalid('range', saturationOption, `≥ \`${highOption}\` (${high})`, saturation)
+      failOption('range', saturationOption, `≥ \`${highOption}\` (${high})`, saturation)
     }
   })
   return { high, low, saturation }
@@ -541,7 +530,7 @@ function resolveHealthCheck(
   const defaults = { ...RATIO_DEFAULTS.healthCheck, saturation: undefined }
   if (typeof value === 'function') return { ...defaults, check: value as HealthCheck }
   if (!isPlainObject(value)) {
-    invalid('type', 'healthCheck', 'a function, an object with `check`, or `false`', value)
+    failOption('type', 'healthCheck', 'a function, an object with `check`, or `false`', value)
   }
   const raw = resolveObject(value, 'healthCheck', { ...defaults, check: undefined as unknown })
   return { ...raw, check: checkFunction<HealthCheck>(raw.check, 'healthCheck.check') }
