@@ -76,3 +76,16 @@ describe.each(['aimd', 'gradient2', 'vegas'])('%s in a closed loop', (algorithm)
     })
   })
 })
+
+describe.each(['aimd', 'gradient2', 'vegas'])('%s under light load', (algorithm) => {
+  it('does not climb while 5 clients load a service of capacity 40 (app-limited)', () => {
+    const limit = createLimit({ algorithm }, 'limit', undefined, seededRandom(1))
+    const trace = simulate({
+      algorithm: limit,
+      phases: [{ durationMs: 10_000, capacity: 40 }],
+      clients: 5,
+    })
+    expect(Math.max(...trace.points.map((p) => p.limit))).toBeLessThanOrEqual(20)
+    expect(limit.limit).toBe(20)
+  })
+})
