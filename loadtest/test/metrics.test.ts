@@ -162,9 +162,15 @@ describe('calibration', () => {
     meanActive: null,
   })
 
-  it('puts the knee at the last step where goodput follows the load and p99 holds', () => {
+  it('puts the knee at the last step where goodput follows the load and latency holds', () => {
     const steps = [step(100, 100, 25), step(200, 199, 28), step(400, 390, 40), step(500, 300, 1900)]
     expect(findKnee(steps)).toBe(2)
+  })
+
+  it('does not mistake one noisy p99 for the knee, but stops when the median climbs', () => {
+    const noisy = { ...step(200, 200, 30), p99: 110 }
+    const climbing = { ...step(400, 395, 60), p50: 200 }
+    expect(findKnee([step(100, 100, 30), noisy, step(300, 300, 30), climbing])).toBe(2)
   })
 
   it('finds no knee when the first step is already overloaded', () => {

@@ -58,14 +58,27 @@ export function measureSteps(
   })
 }
 
-/** Index of the knee: the last step before goodput falls below 95% of offered or p99 climbs. */
+/**
+ * Index of the knee: the last step before goodput falls below 95% of offered or
+ * latency climbs. The climb is judged on the median (≤ max(2×, +10 ms) of the first
+ * step's) and on p99 only loosely (≤ max(5×, +100 ms)): on a shared machine one
+ * scheduler hiccup moves a 3-second step's p99 but not its median.
+ */
 export function findKnee(steps: readonly Step[]): number {
-  const first = steps[0]?.p99 ?? null
+  const first = steps[0]
+  if (first === undefined || first.p50 === null || first.p99 === null) return -1
+  const p50Bound = Math.max(2 * first.p50, first.p50 + 10)
+  const p99Bound = Math.max(5 * first.p99, first.p99 + 100)
   let knee = -1
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i] as Step
-    const bound = first === null ? Number.POSITIVE_INFINITY : Math.max(2 * first, first + 20)
-    if (s.goodput >= 0.95 * s.offered && s.p99 !== null && s.p99 <= bound) knee = i
+    const holds =
+      s.goodput >= 0.95 * s.offered &&
+      s.p50 !== null &&
+      s.p50 <= p50Bound &&
+      s.p99 !== null &&
+      s.p99 <= p99Bound
+    if (holds) knee = i
     else break
   }
   return knee
