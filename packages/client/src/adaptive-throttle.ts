@@ -26,11 +26,22 @@ export interface ThrottleStats {
   readonly rejectProbability: number
 }
 
+/**
+ * One origin's adaptive throttle; the client keeps one per origin. Exported
+ * for callers that send through something other than `fetch`.
+ */
 export class AdaptiveThrottle {
+  /** The multiplier `K` (≥ 1). */
   readonly k: number
+  /** Window length, in ms. */
   readonly windowMs: number
   readonly #window: SlidingWindow
 
+  /**
+   * @param k - multiplier `K`, ≥ 1 (not checked here; `createClient` checks its options)
+   * @param windowMs - sliding window, in ms
+   * @param now - clock, in ms
+   */
   constructor(k: number, windowMs: number, now: () => number) {
     this.k = k
     this.windowMs = windowMs
@@ -50,6 +61,7 @@ export class AdaptiveThrottle {
     if (accepted) this.#window.add(ACCEPTS)
   }
 
+  /** The window's counts and the current probability. */
   stats(): ThrottleStats {
     return {
       requests: this.#window.sum(REQUESTS),

@@ -103,6 +103,7 @@ export interface RequestOptions {
   maxAttempts?: number | undefined
 }
 
+/** Options after checking, defaults applied (internal). */
 export interface ResolvedOptions {
   fetch: FetchLike | undefined
   maxAttempts: number

@@ -42,6 +42,7 @@ export interface OriginStats {
   readonly concurrency: { limit: number; inFlight: number; queued: number } | undefined
 }
 
+/** One origin's counters, throttle, budget and optional concurrency controller. */
 export class OriginState {
   readonly origin: string
   readonly counters: OriginCounters = {
@@ -77,10 +78,12 @@ export class OriginState {
       : undefined
   }
 
+  /** Counts one local rejection. */
   reject(reason: ThrottleReason): void {
     this.counters.localRejects[reason] = (this.counters.localRejects[reason] ?? 0) + 1
   }
 
+  /** A snapshot for `client.stats()`. */
   stats(): OriginStats {
     const c = this.controller?.stats()
     return {

@@ -28,11 +28,21 @@ export interface RetryBudgetStats {
   readonly available: number
 }
 
+/**
+ * One origin's retry budget; the client keeps one per origin. Exported for
+ * callers that retry something other than `fetch`.
+ */
 export class RetryBudget {
   readonly #window: SlidingWindow
   readonly #ratio: number
   readonly #reserve: number
 
+  /**
+   * @param ratio - retries per first attempt, in `[0, 1]`
+   * @param minPerSecond - retries per second allowed however few the requests
+   * @param windowMs - sliding window, in ms
+   * @param now - clock, in ms
+   */
   constructor(ratio: number, minPerSecond: number, windowMs: number, now: () => number) {
     this.#window = new SlidingWindow(windowMs, BUCKETS, 3, now)
     this.#ratio = ratio
@@ -54,6 +64,7 @@ export class RetryBudget {
     return false
   }
 
+  /** The window's counts and the retries still available. */
   stats(): RetryBudgetStats {
     return {
       requests: this.#window.sum(REQUESTS),

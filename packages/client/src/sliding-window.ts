@@ -5,7 +5,9 @@
  * `buckets × fields`, whatever the traffic, and the window is exact to one
  * bucket's width. A clock that steps backwards keeps writing to the newest bucket.
  */
+/** Counters over a sliding window of `windowMs`, in `buckets` steps, for `fields` quantities. */
 export class SlidingWindow {
+  /** Window length, in ms. */
   readonly windowMs: number
   readonly #bucketMs: number
   readonly #fields: number

@@ -10,6 +10,7 @@ export interface Timers {
   clearTimeout(handle: unknown): void
 }
 
+/** `globalThis`'s timers, each `unref()`ed. */
 export const defaultTimers: Timers = {
   setTimeout: (callback, ms) => {
     const handle = setTimeout(callback, ms)
