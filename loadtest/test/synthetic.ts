@@ -49,6 +49,8 @@ export function syntheticRun(
       samples.push({
         tMs: t,
         rssBytes: (90 + (protectedRun ? 5 : t / 40)) * 2 ** 20,
+        cpuMicros: t * 500,
+        eventLoopDelayP99Ms: 11,
         active: protectedRun ? 10 : Math.round(t / 4),
         wasted: 0,
         completed: t,
@@ -62,6 +64,8 @@ export function syntheticRun(
   }
   const final: TargetStats = {
     rssBytes: 100 * 2 ** 20,
+    cpuMicros: 2_000_000,
+    eventLoopDelayP99Ms: 11,
     active: 0,
     completed: 1000,
     wasted: protectedRun ? 0 : 400,
@@ -82,6 +86,8 @@ export function syntheticRun(
   const result = assembleResult(spec, log, {
     samples,
     baselineRssBytes: 90 * 2 ** 20,
+    baselineCpuMicros: 0,
+    generatorCpuPercent: 30,
     final,
     leak,
     adapter: final.adapter,

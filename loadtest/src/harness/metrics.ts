@@ -77,6 +77,12 @@ export interface RunSummary {
    * is bounded (the heap grows to a plateau), positive when it grows with traffic.
    */
   rssSecondHalfGrowthBytes: number | null
+  /** Server CPU over the load, % of one core. */
+  serverCpuPercent: number | null
+  /** The harness's CPU (load generator, sampling) over the load, % of one core. */
+  generatorCpuPercent: number | null
+  /** Highest per-interval event-loop delay p99 of the server during the load, ms. */
+  serverEventLoopDelayMaxP99Ms: number | null
   /** Handler runs that finished for clients already gone, and all handler runs, at the leak check. */
   wasted: number | null
   handlerRuns: number | null
@@ -244,6 +250,24 @@ export function bucketize(
     p50: ok.map((values) => summarizeLatency(values).p50),
     p99: ok.map((values) => summarizeLatency(values).p99),
     rejectedP99: rejected.map((values) => summarizeLatency(values).p99),
+  }
+}
+
+/** Server CPU and event-loop delay from the samples taken during the load. */
+export function serverCpuFigures(
+  baselineCpuMicros: number | null,
+  samples: readonly Sample[],
+  loadMs: number,
+): Pick<RunSummary, 'serverCpuPercent' | 'serverEventLoopDelayMaxP99Ms'> {
+  const during = samples.filter((s) => s.tMs <= loadMs)
+  const last = during[during.length - 1]
+  return {
+    serverCpuPercent:
+      baselineCpuMicros === null || last === undefined || last.tMs <= 0
+        ? null
+        : ((last.cpuMicros - baselineCpuMicros) / 1000 / last.tMs) * 100,
+    serverEventLoopDelayMaxP99Ms:
+      during.length === 0 ? null : Math.max(...during.map((s) => s.eventLoopDelayP99Ms)),
   }
 }
 

@@ -16,6 +16,7 @@ import {
   type RunSummary,
   rssFigures,
   type Series,
+  serverCpuFigures,
   summarize,
   summarizeRoutes,
 } from './metrics.js'
@@ -125,6 +126,10 @@ async function leakCheck(
 export interface ServerObservations {
   samples: Sample[]
   baselineRssBytes: number | null
+  /** Server CPU time before the load, µs. */
+  baselineCpuMicros: number | null
+  /** The harness's CPU over the load, % of one core. */
+  generatorCpuPercent: number | null
   /** `/__stats` at the leak check. */
   final: TargetStats
   leak: LeakCheck
@@ -142,6 +147,8 @@ export function assembleResult(
   const summary: RunSummary = {
     ...summarize(log, totalMs, spec.sloMs, capacity),
     ...rssFigures(server.baselineRssBytes, server.samples, totalMs),
+    ...serverCpuFigures(server.baselineCpuMicros, server.samples, totalMs),
+    generatorCpuPercent: server.generatorCpuPercent,
     wasted: server.final.wasted,
     handlerRuns: server.final.completed,
     leak: server.leak,
@@ -181,6 +188,7 @@ export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: R
     await new Promise((resolve) => setTimeout(resolve, 300))
     const baseline = await fetchStats(target.port)
     const t0 = performance.now()
+    const harnessCpu = process.cpuUsage()
     const sampler = startSampler(target.port, t0)
     const stepTimers = (spec.serviceSteps ?? []).map((step) =>
       setTimeout(() => void setServiceMs(target.port, step.serviceMs).catch(() => {}), step.atMs),
@@ -210,10 +218,14 @@ export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: R
       for (const timer of stepTimers) clearTimeout(timer)
       await sampler.stop()
     }
+    const used = process.cpuUsage(harnessCpu)
+    const generatorCpuPercent = ((used.user + used.system) / 1000 / (performance.now() - t0)) * 100
     const { leak, stats } = await leakCheck(target.port, spec.drainWaitMs ?? 3000)
     const result = assembleResult(spec, log, {
       samples: sampler.samples,
       baselineRssBytes: baseline.rssBytes,
+      baselineCpuMicros: baseline.cpuMicros,
+      generatorCpuPercent,
       final: stats,
       leak,
       adapter: target.adapter,

@@ -10,6 +10,10 @@ export interface Sample {
   /** ms since the load started. */
   tMs: number
   rssBytes: number
+  /** Server CPU time used so far, µs. */
+  cpuMicros: number
+  /** Server event-loop delay p99 over the last interval, ms. */
+  eventLoopDelayP99Ms: number
   /** Handlers running. */
   active: number
   wasted: number
@@ -67,6 +71,8 @@ export function toSample(tMs: number, stats: TargetStats): Sample {
   return {
     tMs,
     rssBytes: stats.rssBytes,
+    cpuMicros: stats.cpuMicros,
+    eventLoopDelayP99Ms: stats.eventLoopDelayP99Ms,
     active: stats.active,
     wasted: stats.wasted,
     completed: stats.completed,

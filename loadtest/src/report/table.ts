@@ -61,6 +61,12 @@ export function comparisonTable(title: string, runs: readonly RunResult[]): Repo
         const sign = late !== null && late < 0 ? '-' : '+'
         return `${mb(s(r).peakRssBytes)} (+${mb(s(r).rssGrowthBytes)}; ${sign}${mb(late === null ? null : Math.abs(late))})`
       }),
+      row('CPU: server / generator', (r) => {
+        const { serverCpuPercent: server, generatorCpuPercent: generator } = s(r)
+        const fmt = (v: number | null): string => (v === null ? '-' : `${v.toFixed(0)}%`)
+        return `${fmt(server)} / ${fmt(generator)} of a core`
+      }),
+      row('server event-loop delay (worst p99)', (r) => ms(s(r).serverEventLoopDelayMaxP99Ms)),
       row('leak check', leakCell),
       row('adapter', (r) => r.adapter ?? '-'),
     ],

@@ -6,6 +6,7 @@
  *   /__control?serviceMs=40       changes the downstream's operation time (`capacity-step`)
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { AdmissionController } from '@spillway/core'
 import type { TargetConfig, TargetStats } from './config.js'
 import type { Downstream } from './downstream.js'
@@ -25,9 +26,18 @@ export interface AppContext {
   adapter: string | null
 }
 
+const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+loopDelay.enable()
+
 function statsOf(context: AppContext): TargetStats {
+  const cpu = process.cpuUsage()
+  // Per sampling interval: reset after each read, so a sample shows that interval's delay.
+  const eventLoopDelayP99Ms = loopDelay.percentile(99) / 1e6
+  loopDelay.reset()
   return {
     rssBytes: process.memoryUsage.rss(),
+    cpuMicros: cpu.user + cpu.system,
+    eventLoopDelayP99Ms,
     active: context.work.active,
     completed: context.work.completed,
     wasted: context.work.wasted,

@@ -71,6 +71,10 @@ export function describeProtection(protection: Protection): string {
 export interface TargetStats {
   /** Resident set size of the server process, bytes. */
   rssBytes: number
+  /** CPU time the server process has used so far (user + system), µs. */
+  cpuMicros: number
+  /** Event-loop delay p99 since the previous `/__stats` call, ms (how late timers and I/O ran). */
+  eventLoopDelayP99Ms: number
   /** Handlers currently running (admitted and not yet finished), whatever the protection. */
   active: number
   /** Handler runs finished so far. */
