@@ -441,8 +441,14 @@ class Controller implements AdmissionController {
         dryRun: 'queue',
       }
     }
-    if (victim !== undefined) this.#leave(victim, 'evicted', now)
-    return this.#enqueue(priorityIndex, key, signal, deadlineMs, now)
+    if (victim === undefined) return this.#enqueue(priorityIndex, key, signal, deadlineMs, now)
+    // Take the place before telling the victim: its rejection runs listeners,
+    // and one that acquires again must find the queue full, not a free place.
+    this.#detach(victim, now)
+    this.#untrackKey(victim.key)
+    const queued = this.#enqueue(priorityIndex, key, signal, deadlineMs, now)
+    victim.resolve(this.#reject('evicted', victim.priorityIndex, victim.key, now, false))
+    return queued
   }
 
   #enqueue(
