@@ -250,6 +250,25 @@ describe('a full queue', () => {
     expect(n2.settled).toBe(false)
   })
 
+  it('stays within its size when a listener acquires as a waiter is evicted', async () => {
+    const c = fakeClockController({ limit: 1, queue: { size: 1 } })
+    permitOf(c.admit())
+    void c.acquire({ priority: 'sheddable' })
+    let retry: Tracked<Decision> | undefined
+    c.on((e) => {
+      // A listener that retries the evicted request at once (re-entrant acquire).
+      if (e.type === 'reject' && e.rejection.reason === 'evicted') {
+        retry = track(c.acquire({ priority: 'normal' }))
+      }
+    })
+    const critical = track(c.acquire({ priority: 'critical' }))
+    expect(c.stats().queued).toBe(1)
+    expect(c.stats().queuedByPriority).toEqual({ critical: 1, normal: 0, sheddable: 0 })
+    await flush()
+    expect(retry && rejectionReason(retry)).toBe('queueFull')
+    expect(critical.settled).toBe(false)
+  })
+
   it('refuses with queueFull when no lower priority waits', () => {
     const c = fakeClockController({ limit: 1, queue: { size: 2 } })
     permitOf(c.admit())

@@ -132,6 +132,8 @@ class Harness {
   shadows = 0
   violations: string[] = []
   lastRejection: Rejection | undefined
+  /** How deep the re-entrant listener is nested in its own calls. */
+  reentryDepth = 0
 
   readonly pressure = { level: 0 }
 
@@ -154,7 +156,8 @@ class Harness {
     })
     // Strict priority: whoever is admitted, no higher priority may still be waiting.
     this.c.on((event) => {
-      if (event.type === 'reject') this.lastRejection = event.rejection
+      // A miss of tryAcquire() is the last rejection published outside any re-entrant call.
+      if (event.type === 'reject' && this.reentryDepth === 0) this.lastRejection = event.rejection
       if (event.type !== 'admit') return
       // Never above the limit in force when admitted, whatever it is now.
       const { effectiveLimit } = this.c.stats()
@@ -344,14 +347,66 @@ class Harness {
 /** Closing ends a scenario's interest early, so only some scenarios close, at a random step. */
 const closeAtArb = fc.option(fc.nat({ max: 60 }), { nil: undefined, freq: 2 })
 
+/** Deterministic draws for the re-entrant listener (mulberry32). */
+function draws(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/**
+ * A listener that acts from inside events, as user code may: acquires on a
+ * release (a worker pool), retries on a rejection, releases on an admission.
+ * Bounded in depth and in count, so every scenario ends.
+ */
+function reenter(h: Harness, seed: number): void {
+  const draw = draws(seed)
+  let budget = 40
+  h.c.on((event) => {
+    if (h.reentryDepth >= 3 || budget <= 0) return
+    h.reentryDepth++
+    budget--
+    try {
+      const r = draw()
+      if ((event.type === 'release' && r < 0.4) || (event.type === 'reject' && r < 0.2)) {
+        h.apply({
+          kind: 'acquire',
+          via: r < 0.1 ? 'admit' : 'acquire',
+          priority: Math.floor(draw() * 4),
+          key: draw() < 0.5 ? Math.floor(draw() * 3) : undefined,
+          deadlineInMs: undefined,
+          signal: false,
+          preAborted: false,
+        })
+      } else if (event.type === 'admit' && r < 0.3) {
+        h.apply({
+          kind: 'release',
+          index: Math.floor(draw() * 1000),
+          outcome: 'success',
+          twice: false,
+        })
+      }
+    } finally {
+      h.reentryDepth--
+    }
+  })
+}
+
 async function runScenario(
   config: Config,
   steps: Op[],
   closeAt: number | undefined,
+  reentrantSeed?: number,
 ): Promise<Harness> {
   jest.clearAllTimers()
   jest.setSystemTime(0)
   const h = new Harness(config)
+  if (reentrantSeed !== undefined) reenter(h, reentrantSeed)
   const ops: Op[] = [...steps]
   if (closeAt !== undefined) ops.splice(closeAt, 0, { kind: 'close' })
   for (const [i, op] of ops.entries()) {
@@ -366,6 +421,8 @@ async function runScenario(
     const open = h.held.filter((x) => !x.released)
     if (open.length === 0) break
     for (const x of open) {
+      // A re-entrant listener may have released it meanwhile.
+      if (x.released) continue
       if (!x.shadow) h.released.success++
       x.released = true
       x.permit.release()
@@ -408,6 +465,22 @@ describe('random interleavings', () => {
         expect(h.violations).toEqual([])
       }),
       { numRuns: 200 },
+    )
+  })
+
+  it('with listeners that acquire and release from inside events keep every invariant', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        configArb(false),
+        opsArb,
+        closeAtArb,
+        fc.integer(),
+        async (config, ops, closeAt, seed) => {
+          const h = await runScenario(config, ops, closeAt, seed)
+          expect(h.violations).toEqual([])
+        },
+      ),
+      { numRuns: 150 },
     )
   })
 })
