@@ -49,6 +49,7 @@ Options:
   --limit <10> --queue-size <16> --queue-timeout-ms <250>   the fixed spillway configuration
   --adaptive <gradient2,aimd,vegas|none>
   --json <file> --html <file>     where to write the report (default loadtest/results/)
+  --svg <file>            also write the first group's latency and throughput charts as one SVG
 `
 
 function numberOption(value: string | undefined, name: string): number | undefined {
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
       adaptive: { type: 'string' },
       json: { type: 'string' },
       html: { type: 'string' },
+      svg: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -120,8 +122,9 @@ async function main(): Promise<void> {
   installExitHandlers()
   const report = await scenario(options)
   process.stdout.write(`${renderTerminal(report)}\n`)
-  const paths = writeReport(report, { json: values.json, html: values.html })
+  const paths = writeReport(report, { json: values.json, html: values.html, svg: values.svg })
   process.stdout.write(`\nJSON:   ${paths.json}\nReport: ${paths.html}\n`)
+  if (paths.svg !== undefined) process.stdout.write(`Charts: ${paths.svg}\n`)
 }
 
 main().catch((error: unknown) => {

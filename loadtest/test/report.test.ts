@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { renderHtml } from '../src/report/html.js'
+import { renderHeadlineSvg, renderHtml } from '../src/report/html.js'
 import { createReport, type Report } from '../src/report/model.js'
 import { renderTerminal } from '../src/report/write.js'
 import { syntheticRun } from './synthetic.js'
@@ -116,6 +116,23 @@ describe('the HTML report', () => {
     },
     90_000,
   )
+})
+
+describe('the headline SVG', () => {
+  it('places the latency and throughput panels of each run on a grid in one document', () => {
+    const svg = renderHeadlineSvg(report()) as string
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg" width="920" height="440"')).toBe(
+      true,
+    )
+    const panels = [...svg.matchAll(/<svg x="(\d+)" y="(\d+)"/g)].map((m) => `${m[1]},${m[2]}`)
+    expect(panels).toEqual(['0,0', '460,0', '0,220', '460,220'])
+    expect(svg.match(/<path class="series"/g)?.length ?? 0).toBeGreaterThanOrEqual(4)
+  })
+
+  it('is absent when no run succeeded', () => {
+    const empty = createReport('synthetic', 'nothing ran')
+    expect(renderHeadlineSvg(empty)).toBeUndefined()
+  })
 })
 
 describe('the terminal report', () => {

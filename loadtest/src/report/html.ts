@@ -110,6 +110,43 @@ function chartRow(
   return `<div class="row">${charts.map((c) => `<figure>${c}</figure>`).join('')}</div>`
 }
 
+/**
+ * The first group's latency and throughput rows as one standalone SVG (for a README):
+ * the panels of each run side by side, nested in an outer `<svg>`.
+ */
+export function renderHeadlineSvg(report: Report): string | undefined {
+  const runs = report.groups[0]?.runs.filter((r) => r.error === undefined) ?? []
+  if (runs.length === 0) return undefined
+  const width = 460
+  const height = 220
+  const rows = [
+    { title: 'Latency', unit: 'ms', panel: latencyPanel, log: true },
+    { title: 'Throughput', unit: 'req/s', panel: throughputPanel, log: false },
+  ]
+  const parts: string[] = []
+  rows.forEach((row, r) => {
+    const panels = runs.map(row.panel)
+    const yMax = Math.max(...panels.map((p) => seriesMax(p.series)))
+    panels.forEach((p, i) => {
+      const chart = lineChart({
+        title: `${row.title}: ${(runs[i] as RunResult).label}`,
+        unit: row.unit,
+        x: p.x,
+        series: p.series,
+        yMax,
+        log: row.log,
+        width,
+        height,
+      })
+      // Nested <svg> elements take x/y: place each panel on the grid.
+      parts.push(chart.replace('<svg ', `<svg x="${i * width}" y="${r * height}" `))
+    })
+  })
+  const w = runs.length * width
+  const h = rows.length * height
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="system-ui,sans-serif"><style>${SVG_STYLE}</style><rect width="100%" height="100%" fill="#fff"/>${parts.join('')}</svg>\n`
+}
+
 function tableHtml(table: ReportTable): string {
   const head = table.headers.map((h) => `<th>${escapeXml(h)}</th>`).join('')
   const body = table.rows
@@ -120,6 +157,9 @@ function tableHtml(table: ReportTable): string {
     .join('')
   return `<h3>${escapeXml(table.title)}</h3><table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`
 }
+
+const SVG_STYLE =
+  '.title{font-size:12px;font-weight:600}.tick,.legend{font-size:10px;fill:#4a5568}.grid{stroke:#edf2f7}.frame{fill:none;stroke:#cbd5e0}'
 
 const STYLE = `
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1a202c;max-width:1500px}

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { resultsDir } from '../harness/paths.js'
-import { renderHtml } from './html.js'
+import { renderHeadlineSvg, renderHtml } from './html.js'
 import type { Report } from './model.js'
 import { comparisonTable, renderText } from './table.js'
 
@@ -29,15 +29,22 @@ function write(file: string, text: string): string {
   return path
 }
 
-/** Writes JSON and HTML (to the given files, or `loadtest/results/<scenario>-<time>.*`); returns their paths. */
+/**
+ * Writes JSON and HTML (to the given files, or `loadtest/results/<scenario>-<time>.*`),
+ * and the headline charts as SVG when `svg` is given; returns the paths written.
+ */
 export function writeReport(
   report: Report,
-  files: { json?: string | undefined; html?: string | undefined },
-): { json: string; html: string } {
+  files: { json?: string | undefined; html?: string | undefined; svg?: string | undefined },
+): { json: string; html: string; svg?: string } {
   const stamp = report.createdAt.replace(/[:.]/g, '-')
   const base = join(resultsDir(), `${report.scenario}-${stamp}`)
+  const headline = files.svg === undefined ? undefined : renderHeadlineSvg(report)
   return {
     json: write(files.json ?? `${base}.json`, `${JSON.stringify(report, null, 2)}\n`),
     html: write(files.html ?? `${base}.html`, renderHtml(report)),
+    ...(files.svg !== undefined && headline !== undefined
+      ? { svg: write(files.svg, headline) }
+      : {}),
   }
 }

@@ -350,13 +350,14 @@ export function formatClosedLoop(result: ClosedLoopScenarioResult): string {
       `server CPU per request ${c.perRequestCpuMs} ms`,
   ]
   const width = 24
-  const colWidth = 20
+  const cells = rows.map(([label, cell]) => [label, ...result.runs.map(cell)])
+  const colWidth = Math.max(20, ...cells.flatMap((row) => row.slice(1).map((c) => c.length + 2)))
   const lines = [
     ...header,
     ''.padEnd(width) + result.runs.map((r) => r.variant.padStart(colWidth)).join(''),
   ]
-  for (const [label, cell] of rows) {
-    lines.push(label.padEnd(width) + result.runs.map((r) => cell(r).padStart(colWidth)).join(''))
+  for (const [label, ...values] of cells) {
+    lines.push((label as string).padEnd(width) + values.map((v) => v.padStart(colWidth)).join(''))
   }
   return lines.join('\n')
 }
