@@ -20,7 +20,7 @@
  *     release, never the queue wait) feeds the limit algorithm.
  */
 import { RejectedError } from './errors.js'
-import { type ResolvedOptions, resolveOptions } from './options.js'
+import { type AdmissionControllerOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { RateWindow } from './rate-window.js'
 import { computeRetryAfterSeconds } from './retry-after.js'
 import { admitProbability, pressureCappedLimit } from './shedding.js'
@@ -240,6 +240,10 @@ class Controller implements AdmissionController {
   #timer: unknown = undefined
   /** When the armed timer fires; `Infinity` when none is armed. */
   #timerAt = Number.POSITIVE_INFINITY
+  /** Start of the current busy spell (in-flight rose from 0 after an idle window). */
+  #busySince: number
+  /** Last completion, or the start of the busy spell: no progress since means stalled. */
+  #progressAt: number
   /** Last time the queue was seen empty: the CoDel clock of `adaptive` order. */
   #lastEmptyAt: number
 
@@ -261,6 +265,8 @@ class Controller implements AdmissionController {
     this.#queue = new WaiterQueue<Waiter>(priorities.length)
     const start = now()
     this.#completions = new RateWindow(start)
+    this.#busySince = start
+    this.#progressAt = start
     this.#lastEmptyAt = start
   }
 
@@ -348,7 +354,7 @@ class Controller implements AdmissionController {
       inFlight: this.#inFlight,
       queued: this.#queue.size,
       queuedByPriority,
-      completionRatePerSecond: this.#completions.perSecond(now),
+      completionRatePerSecond: this.#completions.perSecond(now, this.#busySince),
       pressure,
       activeKeys: this.#keys.size,
       closed: this.#closed,
@@ -369,6 +375,7 @@ class Controller implements AdmissionController {
     this.#inFlight--
     this.#untrackKey(permit.key)
     this.#completions.record(now)
+    this.#progressAt = now
     this.#released[outcome]++
     const serviceMs = Math.max(0, now - permit.startMs)
     if (outcome !== 'ignore') {
@@ -417,7 +424,12 @@ class Controller implements AdmissionController {
 
     const limit = pressureCappedLimit(this.#limit.limit, pressure)
     // A limit that grew, or pressure that eased, may have freed slots for waiters.
-    if (this.#inFlight < limit && this.#queue.size > 0) this.#drain(now)
+    if (this.#inFlight < limit && this.#queue.size > 0) {
+      this.#drain(now)
+      // The drain ran listeners; one may have closed the controller: queueing
+      // now would leave a waiter that nothing times out.
+      if (this.#closed) return this.#reject('closed', priorityIndex, key, now, dryRun)
+    }
     const waiting = this.#queue.highestWaiting()
     if (this.#inFlight < limit && (waiting === -1 || waiting > priorityIndex)) {
       return this.#grant(priorityIndex, key, now, now, false)
@@ -488,6 +500,11 @@ class Controller implements AdmissionController {
     since: number,
     fromQueue: boolean,
   ): GrantedPermit {
+    if (this.#inFlight === 0) {
+      // Idle for a whole window: the completion rate starts over with this spell.
+      if (now - this.#progressAt >= this.#completions.windowMs) this.#busySince = now
+      this.#progressAt = now
+    }
     this.#inFlight++
     if (!fromQueue) this.#trackKey(key)
     this.#admitted++
@@ -535,11 +552,12 @@ class Controller implements AdmissionController {
     if (reason === 'aborted') {
       return { reason, status: 503, retryAfterSeconds: o.minRetryAfterSeconds }
     }
-    const completionsPerSecond = this.#completions.perSecond(now)
+    const completionsPerSecond = this.#completions.perSecond(now, this.#busySince)
     const retryAfterSeconds = computeRetryAfterSeconds({
       queued: this.#queue.size,
       completionsPerSecond,
-      stalled: completionsPerSecond === 0 && this.#inFlight > 0 && this.#completions.isFull(now),
+      // Work in flight and nothing completed for a whole window.
+      stalled: this.#inFlight > 0 && now - this.#progressAt >= this.#completions.windowMs,
       minSeconds: o.minRetryAfterSeconds,
       maxSeconds: o.maxRetryAfterSeconds,
       jitter: o.retryAfterJitter,
@@ -706,6 +724,8 @@ class Controller implements AdmissionController {
  * Options are checked here: a bad one throws a `TypeError` or `RangeError`
  * naming it (`code: 'ERR_SPILLWAY_INVALID_OPTION'`).
  */
-export function createAdmissionController(options?: unknown): AdmissionController {
+export function createAdmissionController(
+  options?: AdmissionControllerOptions,
+): AdmissionController {
   return new Controller(options)
 }

@@ -21,14 +21,14 @@ export interface QueueOptions {
    * slot → `queueFull`). Memory is bounded by this, never by traffic.
    * @default 100
    */
-  size?: number
+  size?: number | undefined
   /**
    * Milliseconds a waiter may wait before it leaves with `queueTimeout`. Short
    * on purpose: a request queued for seconds is usually one its client has
    * already given up on.
    * @default 1000
    */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
   /**
    * `fifo` serves the oldest waiter of a priority first; `lifo` the newest;
    * `adaptive` is FIFO while the queue keeps emptying and, once it has not
@@ -36,17 +36,17 @@ export interface QueueOptions {
    * `codelTargetMs` timed out (adaptive LIFO with CoDel, "Fail at Scale").
    * @default 'fifo'
    */
-  order?: QueueOrder
+  order?: QueueOrder | undefined
   /**
    * Adaptive order: milliseconds a waiter may wait once a standing queue has formed.
    * @default 5
    */
-  codelTargetMs?: number
+  codelTargetMs?: number | undefined
   /**
    * Adaptive order: milliseconds the queue must stay non-empty before it counts as standing.
    * @default 100
    */
-  codelIntervalMs?: number
+  codelIntervalMs?: number | undefined
 }
 
 export interface RetryAfterOptions {
@@ -54,18 +54,18 @@ export interface RetryAfterOptions {
    * Smallest `Retry-After`, whole seconds ≥ 1.
    * @default 1
    */
-  minSeconds?: number
+  minSeconds?: number | undefined
   /**
    * Largest `Retry-After`, whole seconds ≥ `minSeconds`.
    * @default 30
    */
-  maxSeconds?: number
+  maxSeconds?: number | undefined
   /**
    * Spread added to the computed wait, as a fraction of it (at least one
    * second), so rejected clients do not come back in lockstep.
    * @default 0.5
    */
-  jitter?: number
+  jitter?: number | undefined
 }
 
 export interface AdmissionControllerOptions {

@@ -30,19 +30,23 @@ export class RateWindow {
     this.#counts[slot] = (this.#counts[slot] as number) + count
   }
 
-  /** Events per second over the window (or over the time since creation, if shorter). */
-  perSecond(now: number): number {
+  /**
+   * Events per second over the window, or over the time since `sinceMs` (or
+   * creation) when that is shorter: a burst after an idle spell is measured
+   * over its own length, not diluted by the quiet window before it.
+   */
+  perSecond(now: number, sinceMs = Number.NEGATIVE_INFINITY): number {
     const latest = this.#advance(now)
     let total = 0
     for (const count of this.#counts) total += count
-    const windowMs = this.#bucketMs * this.#counts.length
-    const elapsedMs = Math.min(windowMs, Math.max(this.#bucketMs, latest - this.#startMs))
+    const observedMs = latest - Math.max(this.#startMs, sinceMs)
+    const elapsedMs = Math.min(this.windowMs, Math.max(this.#bucketMs, observedMs))
     return (total * 1000) / elapsedMs
   }
 
-  /** True once the window has been observed for its whole length. */
-  isFull(now: number): boolean {
-    return Math.max(now, this.#latestMs) - this.#startMs >= this.#bucketMs * this.#counts.length
+  /** Length of the window in milliseconds. */
+  get windowMs(): number {
+    return this.#bucketMs * this.#counts.length
   }
 
   /** Moves the ring to `now` (or keeps it at the newest time seen) and returns that time. */

@@ -31,7 +31,11 @@ export function computeRetryAfterSeconds(input: RetryAfterInput): number {
   const { minSeconds, maxSeconds } = input
   if (input.completionsPerSecond <= 0) return input.stalled ? maxSeconds : minSeconds
   const base = (input.queued + 1) / input.completionsPerSecond
+  // A vanishing rate overflows to Infinity: as good as stalled.
+  if (!Number.isFinite(base)) return maxSeconds
   const spread = Math.max(1, base * input.jitter)
-  const seconds = Math.ceil(base + input.random * spread)
+  // An injected random outside [0, 1) must not produce NaN or a negative wait.
+  const draw = input.random >= 0 && input.random < 1 ? input.random : 0
+  const seconds = Math.ceil(base + draw * spread)
   return Math.min(maxSeconds, Math.max(minSeconds, seconds))
 }

@@ -341,7 +341,7 @@ describe('invalid options', () => {
   it.each(cases)('rejects %s', (_what, options, errorClass, option, message) => {
     let thrown: unknown
     try {
-      createAdmissionController(options)
+      createAdmissionController(options as never)
     } catch (error) {
       thrown = error
     }

@@ -7,8 +7,15 @@ describe('RateWindow', () => {
     // Never divides by less than one bucket.
     expect(w.perSecond(10_000)).toBe(25)
     expect(w.perSecond(11_000)).toBe(5)
-    expect(w.isFull(11_999)).toBe(false)
-    expect(w.isFull(12_000)).toBe(true)
+    expect(w.windowMs).toBe(2000)
+  })
+
+  it('measures a burst after an idle spell over the burst, not over the quiet window', () => {
+    const w = new RateWindow(0)
+    for (let t = 10_000; t < 10_400; t += 10) w.record(t)
+    // 40 events in the 400 ms since the burst began: 100/s, not 40 over the 2 s window.
+    expect(w.perSecond(10_400, 10_000)).toBe(100)
+    expect(w.perSecond(10_400)).toBe(20)
   })
 
   it('reports events per second over the last window once older than it', () => {
@@ -51,7 +58,6 @@ describe('RateWindow', () => {
     w.record(10_500, 2) // the clock stepped back 500 ms
     expect(w.perSecond(10_500)).toBe(10)
     expect(w.perSecond(9_000)).toBe(10)
-    expect(w.isFull(9_000)).toBe(false)
     // Forward again: the events of t = 10 000 age out first, then the rest.
     expect(w.perSecond(12_000)).toBe(3)
     expect(w.perSecond(13_200)).toBe(0)
