@@ -58,6 +58,16 @@ describe('summarising a run', () => {
     expect(s.latencyRejected.max).toBe(2)
   })
 
+  it('spreads goodput over the time the last answers took, not just the arrival window', () => {
+    const l = createLog()
+    l.sentMs.push(0, 1900)
+    l.latencyMs.push(10, 100)
+    l.status.push(200, 200)
+    l.route.push(0, 0)
+    // Two answers delivered by 2000 ms: 1/s, not 2 / 1 s.
+    expect(summarize(l, 1000, 500, 400).goodputPerSecond).toBe(1)
+  })
+
   it('buckets answers by completion time and offered load by send time', () => {
     const l = createLog()
     l.sentMs.push(100, 100)

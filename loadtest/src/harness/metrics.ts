@@ -58,6 +58,7 @@ export interface RunSummary {
   ok: number
   /** 2xx answered within the latency objective. */
   okWithinSlo: number
+  /** 2xx within the objective per second, over the load plus the time its last answers took. */
   goodputPerSecond: number
   /** Goodput ÷ the downstream's nominal capacity. */
   goodputOfCapacity: number | null
@@ -119,12 +120,14 @@ export function summarize(
   let timeouts = 0
   let errors = 0
   let otherStatus = 0
+  let lastOkMs = durationMs
   for (let i = 0; i < log.status.length; i++) {
     const status = log.status[i] as number
     const latency = log.latencyMs[i] as number
     if (isOk(status)) {
       okLatency.push(latency)
       if (latency <= sloMs) okWithinSlo++
+      lastOkMs = Math.max(lastOkMs, (log.sentMs[i] as number) + latency)
     } else if (isRejection(status)) {
       rejectedLatency.push(latency)
       rejectedByStatus[status] = (rejectedByStatus[status] ?? 0) + 1
@@ -133,7 +136,9 @@ export function summarize(
     else otherStatus++
   }
   const seconds = durationMs / 1000
-  const goodputPerSecond = okWithinSlo / seconds
+  // Over the span in which the answers were delivered: work still in flight when the
+  // arrivals stop is answered after the end and must not inflate the rate.
+  const goodputPerSecond = okWithinSlo / (lastOkMs / 1000)
   return {
     durationMs,
     sent: log.status.length,
