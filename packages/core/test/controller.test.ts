@@ -544,6 +544,29 @@ describe('close()', () => {
     expect(c.stats().counters.rejected.closed).toBe(6)
   })
 
+  it('rejects with closed a request during whose decision a listener closed the controller', async () => {
+    const source = { level: 0.5 }
+    const c = fakeClockController({ limit: 2, pressure: source })
+    permitOf(c.admit())
+    const waiter = track(c.acquire())
+    let closeOnAdmit = true
+    c.on((e) => {
+      // Closing from a listener, e.g. a shutdown hook watching the events.
+      if (e.type === 'admit' && closeOnAdmit) {
+        closeOnAdmit = false
+        c.close()
+      }
+    })
+    source.level = 0
+    // The eased pressure frees a slot: this decision first admits the waiter, which closes.
+    const late = track(c.acquire())
+    await flush()
+    expect(waiter.value?.admitted).toBe(true)
+    expect(rejectionReason(late)).toBe('closed')
+    expect(c.stats()).toMatchObject({ queued: 0, inFlight: 2 })
+    expect(jest.getTimerCount()).toBe(0)
+  })
+
   it('reports a pressure source whose close() throws, and still closes', () => {
     const c = fakeClockController({
       pressure: {
