@@ -1050,6 +1050,39 @@ describe('Retry-After', () => {
     expect(rejectionOf(c.admit()).retryAfterSeconds).toBe(17)
   })
 
+  it('answers minSeconds, not maxSeconds, to the first rejections of a burst after an idle spell', () => {
+    const c = fakeClockController({ limit: 1, queue: { size: 0 }, retryAfter: { maxSeconds: 17 } })
+    permitOf(c.admit()).release()
+    jest.advanceTimersByTime(5000)
+    permitOf(c.admit())
+    expect(rejectionOf(c.admit()).retryAfterSeconds).toBe(1)
+    // Still nothing completed a whole window later: now it is stalled.
+    jest.advanceTimersByTime(2000)
+    expect(rejectionOf(c.admit()).retryAfterSeconds).toBe(17)
+  })
+
+  it('measures a burst after an idle spell over the burst, not over the quiet window', () => {
+    const c = fakeClockController({ limit: 1 })
+    jest.advanceTimersByTime(5000)
+    for (let i = 0; i < 40; i++) {
+      permitOf(c.admit()).release()
+      jest.advanceTimersByTime(10)
+    }
+    // 40 completions in 400 ms: 100 per second, not 40 over a 2 s window.
+    expect(c.stats().completionRatePerSecond).toBeCloseTo(100, 0)
+  })
+
+  it('is no longer stalled once a request completes', () => {
+    const c = fakeClockController({ limit: 2, queue: { size: 0 }, retryAfter: { maxSeconds: 17 } })
+    const stuck = permitOf(c.admit())
+    permitOf(c.admit())
+    jest.advanceTimersByTime(3000)
+    expect(rejectionOf(c.admit()).retryAfterSeconds).toBe(17)
+    stuck.release()
+    permitOf(c.admit())
+    expect(rejectionOf(c.admit()).retryAfterSeconds).toBeLessThan(17)
+  })
+
   it('answers minSeconds when idle', () => {
     const c = fakeClockController({ retryAfter: { minSeconds: 3 } })
     jest.advanceTimersByTime(5000)

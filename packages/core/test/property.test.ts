@@ -319,6 +319,11 @@ class Harness {
       if (reason === 'aborted' && !r.abort?.signal.aborted) fail(`request ${r.id} never aborted`)
       if (reason === 'quota' && r.key === undefined) fail(`request ${r.id}: quota without a key`)
       if (d.rejection.status !== (reason === 'quota' ? 429 : 503)) fail(`status of ${reason}`)
+      const seconds = d.rejection.retryAfterSeconds
+      // Defaults: whole seconds in [1, 30].
+      if (!Number.isInteger(seconds) || seconds < 1 || seconds > 30) {
+        fail(`request ${r.id}: Retry-After ${seconds}`)
+      }
     }
     // Every decision counted exactly once, by reason.
     for (const [reason, counted] of Object.entries(stats.counters.rejected)) {
