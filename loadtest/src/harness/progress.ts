@@ -27,7 +27,9 @@ export class Progress {
   ): void {
     const parts = [
       `${this.label}`,
-      `${(elapsedMs / 1000).toFixed(0)}/${(totalMs / 1000).toFixed(0)} s`,
+      elapsedMs <= totalMs
+        ? `${(elapsedMs / 1000).toFixed(0)}/${(totalMs / 1000).toFixed(0)} s`
+        : 'waiting for the last answers',
       `sent ${counts.sent}`,
     ]
     if (counts.ok !== undefined) parts.push(`2xx ${counts.ok}`)

@@ -2,6 +2,7 @@
  * What every scenario shares: the default target (Express, a downstream of
  * 8 slots × 20 ms = 400 req/s), the protections compared, and the options the CLI parses.
  */
+import type { RequestLog } from '../harness/records.js'
 import { type RunResult, type RunSpec, runOne } from '../harness/run.js'
 import type { AdaptiveLimitConfig, Protection, TargetConfig } from '../target/config.js'
 
@@ -96,7 +97,7 @@ export function comparedProtections(options: ScenarioOptions, withAdaptive = tru
  */
 export async function runOrRecord(
   spec: RunSpec,
-): Promise<{ result: RunResult; log: import('../harness/records.js').RequestLog | null }> {
+): Promise<{ result: RunResult; log: RequestLog | null }> {
   try {
     return await runOne(spec)
   } catch (error) {
