@@ -1178,6 +1178,47 @@ describe('the single timer', () => {
   })
 })
 
+describe('stats()', () => {
+  it('returns a snapshot that later activity and the caller cannot change', () => {
+    const c = fakeClockController({ limit: 1 })
+    const before = c.stats()
+    ;(before.counters.rejected as Record<string, number>).queueFull = 99
+    ;(before.queuedByPriority as Record<string, number>).normal = 99
+    permitOf(c.admit())
+    void c.acquire()
+    const after = c.stats()
+    expect(before).toMatchObject({ inFlight: 0, queued: 0 })
+    expect(before.counters.admitted).toBe(0)
+    expect(after.counters.rejected.queueFull).toBe(0)
+    expect(after.queuedByPriority).toEqual({ critical: 0, normal: 1, sheddable: 0 })
+  })
+})
+
+describe('a single priority', () => {
+  it('queues, times out and sheds only at full pressure', async () => {
+    const source = { level: 0.99 }
+    const c = fakeClockController(
+      {
+        limit: 1,
+        priorities: ['only'],
+        defaultPriority: 'only',
+        pressure: source,
+        queue: { size: 1 },
+      },
+      () => 0.999,
+    )
+    const first = permitOf(c.admit({ priority: 'anything' }))
+    expect(first.priority).toBe('only')
+    const waiter = track(c.acquire())
+    expect(rejectionOf(c.admit()).reason).toBe('queueFull')
+    source.level = 1
+    expect(rejectionOf(c.admit()).reason).toBe('overloaded')
+    first.release()
+    await flush()
+    expect(waiter.value?.admitted).toBe(true)
+  })
+})
+
 describe('createAdmissionController()', () => {
   it('exposes its clock as now()', () => {
     let t = 1234.5

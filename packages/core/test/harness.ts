@@ -29,21 +29,17 @@ export async function flush(): Promise<void> {
 export interface Tracked<T> {
   readonly settled: boolean
   readonly value: T | undefined
-  /** How many times the promise settled: the test sees more than one only if the promise was replaced. */
-  readonly settleCount: number
 }
 
 export function track<T>(promise: Promise<T> | T): Tracked<T> {
-  const state = { settled: false, value: undefined as T | undefined, settleCount: 0 }
+  const state = { settled: false, value: undefined as T | undefined }
   Promise.resolve(promise).then(
     (value) => {
       state.settled = true
       state.value = value
-      state.settleCount++
     },
     () => {
       state.settled = true
-      state.settleCount++
     },
   )
   return state
