@@ -345,6 +345,21 @@ describe('queue timeout', () => {
   })
 })
 
+describe('a waiter reached by a release before its timer runs', () => {
+  it('is timed out, not admitted, when its wait reached timeoutMs', async () => {
+    const c = fakeClockController({ limit: 1, queue: { timeoutMs: 100 } })
+    const first = permitOf(c.admit())
+    const old = track(c.acquire())
+    jest.setSystemTime(50)
+    const young = track(c.acquire())
+    jest.setSystemTime(100) // the clock moved on, the timer has not run yet
+    first.release()
+    await flush()
+    expect(rejectionReason(old)).toBe('queueTimeout')
+    expect(young.value?.admitted).toBe(true)
+  })
+})
+
 describe('deadlines', () => {
   it('rejects a deadline at or before now with `deadline`, even with a free slot', () => {
     jest.setSystemTime(1000)
@@ -1151,6 +1166,16 @@ describe('the single timer', () => {
     expect(jest.getTimerCount()).toBe(0)
     for (const w of waiters) admittedPermit(w).release()
     expect(c.stats()).toMatchObject({ inFlight: 0, queued: 0, activeKeys: 0 })
+  })
+
+  it('is started once for many waiters that share the timeout, not once per request', () => {
+    const c = fakeClockController({ limit: 1, queue: { size: 200 } })
+    permitOf(c.admit())
+    const setTimeoutSpy = jest.spyOn(globalThis, 'setTimeout')
+    for (let i = 0; i < 100; i++) void c.acquire({ priority: c.priorities[i % 3] as string })
+    expect(setTimeoutSpy).toHaveBeenCalledTimes(1)
+    setTimeoutSpy.mockRestore()
+    c.close()
   })
 
   it('stays single with many waiters and is gone after close()', () => {
