@@ -3,6 +3,7 @@
  * follows the response, not `await next()`: a streamed `ctx.body` holds it
  * until the stream ends or the client leaves.
  */
+import { Stream } from 'node:stream'
 import type { AdmissionController, AdmissionControllerOptions, Rejection } from '@spillway/core'
 import {
   createGate,
@@ -51,6 +52,20 @@ function setRejection(ctx: Context, rejection: Rejection): void {
 }
 
 /**
+ * Koa 2 pipes a `ctx.body` stream with `.pipe()`: when the stream fails after
+ * headers were sent, the response is left open for good, and so would be its
+ * permit. Destroy it instead, as Koa 3 (`stream.pipeline`) does; before
+ * headers, Koa answers the error itself.
+ */
+function endOnStreamError(ctx: Context): void {
+  const body: unknown = ctx.body
+  if (ctx.respond === false || !(body instanceof Stream)) return
+  body.once('error', () => {
+    if (ctx.res.headersSent && !ctx.res.writableEnded) ctx.res.destroy()
+  })
+}
+
+/**
  * Load-shedding middleware. `shed(options)` makes its own controller;
  * `shed(controller, routeOptions)` shares one across routes. Admitted
  * requests continue with `next()`; rejected ones get the rejection response
@@ -73,7 +88,7 @@ export function shed(
   const { onRejected } = route
 
   const pass = (passage: Passage, ctx: Context, next: Next): unknown => {
-    if (passage === 'proceed') return next()
+    if (passage === 'proceed') return next().then(() => endOnStreamError(ctx))
     if (passage === 'gone') return undefined
     if (onRejected !== undefined) {
       try {
