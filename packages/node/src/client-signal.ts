@@ -37,6 +37,8 @@ class LazyClientSignal implements ClientSignal {
   readonly #req: IncomingMessage
   readonly #res: ServerResponse
   #listeners: Listener[] | undefined
+  // Made on first subscription only: most requests never wait, so never need it.
+  #onClose: Listener | undefined
   #aborted = false
 
   constructor(req: IncomingMessage, res: ServerResponse) {
@@ -53,8 +55,9 @@ class LazyClientSignal implements ClientSignal {
     if (type !== 'abort' || this.#aborted) return
     if (this.#listeners === undefined) {
       this.#listeners = []
-      this.#res.once('close', this.#onClose)
-      this.#req.once('close', this.#onClose)
+      this.#onClose ??= () => this.#closed()
+      this.#res.on('close', this.#onClose)
+      this.#req.on('close', this.#onClose)
     }
     // Every listener here runs at most once (abort happens once), so
     // `{ once: true }` needs no separate handling.
@@ -71,12 +74,13 @@ class LazyClientSignal implements ClientSignal {
   dispose(): void {
     if (this.#listeners === undefined) return
     this.#listeners = undefined
-    this.#res.removeListener('close', this.#onClose)
-    this.#req.removeListener('close', this.#onClose)
+    const onClose = this.#onClose as Listener
+    this.#res.removeListener('close', onClose)
+    this.#req.removeListener('close', onClose)
   }
 
   // `req` also closes when its body has been read; only a gone client aborts.
-  readonly #onClose = (): void => {
+  #closed(): void {
     if (!clientGone(this.#req, this.#res)) return
     const listeners = this.#listeners
     this.#aborted = true
