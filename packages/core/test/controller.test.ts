@@ -192,6 +192,21 @@ describe('queue order', () => {
     }
   })
 
+  it('starts the CoDel clock when the first queue forms, not when the controller was created', async () => {
+    const c = fakeClockController({
+      limit: 1,
+      queue: { order: 'adaptive', codelIntervalMs: 100, codelTargetMs: 5, timeoutMs: 1000 },
+    })
+    jest.advanceTimersByTime(500) // long after creation, the queue has never stood
+    const first = permitOf(c.admit())
+    enqueue(c, 'normal', 'a')
+    jest.advanceTimersByTime(10)
+    enqueue(c, 'normal', 'b')
+    jest.advanceTimersByTime(10)
+    // Not standing: fifo, and nobody timed out by the 5 ms target.
+    expect(await serveAll(c, first, 2)).toEqual(['normal:a', 'normal:b'])
+  })
+
   it('switches adaptive order to lifo with the CoDel target once the queue has stood for the interval', async () => {
     const c = fakeClockController({
       limit: 1,
@@ -395,6 +410,28 @@ describe('deadlines', () => {
     await flush()
     expect(rejectionReason(none)).toBe('queueTimeout')
     expect(jest.getTimerCount()).toBe(0)
+  })
+
+  it('does not admit a waiter whose deadline is exactly now when a slot frees', async () => {
+    const c = fakeClockController({ limit: 1 })
+    const first = permitOf(c.admit())
+    const due = track(c.acquire({ deadline: 50 }))
+    jest.setSystemTime(50) // the timer, due now too, has not run yet
+    first.release()
+    await flush()
+    expect(rejectionReason(due)).toBe('deadline')
+  })
+
+  it('treats a NaN deadline as none while queued too', async () => {
+    const c = fakeClockController({ limit: 1, queue: { timeoutMs: 100 } })
+    permitOf(c.admit())
+    const waiter = track(c.acquire({ deadline: Number.NaN }))
+    jest.advanceTimersByTime(99)
+    await flush()
+    expect(waiter.settled).toBe(false)
+    jest.advanceTimersByTime(1)
+    await flush()
+    expect(rejectionReason(waiter)).toBe('queueTimeout')
   })
 
   it('does not admit a waiter whose deadline passed before its timer ran', async () => {
@@ -812,6 +849,13 @@ describe('fair share', () => {
     await flush()
     expect(b1.value?.admitted).toBe(true)
     expect(b2.settled).toBe(false)
+  })
+
+  it('ignores a key that is not a string', () => {
+    const c = fakeClockController({ limit: 1, queue: { size: 0 } })
+    permitOf(c.admit({ key: 7 as unknown as string }))
+    expect(c.stats().activeKeys).toBe(0)
+    expect(rejectionOf(c.admit({ key: 7 as unknown as string })).reason).toBe('queueFull')
   })
 
   it('never refuses with quota while a slot is free', () => {

@@ -223,6 +223,13 @@ const cases: [string, unknown, ErrorClass, string, string][] = [
     'Expected `retryAfter.jitter` to be a finite number ≥ 0 and ≤ 10, got `-0.1` (number).',
   ],
   [
+    'a retryAfter.jitter above 10',
+    { retryAfter: { jitter: 10.5 } },
+    RangeError,
+    'retryAfter.jitter',
+    'Expected `retryAfter.jitter` to be a finite number ≥ 0 and ≤ 10, got `10.5` (number).',
+  ],
+  [
     'pressure as a bare number',
     { pressure: 0.5 },
     TypeError,
