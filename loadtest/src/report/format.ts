@@ -24,7 +24,8 @@ export function pct(value: number | null | undefined, digits = 0): string {
 /** Bytes as MB. */
 export function mb(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return '-'
-  return `${(value / (1024 * 1024)).toFixed(0)} MB`
+  // `|| 0` turns the -0 that rounding a small negative gives into 0.
+  return `${Number((value / (1024 * 1024)).toFixed(0)) || 0} MB`
 }
 
 /** An integer with thousands separators. */

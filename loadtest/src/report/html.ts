@@ -42,6 +42,13 @@ function latencyPanel(run: RunResult): Panel {
         values: run.series.rejectedP99,
         dashed: true,
       },
+      // The ceiling: a client gives up there, so no latency is ever recorded above it.
+      {
+        name: 'client timeout',
+        color: COLORS.offered,
+        values: run.series.t.map(() => run.load.timeoutMs),
+        dashed: true,
+      },
     ],
   }
 }

@@ -38,7 +38,7 @@ export function overloadFindings(
   if (p.rssGrowthBytes !== null) {
     out.push(
       `${name}: server RSS grew ${mb(p.rssGrowthBytes)} from the idle process (target < 50 MB: ${ok(p.rssGrowthBytes < 50 * 2 ** 20)}), ` +
-        `of which ${mb(p.rssSecondHalfGrowthBytes)} in the second half of the run (bounded memory plateaus).`,
+        `of which ${mb(Math.max(0, p.rssSecondHalfGrowthBytes ?? 0))} in the second half of the run (bounded memory plateaus).`,
     )
   }
   if (unprotected !== undefined && unprotected.error === undefined) {
