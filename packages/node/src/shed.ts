@@ -35,8 +35,13 @@ export interface ShedListener {
   readonly controller: AdmissionController
 }
 
-function fail(controller: AdmissionController, res: ServerResponse, error: unknown): void {
-  controller.reportError('handler', error)
+function fail(
+  controller: AdmissionController,
+  res: ServerResponse,
+  error: unknown,
+  source = 'handler',
+): void {
+  controller.reportError(source, error)
   // Without this a throwing listener would crash the process and hold its permit.
   if (res.headersSent) {
     res.destroy()
@@ -90,11 +95,18 @@ export function shed(
   }
 
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
-    const passage = gate.enter(req, req, res)
+    let passage: Passage | Promise<Passage>
+    try {
+      passage = gate.enter(req, req, res)
+    } catch (error) {
+      // E.g. a pressure source whose `level` throws: answer 500 rather than crash the process.
+      fail(controller, res, error, 'admit')
+      return
+    }
     if (passage instanceof Promise) {
       passage.then(
         (settled) => run(settled, req, res),
-        (error: unknown) => fail(controller, res, error),
+        (error: unknown) => fail(controller, res, error, 'admit'),
       )
     } else {
       run(passage, req, res)

@@ -86,6 +86,8 @@ describe('a queued request whose client leaves', () => {
     leaver.write('GET /queued HTTP/1.1\r\nHost: x\r\n\r\n')
     const queued = await server.nextExchange()
     const before = listenerCounts(queued)
+    const socket = queued.req.socket
+    const socketBefore = ['close', 'end', 'error'].map((e) => socket.listenerCount(e))
     const passage = gate.enter(queued.req, queued.req, queued.res)
     expect(passage).toBeInstanceOf(Promise)
     expect(controller.stats().queued).toBe(1)
@@ -96,6 +98,7 @@ describe('a queued request whose client leaves', () => {
     expect(controller.stats().inFlight).toBe(1)
     expect(controller.stats().counters.rejected.aborted).toBe(1)
     expect(listenerCounts(queued)).toEqual(before)
+    expect(['close', 'end', 'error'].map((e) => socket.listenerCount(e))).toEqual(socketBefore)
 
     held.res.end('done')
     await once(held.res, 'finish')

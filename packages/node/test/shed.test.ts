@@ -104,4 +104,33 @@ describe('shed for node:http', () => {
       'Expected `handler` to be a function, got `undefined`.',
     )
   })
+
+  it('answers 500 instead of crashing when admission itself throws', async () => {
+    let failing = false
+    const sensor = {
+      get level(): number {
+        if (failing) throw new Error('sensor broke')
+        return 0
+      },
+    }
+    const listener = shed({ limit: 1, queue: { size: 0 }, pressure: sensor }, (_req, res) =>
+      res.end('ok'),
+    )
+    const sources: string[] = []
+    listener.controller.on((e) => {
+      if (e.type === 'error') sources.push(e.source)
+    })
+    const server = await serve(listener)
+    try {
+      failing = true
+      const reply = await get(server.port)
+      failing = false
+      expect(reply.status).toBe(500)
+      expect(sources).toEqual(['admit'])
+      await drained(listener.controller)
+    } finally {
+      await server.close()
+      listener.controller.close()
+    }
+  })
 })
