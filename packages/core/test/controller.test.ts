@@ -434,6 +434,15 @@ describe('deadlines', () => {
     expect(rejectionReason(waiter)).toBe('queueTimeout')
   })
 
+  it('says deadline rather than queueTimeout when both fall due together', async () => {
+    const c = fakeClockController({ limit: 1, queue: { timeoutMs: 100 } })
+    permitOf(c.admit())
+    const both = track(c.acquire({ deadline: 100 }))
+    jest.advanceTimersByTime(100)
+    await flush()
+    expect(rejectionReason(both)).toBe('deadline')
+  })
+
   it('does not admit a waiter whose deadline passed before its timer ran', async () => {
     const c = fakeClockController({ limit: 1 })
     const first = permitOf(c.admit())
@@ -933,6 +942,20 @@ describe('pressure', () => {
     expect(c.stats()).toMatchObject({ effectiveLimit: 10, inFlight: 7, queued: 0 })
   })
 
+  it('admits waiters into slots freed by eased pressure at the next timer tick', async () => {
+    const source = { level: 0.5 }
+    const c = fakeClockController({ limit: 2, pressure: source, queue: { timeoutMs: 100 } })
+    permitOf(c.admit({ priority: 'critical' }))
+    const old = track(c.acquire({ priority: 'critical' }))
+    jest.advanceTimersByTime(50)
+    const young = track(c.acquire({ priority: 'critical' }))
+    source.level = 0 // no request arrives or completes to notice
+    jest.advanceTimersByTime(50)
+    await flush()
+    expect(rejectionReason(old)).toBe('queueTimeout')
+    expect(young.value?.admitted).toBe(true)
+  })
+
   it.each([Number.NaN, -0.5, Number.NEGATIVE_INFINITY])(
     'fails open when the pressure level is broken (%p)',
     (level) => {
@@ -1129,6 +1152,26 @@ describe('Retry-After', () => {
     }
     // 40 completions in 400 ms: 100 per second, not 40 over a 2 s window.
     expect(c.stats().completionRatePerSecond).toBeCloseTo(100, 0)
+  })
+
+  it('keeps measuring over the window across a brief pause in a long busy spell', () => {
+    const c = fakeClockController({ limit: 2 })
+    const long = permitOf(c.admit())
+    // 3 s busy: one request always in flight, another completing every 100 ms.
+    let short = permitOf(c.admit())
+    for (let t = 0; t < 3000; t += 100) {
+      jest.advanceTimersByTime(100)
+      short.release()
+      short = permitOf(c.admit())
+    }
+    short.release()
+    long.release()
+    jest.advanceTimersByTime(50) // a pause far shorter than the window
+    permitOf(c.admit())
+    // About 10 completions per second, not 20 in the 50 ms since the pause.
+    const rate = c.stats().completionRatePerSecond
+    expect(rate).toBeGreaterThan(8)
+    expect(rate).toBeLessThan(13)
   })
 
   it('is no longer stalled once a request completes', () => {
