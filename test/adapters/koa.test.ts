@@ -19,6 +19,31 @@ async function listen(app: { callback(): http.RequestListener }) {
   }
 }
 
+describe('@spillway/koa options', () => {
+  it('rejects an unknown option at construction with a did-you-mean', () => {
+    let error: (Error & { code?: string }) | undefined
+    try {
+      shed({ limit: 5, onRejectd: () => {} } as never)
+    } catch (caught) {
+      error = caught as Error
+    }
+    expect(error).toBeInstanceOf(TypeError)
+    expect(error?.code).toBe('ERR_SPILLWAY_INVALID_OPTION')
+    expect(error?.message).toMatch(/^Unknown option `onRejectd`\. Did you mean `onRejected`\?/)
+  })
+
+  it('rejects a fixed priority the shared controller does not know', () => {
+    const controller = createAdmissionController({
+      priorities: ['high', 'low'],
+      defaultPriority: 'low',
+    })
+    expect(() => shed(controller, { priority: 'normal' })).toThrow(
+      'Expected `priority` to be one of `"high"`, `"low"`, got `"normal"` (string).',
+    )
+    controller.close()
+  })
+})
+
 describe.each([
   ['Koa 2', koa2 as unknown as typeof koa3],
   ['Koa 3', koa3],
