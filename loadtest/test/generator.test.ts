@@ -11,7 +11,8 @@ function listen(): Promise<{ server: Server; port: number; closedByClient: () =>
     if (req.url === '/ok') res.end('ok')
     else if (req.url === '/shed') {
       res.statusCode = 503
-      res.end()
+      res.setHeader('content-type', 'application/problem+json')
+      res.end(JSON.stringify({ status: 503, reason: 'queueFull' }))
     } else {
       res.once('close', () => {
         if (!res.writableFinished) closedByClient++
@@ -47,6 +48,12 @@ describe('the open-loop generator', () => {
       const byRoute = (route: number) => log.status.filter((_, i) => log.route[i] === route)
       expect(byRoute(0).every((s) => s === 200)).toBe(true)
       expect(byRoute(1).every((s) => s === 503)).toBe(true)
+      // The rejection's reason is read from its problem+json body; other answers have none.
+      const reasons = log.reason ?? []
+      expect(reasons.filter((_, i) => log.route[i] === 1).every((r) => r === 'queueFull')).toBe(
+        true,
+      )
+      expect(reasons.filter((_, i) => log.route[i] === 0).every((r) => r === '')).toBe(true)
       expect(byRoute(2).every((s) => s === TIMEOUT)).toBe(true)
       expect(byRoute(2).length).toBeGreaterThan(0)
       // The client really left: the server saw every silent request's socket close.

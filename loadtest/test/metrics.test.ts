@@ -58,6 +58,30 @@ describe('summarising a run', () => {
     expect(s.latencyRejected.max).toBe(2)
   })
 
+  it('splits rejection latency into decided on arrival and after a wait in the queue', () => {
+    const l = createLog()
+    l.reason = []
+    const add = (reason: string, latencyMs: number): void => {
+      l.sentMs.push(0)
+      l.latencyMs.push(latencyMs)
+      l.status.push(503)
+      l.route.push(0)
+      l.reason?.push(reason)
+    }
+    add('queueFull', 1)
+    add('queueFull', 2)
+    add('queueTimeout', 250)
+    add('evicted', 40)
+    const s = summarize(l, 1000, 500, 400)
+    expect(s.latencyRejectedImmediate?.max).toBe(2)
+    expect(s.latencyRejectedAfterWait?.count).toBe(2)
+    expect(s.latencyRejectedAfterWait?.max).toBe(250)
+    expect(s.rejectedByReason).toEqual({ queueFull: 2, queueTimeout: 1, evicted: 1 })
+    // Without reasons (closed loop) the split is unknown, not empty.
+    delete l.reason
+    expect(summarize(l, 1000, 500, 400).latencyRejectedImmediate).toBeNull()
+  })
+
   it('spreads goodput over the time the last answers took, not just the arrival window', () => {
     const l = createLog()
     l.sentMs.push(0, 1900)

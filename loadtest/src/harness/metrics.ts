@@ -2,7 +2,7 @@
  * From a request log and the server samples to the figures every run reports.
  * Pure functions: the report test feeds them synthetic logs.
  */
-import { ERROR, type RequestLog, TIMEOUT } from './records.js'
+import { ERROR, IMMEDIATE_REASONS, type RequestLog, TIMEOUT } from './records.js'
 import type { Sample } from './sampler.js'
 
 /** Latency percentiles, ms; `null` when nothing was measured. */
@@ -70,6 +70,12 @@ export interface RunSummary {
   errors: number
   latencyOk: LatencySummary
   latencyRejected: LatencySummary
+  /** Rejections decided on arrival (`queueFull`, `overloaded`, ...); null when reasons are unknown. */
+  latencyRejectedImmediate: LatencySummary | null
+  /** Rejections after a wait in the queue (`queueTimeout`, `evicted`, `deadline`); null when unknown. */
+  latencyRejectedAfterWait: LatencySummary | null
+  /** Count of each rejection reason read from the answers. */
+  rejectedByReason: Record<string, number>
   baselineRssBytes: number | null
   peakRssBytes: number | null
   rssGrowthBytes: number | null
@@ -112,9 +118,15 @@ export function summarize(
   | 'errors'
   | 'latencyOk'
   | 'latencyRejected'
+  | 'latencyRejectedImmediate'
+  | 'latencyRejectedAfterWait'
+  | 'rejectedByReason'
 > {
   const okLatency: number[] = []
   const rejectedLatency: number[] = []
+  const immediate: number[] = []
+  const afterWait: number[] = []
+  const rejectedByReason: Record<string, number> = {}
   const rejectedByStatus: Record<string, number> = {}
   let okWithinSlo = 0
   let timeouts = 0
@@ -131,6 +143,11 @@ export function summarize(
     } else if (isRejection(status)) {
       rejectedLatency.push(latency)
       rejectedByStatus[status] = (rejectedByStatus[status] ?? 0) + 1
+      const reason = log.reason?.[i]
+      if (reason !== undefined) {
+        rejectedByReason[reason] = (rejectedByReason[reason] ?? 0) + 1
+        ;(IMMEDIATE_REASONS.has(reason) ? immediate : afterWait).push(latency)
+      }
     } else if (status === TIMEOUT) timeouts++
     else if (status === ERROR) errors++
     else otherStatus++
@@ -156,6 +173,9 @@ export function summarize(
     errors,
     latencyOk: summarizeLatency(okLatency),
     latencyRejected: summarizeLatency(rejectedLatency),
+    latencyRejectedImmediate: log.reason === undefined ? null : summarizeLatency(immediate),
+    latencyRejectedAfterWait: log.reason === undefined ? null : summarizeLatency(afterWait),
+    rejectedByReason,
   }
 }
 

@@ -54,6 +54,15 @@ export interface OpenLoopOptions {
   seed?: number
 }
 
+function reasonOf(body: string): string {
+  try {
+    const reason = (JSON.parse(body) as { reason?: unknown }).reason
+    return typeof reason === 'string' ? reason : 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
 /** Arrivals owed by `elapsedMs` into the schedule. */
 export function arrivalsDue(phases: readonly Phase[], elapsedMs: number): number {
   let due = 0
@@ -80,6 +89,8 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
     maxFreeSockets: 1024,
   })
   const log = createLog()
+  const reasons: string[] = []
+  log.reason = reasons
   let sent = 0
   let outstanding = 0
   const counts = { ok: 0, rejected: 0, timeouts: 0, errors: 0 }
@@ -101,6 +112,7 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
       log.latencyMs.push(Number.NaN)
       log.status.push(ERROR)
       log.route.push(route)
+      reasons.push('')
       sent++
       outstanding++
       const t0 = performance.now()
@@ -130,8 +142,22 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
           agent,
         },
         (res) => {
-          res.resume()
-          res.once('end', () => settle(res.statusCode ?? ERROR))
+          const status = res.statusCode ?? ERROR
+          if (status === 503 || status === 429) {
+            // Read the small problem+json body for its machine-readable `reason`.
+            let body = ''
+            res.setEncoding('utf8')
+            res.on('data', (chunk: string) => {
+              if (body.length < 4096) body += chunk
+            })
+            res.once('end', () => {
+              reasons[index] = reasonOf(body)
+              settle(status)
+            })
+          } else {
+            res.resume()
+            res.once('end', () => settle(status))
+          }
           res.once('error', () => settle(ERROR))
         },
       )

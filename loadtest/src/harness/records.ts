@@ -18,7 +18,25 @@ export interface RequestLog {
   status: number[]
   /** Index into the run's route mix (priority class for the work routes). */
   route: number[]
+  /**
+   * The `reason` of each 503/429 (from spillway's problem+json body), `''` otherwise;
+   * absent when the generator does not read bodies (autocannon).
+   */
+  reason?: string[]
 }
+
+/**
+ * Rejection reasons decided on arrival, without waiting: the answers the
+ * "rejections cost microseconds" promise is about. The others (`queueTimeout`,
+ * `evicted`, `deadline`) come after a wait in the queue by design.
+ */
+export const IMMEDIATE_REASONS: ReadonlySet<string> = new Set([
+  'queueFull',
+  'overloaded',
+  'sampled',
+  'quota',
+  'closed',
+])
 
 /** An empty log. */
 export function createLog(): RequestLog {

@@ -56,6 +56,14 @@ export function comparisonTable(title: string, runs: readonly RunResult[]): Repo
       }),
       row('2xx p50/p90/p99/max', (r) => latencyCell(s(r).latencyOk)),
       row('rejection p50/p90/p99/max', (r) => latencyCell(s(r).latencyRejected)),
+      row('  on arrival (queueFull…)', (r) => {
+        const l = s(r).latencyRejectedImmediate
+        return l === null ? '-' : `${latencyCell(l)}${l.count > 0 ? ` (${count(l.count)})` : ''}`
+      }),
+      row('  after queueing (timeout, evicted)', (r) => {
+        const l = s(r).latencyRejectedAfterWait
+        return l === null ? '-' : `${latencyCell(l)}${l.count > 0 ? ` (${count(l.count)})` : ''}`
+      }),
       row('peak RSS (growth; 2nd half)', (r) => {
         const late = s(r).rssSecondHalfGrowthBytes
         const sign = late !== null && late < 0 ? '-' : '+'
