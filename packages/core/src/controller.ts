@@ -693,7 +693,13 @@ class Controller implements AdmissionController {
   #pressure(): number {
     const source = this.#options.pressure
     if (source === undefined) return 0
-    const level = source.level
+    let level: number
+    try {
+      level = source.level
+    } catch (error) {
+      this.reportError('pressure', error)
+      return 0
+    }
     // A broken source fails open rather than shedding everything.
     if (!(level > 0)) return 0
     return Math.min(level, 1)

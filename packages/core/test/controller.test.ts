@@ -964,6 +964,26 @@ describe('pressure', () => {
       expect(c.stats()).toMatchObject({ pressure: 0, effectiveLimit: 3, inFlight: 3 })
     },
   )
+
+  it('fails open and reports it when reading the pressure level throws', () => {
+    const broken = new Error('sensor gone')
+    let failing = false
+    const pressure = {
+      get level(): number {
+        if (failing) throw broken
+        return 0
+      },
+    }
+    const c = fakeClockController({ limit: 2, pressure })
+    failing = true
+    const errors: ControllerEvent[] = []
+    c.on((e) => {
+      if (e.type === 'error') errors.push(e)
+    })
+    permitOf(c.admit({ priority: 'sheddable' })).release()
+    expect(c.stats()).toMatchObject({ pressure: 0, effectiveLimit: 2, inFlight: 0 })
+    expect(errors[0]).toEqual({ type: 'error', source: 'pressure', error: broken })
+  })
 })
 
 describe('events', () => {

@@ -35,7 +35,6 @@ export interface Gate<In> {
 }
 
 const DRY_RUN: AdmitOptions = Object.freeze({ dryRun: true })
-const clock = (): number => performance.timeOrigin + performance.now()
 
 /** Calls a user function; a throw is reported and counts as "no answer" (the default applies). */
 function attempt<In, T>(
@@ -81,7 +80,7 @@ export function createGate<In, OnRejected>(
       if (typeof at === 'number' && !Number.isNaN(at)) deadlineMs = at
     }
     if (deadlineHeader !== undefined) {
-      const at = headerDeadline(req, deadlineHeader, route.deadlineHeaderMaxMs, clock())
+      const at = headerDeadline(req, deadlineHeader, route.deadlineHeaderMaxMs, controller.now())
       if (at !== undefined && (deadlineMs === undefined || at < deadlineMs)) deadlineMs = at
     }
     if (deadlineMs !== undefined) request.deadline = deadlineMs

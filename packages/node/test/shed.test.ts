@@ -107,15 +107,12 @@ describe('shed for node:http', () => {
 
   it('answers 500 instead of crashing when admission itself throws', async () => {
     let failing = false
-    const sensor = {
-      get level(): number {
-        if (failing) throw new Error('sensor broke')
-        return 0
-      },
+    // A clock that fails: the controller cannot decide at all.
+    const now = (): number => {
+      if (failing) throw new Error('clock broke')
+      return Date.now()
     }
-    const listener = shed({ limit: 1, queue: { size: 0 }, pressure: sensor }, (_req, res) =>
-      res.end('ok'),
-    )
+    const listener = shed({ limit: 1, queue: { size: 0 }, now }, (_req, res) => res.end('ok'))
     const sources: string[] = []
     listener.controller.on((e) => {
       if (e.type === 'error') sources.push(e.source)
