@@ -366,7 +366,8 @@ function draws(seed: number): () => number {
 
 /**
  * A listener that acts from inside events, as user code may: acquires on a
- * release (a worker pool), retries on a rejection, releases on an admission.
+ * release (a worker pool), retries on a rejection, releases on an admission,
+ * aborts a waiter as it queues, closes the controller.
  * Bounded in depth and in count, so every scenario ends.
  */
 function reenter(h: Harness, seed: number): void {
@@ -387,6 +388,18 @@ function reenter(h: Harness, seed: number): void {
           deadlineInMs: undefined,
           signal: false,
           preAborted: false,
+        })
+      } else if (event.type === 'queue' && r < 0.1) {
+        h.apply({ kind: 'abort', index: Math.floor(draw() * 1000) })
+      } else if (r > 0.995) {
+        // A shutdown hook closing from inside an event.
+        h.apply({ kind: 'close' })
+      } else if (event.type === 'reject' && r > 0.9) {
+        h.apply({
+          kind: 'release',
+          index: Math.floor(draw() * 1000),
+          outcome: 'failure',
+          twice: true,
         })
       } else if (event.type === 'admit' && r < 0.3) {
         h.apply({
@@ -473,19 +486,25 @@ describe('random interleavings', () => {
     )
   })
 
-  it('with listeners that acquire and release from inside events keep every invariant', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        configArb(false),
-        opsArb,
-        closeAtArb,
-        fc.integer(),
-        async (config, ops, closeAt, seed) => {
-          const h = await runScenario(config, ops, closeAt, seed)
-          expect(h.violations).toEqual([])
-        },
-      ),
-      { numRuns: 150 },
-    )
-  })
+  it.each([
+    ['a fixed limit', false],
+    ['an adaptive limit and process pressure', true],
+  ])(
+    'with %s and listeners that act from inside events keep every invariant',
+    async (_name, adaptive) => {
+      await fc.assert(
+        fc.asyncProperty(
+          configArb(adaptive),
+          opsArb,
+          closeAtArb,
+          fc.integer(),
+          async (config, ops, closeAt, seed) => {
+            const h = await runScenario(config, ops, closeAt, seed)
+            expect(h.violations).toEqual([])
+          },
+        ),
+        { numRuns: 400 },
+      )
+    },
+  )
 })
