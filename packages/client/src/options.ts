@@ -3,8 +3,7 @@ import {
   checkFunction,
   checkNumber,
   checkString,
-  describeValue,
-  INVALID_OPTION,
+  failOption,
   resolveObject,
 } from '@spillway/core'
 import { defaultTimers, type Timers } from './timers.js'
@@ -161,14 +160,7 @@ function checkHeader(value: unknown, option: string): string | false {
   const name = checkString(value, option)
   // RFC 9110 §5.1 token: a bad name would make every request throw inside fetch.
   if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(name)) {
-    const error = new RangeError(
-      `Expected \`${option}\` to be an HTTP header name or \`false\`, got ${describeValue(value)}.`,
-    )
-    Object.defineProperties(error, {
-      code: { value: INVALID_OPTION, enumerable: true },
-      option: { value: option, enumerable: true },
-    })
-    throw error
+    failOption('range', option, 'an HTTP header name or `false`', value)
   }
   return name.toLowerCase()
 }

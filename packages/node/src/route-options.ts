@@ -14,8 +14,8 @@ import {
   createAdmissionController,
   DEFAULTS,
   describeValue,
-  INVALID_OPTION,
-  type InvalidOptionError,
+  failOption,
+  invalidOption,
   isPlainObject,
   resolveObject,
 } from '@spillway/core'
@@ -111,16 +111,6 @@ const CONTROLLER_OPTION_KEYS: readonly string[] = Object.freeze(Object.keys(DEFA
 // RFC 9110 §5.1: a field name is a token.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
-function rangeError(option: string, expected: string, value: unknown): InvalidOptionError {
-  const error = new RangeError(
-    `Expected \`${option}\` to be ${expected}, got ${describeValue(value)}.`,
-  )
-  return Object.defineProperties(error, {
-    code: { value: INVALID_OPTION, enumerable: true },
-    option: { value: option, enumerable: true },
-  }) as InvalidOptionError
-}
-
 function optionalFunction<F extends (...args: never[]) => unknown>(
   value: unknown,
   option: string,
@@ -148,7 +138,7 @@ export function resolveRouteOptions<In, OnRejected>(
   const deadlineHeader =
     top.deadlineHeader === undefined ? undefined : checkString(top.deadlineHeader, 'deadlineHeader')
   if (deadlineHeader !== undefined && !TOKEN.test(deadlineHeader)) {
-    throw rangeError('deadlineHeader', 'a header name (an RFC 9110 token)', deadlineHeader)
+    failOption('range', 'deadlineHeader', 'a header name (an RFC 9110 token)', deadlineHeader)
   }
   return {
     priority,
@@ -192,15 +182,11 @@ export function resolveAdapterOptions<In, OnRejected>(
     }
   }
   if (routeOptions !== undefined) {
-    throw Object.defineProperties(
-      new TypeError(
-        'Expected `routeOptions` to be `undefined` when the first argument is an options object (put route options in it), got ' +
-          `${describeValue(routeOptions)}.`,
-      ),
-      {
-        code: { value: INVALID_OPTION, enumerable: true },
-        option: { value: 'routeOptions', enumerable: true },
-      },
+    throw invalidOption(
+      'type',
+      'routeOptions',
+      'Expected `routeOptions` to be `undefined` when the first argument is an options object (put route options in it), got ' +
+        `${describeValue(routeOptions)}.`,
     )
   }
   const allowed = [...CONTROLLER_OPTION_KEYS, ...ROUTE_OPTION_KEYS]
