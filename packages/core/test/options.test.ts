@@ -1,4 +1,5 @@
 import { createAdmissionController, INVALID_OPTION } from '@spillway/core'
+import fc from 'fast-check'
 import { fakeClockController, flush, permitOf, rejectionOf, track } from './harness.js'
 
 type ErrorClass = typeof TypeError | typeof RangeError
@@ -446,5 +447,92 @@ describe('valid options', () => {
     priorities.push('extra')
     expect(c.priorities).toEqual(['high', 'low'])
     expect(Object.isFrozen(c.priorities)).toBe(true)
+  })
+})
+
+describe('any options at all', () => {
+  const junk = fc.oneof(
+    fc.anything({ maxDepth: 2 }),
+    fc.constantFrom(
+      0,
+      -1,
+      1,
+      1.5,
+      5,
+      100,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      '',
+      'fifo',
+      'aimd',
+    ),
+    fc.constantFrom('fixed', 'gradient2', 'vegas', 'normal', 'critical', null, undefined),
+    fc.constant(() => 0),
+    fc.array(fc.constantFrom('critical', 'normal', 'sheddable', 'x', '')),
+  )
+  const nested = fc.oneof(
+    junk,
+    fc.dictionary(
+      fc.constantFrom(
+        'size',
+        'timeoutMs',
+        'order',
+        'codelTargetMs',
+        'codelIntervalMs',
+        'minSeconds',
+        'maxSeconds',
+        'jitter',
+        'algorithm',
+        'initial',
+        'min',
+        'max',
+        'limit',
+        'backoffRatio',
+        'level',
+        'close',
+        'sise',
+      ),
+      junk,
+    ),
+  )
+  const options = fc.oneof(
+    junk,
+    fc.dictionary(
+      fc.constantFrom(
+        'limit',
+        'queue',
+        'priorities',
+        'defaultPriority',
+        'retryAfter',
+        'pressure',
+        'now',
+        'random',
+        'lmit',
+      ),
+      nested,
+    ),
+  )
+
+  it('either builds a working controller or throws an invalid-option error, never anything else', () => {
+    fc.assert(
+      fc.property(options, (value) => {
+        let controller: ReturnType<typeof createAdmissionController> | undefined
+        try {
+          controller = createAdmissionController(value as never)
+        } catch (error) {
+          const e = error as Error & { code?: unknown; option?: unknown }
+          expect(e instanceof TypeError || e instanceof RangeError).toBe(true)
+          expect(e.code).toBe('ERR_SPILLWAY_INVALID_OPTION')
+          expect(typeof e.option).toBe('string')
+          expect(e.message).toMatch(/^(Expected `|Unknown option `)/)
+          expect(e.message).toContain(`\`${e.option as string}\``)
+          return
+        }
+        const decision = controller.admit()
+        expect(decision instanceof Promise || decision.admitted).toBe(true)
+        controller.close()
+      }),
+      { numRuns: 500 },
+    )
   })
 })
