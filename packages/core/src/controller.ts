@@ -201,9 +201,8 @@ class GrantedPermit implements Permit {
     readonly inFlightAtStart: number,
   ) {}
 
-  get permit(): Permit {
-    return this
-  }
+  /** An own property, so a spread copy of the decision keeps it. */
+  readonly permit: Permit = this
 
   release(outcome: Outcome = 'success'): void {
     // The flag flips before any side effect: a re-entrant release (a listener
@@ -344,10 +343,10 @@ class Controller implements AdmissionController {
   stats(): ControllerStats {
     const now = this.#options.now()
     const pressure = this.#pressure()
-    const queuedByPriority: Record<string, number> = {}
-    this.priorities.forEach((name, i) => {
-      queuedByPriority[name] = this.#queue.sizeOf(i)
-    })
+    // fromEntries defines own properties: a priority named `__proto__` survives.
+    const queuedByPriority: Record<string, number> = Object.fromEntries(
+      this.priorities.map((name, i) => [name, this.#queue.sizeOf(i)]),
+    )
     return {
       limit: this.#limit.limit,
       effectiveLimit: pressureCappedLimit(this.#limit.limit, pressure),

@@ -193,7 +193,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   // Each field first, then the rules that relate fields.
   const now = checkFunction<() => number>(top.now, 'now')
   const random = checkFunction<() => number>(top.random, 'random')
-  const limit = createLimit(top.limit, 'limit', now, random)
   const queueSize = checkNumber(queue.size, 'queue.size', { integer: true, min: 0 })
   const queueTimeoutMs = checkNumber(queue.timeoutMs, 'queue.timeoutMs', {
     min: 0,
@@ -220,6 +219,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   })
   const jitter = checkNumber(retryAfter.jitter, 'retryAfter.jitter', { min: 0, max: 10 })
   const pressure = checkPressure(top.pressure)
+  // Last of the fields: the limit's own cross-field rules run inside it.
+  const limit = createLimit(top.limit, 'limit', now, random)
 
   if (!priorities.includes(defaultPriority)) {
     throw invalidOption(

@@ -6,7 +6,7 @@
  * recent completion rate:
  *
  *   base    = (queued + 1) / completionsPerSecond
- *   spread  = max(1, base × jitter)
+ *   spread  = max(1, base × jitter)          (0 when jitter is 0)
  *   seconds = clamp(ceil(base + random() × spread), minSeconds, maxSeconds)
  *
  * The spread is at least one second so that, even when the base is well under
@@ -33,7 +33,8 @@ export function computeRetryAfterSeconds(input: RetryAfterInput): number {
   const base = (input.queued + 1) / input.completionsPerSecond
   // A vanishing rate overflows to Infinity: as good as stalled.
   if (!Number.isFinite(base)) return maxSeconds
-  const spread = Math.max(1, base * input.jitter)
+  // `jitter: 0` asks for none; otherwise at least a second, to split whole-second answers.
+  const spread = input.jitter === 0 ? 0 : Math.max(1, base * input.jitter)
   // An injected random outside [0, 1) must not produce NaN or a negative wait.
   const draw = input.random >= 0 && input.random < 1 ? input.random : 0
   const seconds = Math.ceil(base + draw * spread)

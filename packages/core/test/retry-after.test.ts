@@ -20,15 +20,16 @@ describe('computeRetryAfterSeconds()', () => {
     expect(retryAfter({ queued: 99, completionsPerSecond: 20 })).toBe(5)
   })
 
-  it('adds up to max(1 s, base × jitter) on top, drawn from random', () => {
+  it('adds up to max(1 s, base × jitter) on top, drawn from random, and nothing for jitter 0', () => {
     // base 10 s, jitter 0.5: spread 5 s.
     expect(retryAfter({ queued: 99, random: 0.5 })).toBe(13)
     expect(retryAfter({ queued: 99, random: 0.99 })).toBe(15)
     // base 0.1 s: the spread is one whole second, so answers split between 1 and 2.
     expect(retryAfter({ queued: 0, random: 0.85 })).toBe(1)
     expect(retryAfter({ queued: 0, random: 0.95 })).toBe(2)
-    // jitter 0 still spreads by one second at most.
-    expect(retryAfter({ queued: 99, jitter: 0, random: 0.99 })).toBe(11)
+    // jitter 0 asks for no spread: the base, rounded up, whatever the draw.
+    expect(retryAfter({ queued: 99, jitter: 0, random: 0.99 })).toBe(10)
+    expect(retryAfter({ queued: 0, jitter: 0, random: 0.99 })).toBe(1)
   })
 
   it('clamps to [minSeconds, maxSeconds]', () => {
