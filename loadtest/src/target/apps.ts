@@ -45,7 +45,7 @@ function statsOf(context: AppContext): TargetStats {
     serviceMs: context.downstream.serviceMs,
     pLimitPending: context.pLimitPending(),
     adapter: context.adapter,
-    controller: context.controller === null ? null : (context.controller.stats() as never),
+    controller: context.controller === null ? null : { ...context.controller.stats() },
   }
 }
 
