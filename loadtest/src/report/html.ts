@@ -151,7 +151,7 @@ export function renderHeadlineSvg(report: Report): string | undefined {
   })
   const w = runs.length * width
   const h = rows.length * height
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="system-ui,sans-serif"><style>${SVG_STYLE}</style><rect width="100%" height="100%" fill="#fff"/>${parts.join('')}</svg>\n`
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="system-ui,sans-serif" role="img" aria-label="${escapeXml(report.title)}"><title>${escapeXml(report.title)}</title><style>${SVG_STYLE}</style><rect width="100%" height="100%" fill="#fff"/>${parts.join('')}</svg>\n`
 }
 
 function tableHtml(table: ReportTable): string {
