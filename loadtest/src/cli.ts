@@ -4,7 +4,7 @@
  * kills the servers it started on every exit path.
  */
 import { parseArgs } from 'node:util'
-import { installExitHandlers } from './harness/processes.js'
+import { installExitHandlers, useSpillwayFrom } from './harness/processes.js'
 import type { Report } from './report/model.js'
 import { renderTerminal, writeReport } from './report/write.js'
 import { burst } from './scenarios/burst.js'
@@ -49,6 +49,8 @@ Options:
   --limit <10> --queue-size <16> --queue-timeout-ms <250>   the fixed spillway configuration
   --adaptive <gradient2,aimd,vegas|none>
   --json <file> --html <file>     where to write the report (default loadtest/results/)
+  --from <src|dist>       load spillway from packages/*/src (default, no build needed)
+                          or from the built packages/*/dist (run \`pnpm run build\` first)
   --svg <file>            also write the first group's latency and throughput charts as one SVG
 `
 
@@ -80,6 +82,7 @@ async function main(): Promise<void> {
       json: { type: 'string' },
       html: { type: 'string' },
       svg: { type: 'string' },
+      from: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -119,6 +122,9 @@ async function main(): Promise<void> {
         ? DEFAULT_OPTIONS.levels
         : values.levels.split(',').map((l) => numberOption(l, 'levels') as number),
   }
+  const from = values.from ?? 'src'
+  if (from !== 'src' && from !== 'dist') throw new RangeError('--from must be src or dist')
+  useSpillwayFrom(from)
   installExitHandlers()
   const report = await scenario(options)
   process.stdout.write(`${renderTerminal(report)}\n`)

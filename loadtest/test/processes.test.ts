@@ -39,7 +39,7 @@ describe('target processes', () => {
         protection: { kind: 'spillway', limit: 1, queue: { size: 0, timeoutMs: 100 } },
       })
       try {
-        expect(target.adapter).toBe(`@spillway/${framework}`)
+        expect(target.adapter).toBe(`@spillway/${framework} (src)`)
         expect(alive(target.pid)).toBe(true)
         const statuses = await Promise.all(
           Array.from({ length: 6 }, () => get(target.port, '/normal')),

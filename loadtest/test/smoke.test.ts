@@ -40,7 +40,7 @@ describe('under 3× open-loop overload (smoke)', () => {
   }, 60_000)
 
   it('runs the protected server behind the real Express adapter', () => {
-    expect(protectedRun.adapter).toBe('@spillway/express')
+    expect(protectedRun.adapter).toBe('@spillway/express (src)')
     expect(protectedRun.summary.rejectedByStatus['503'] ?? 0).toBeGreaterThan(0)
   })
 

@@ -43,12 +43,18 @@ export function tsxLoaderUrl(): string {
   return pathToFileURL(require.resolve('tsx')).href
 }
 
+/** Where target servers load `@spillway/*` from. */
+export type SpillwaySource = 'src' | 'dist'
+
 /**
- * The tsconfig tsx resolves `@spillway/*` with: the repository's, whose `paths`
- * point at `packages/*\/src`, so a run measures the working tree as it is.
+ * The tsconfig tsx resolves `@spillway/*` with. `src`: the repository's, whose
+ * `paths` point at `packages/*\/src` (no build needed; measures the working tree,
+ * but tsx's transpiled sources carry small helpers per function). `dist`: the base
+ * config, without `paths`, so the packages resolve through their `exports` to the
+ * built `dist/` files that users get (needs `pnpm run build` first).
  */
-export function tsconfigPath(): string {
-  return join(loadtestRoot(), '..', 'tsconfig.json')
+export function tsconfigPath(from: SpillwaySource = 'src'): string {
+  return join(loadtestRoot(), '..', from === 'src' ? 'tsconfig.json' : 'tsconfig.base.json')
 }
 
 /** Where results go by default (ignored by git). */

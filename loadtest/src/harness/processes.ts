@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { TargetConfig } from '../target/config.js'
-import { targetEntry, tsconfigPath, tsxLoaderUrl } from './paths.js'
+import { type SpillwaySource, targetEntry, tsconfigPath, tsxLoaderUrl } from './paths.js'
 
 /** A running target server. */
 export interface Target {
@@ -18,6 +18,13 @@ export interface Target {
 }
 
 const children = new Set<ChildProcess>()
+
+let source: SpillwaySource = 'src'
+
+/** Makes the targets started from now on load spillway from `src` (default) or the built `dist`. */
+export function useSpillwayFrom(from: SpillwaySource): void {
+  source = from
+}
 
 function killAll(): void {
   for (const child of children) {
@@ -53,7 +60,8 @@ export function startTarget(config: TargetConfig, startTimeoutMs = 20_000): Prom
     env: {
       ...process.env,
       SPILLWAY_TARGET: JSON.stringify(config),
-      TSX_TSCONFIG_PATH: tsconfigPath(),
+      TSX_TSCONFIG_PATH: tsconfigPath(source),
+      SPILLWAY_FROM: source,
       NODE_ENV: 'production',
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

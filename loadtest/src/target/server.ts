@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   if (protection.kind === 'spillway') {
     const { createController } = await import('./protect.js')
     context.controller = createController(protection)
-    context.adapter = `@spillway/${config.framework}`
+    context.adapter = `@spillway/${config.framework} (${process.env.SPILLWAY_FROM ?? 'src'})`
   } else if (protection.kind === 'p-limit') {
     const { default: pLimit } = await import('p-limit')
     const limit = pLimit(protection.concurrency)
