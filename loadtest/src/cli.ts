@@ -10,6 +10,7 @@ import { renderTerminal, writeReport } from './report/write.js'
 import { burst } from './scenarios/burst.js'
 import { calibrate } from './scenarios/calibrate.js'
 import { capacityStep } from './scenarios/capacity-step.js'
+import { closedLoop } from './scenarios/closed-loop-report.js'
 import { DEFAULT_OPTIONS, type ScenarioOptions } from './scenarios/common.js'
 import { demo } from './scenarios/demo.js'
 import { overhead } from './scenarios/overhead.js'
@@ -24,6 +25,7 @@ const SCENARIOS: Record<string, (options: ScenarioOptions) => Promise<Report>> =
   'capacity-step': capacityStep,
   priorities,
   calibrate,
+  'closed-loop': closedLoop,
 }
 
 const USAGE = `Usage: pnpm loadtest <scenario> [options]
@@ -36,6 +38,7 @@ Scenarios:
   capacity-step   the downstream slows to half capacity mid-run: adaptive limits
   priorities      20/50/30 critical/normal/sheddable mix at 3×
   calibrate       step the load up, find the knee, suggest a configuration
+  closed-loop     naive retrying clients vs @spillway/client (retry amplification)
 
 Options:
   --duration <s>          seconds of load per run (scenario default)
