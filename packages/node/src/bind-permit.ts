@@ -37,9 +37,9 @@ function outcomeOf(res: ServerResponse, options: BindPermitOptions | undefined):
 }
 
 /**
- * Releases `permit` exactly once when the response ends: on `finish` with the
- * outcome from `isFailure`, or with `ignore` when the client went away first
- * (`close` before `finish`). Every listener is removed on release.
+ * Releases `permit` exactly once when the response ends: with the outcome
+ * from `isFailure` once it has finished, or with `ignore` when the client went
+ * away first (`close` before `finish`). Every listener is removed on release.
  *
  * Returns `true` when the permit is now bound to a response in progress, and
  * `false` when it was released at once because the response had already
@@ -60,6 +60,11 @@ export function bindPermit(
     permit.release('ignore')
     return false
   }
+  // One listener in the common case: on Node ≥ 14 a response emits `close` after
+  // `finish` too, so `close` alone tells both endings apart by `writableFinished`.
+  // A pipelined request whose response has no socket yet never sees `res`
+  // close when the client leaves; its `req` does, so only then listen there too.
+  const watchReq = res.socket == null
   const settle = (): void => {
     // `req` closes on its own once its body is read; that alone ends nothing.
     const outcome = res.writableFinished
@@ -68,15 +73,11 @@ export function bindPermit(
         ? 'ignore'
         : undefined
     if (outcome === undefined) return
-    res.removeListener('finish', settle)
     res.removeListener('close', settle)
-    req.removeListener('close', settle)
+    if (watchReq) req.removeListener('close', settle)
     permit.release(outcome)
   }
-  res.on('finish', settle)
   res.on('close', settle)
-  // A pipelined request whose response has no socket yet never sees `res`
-  // close when the client leaves; its `req` does.
-  req.on('close', settle)
+  if (watchReq) req.on('close', settle)
   return true
 }
