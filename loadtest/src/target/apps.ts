@@ -75,6 +75,7 @@ export async function createExpressApp(context: AppContext): Promise<RequestList
     const { classify } = await import('./protect.js')
     app.use(shed(context.controller, { priority: (req) => classify(req.path) }))
   }
+  if (context.config.protection.kind === 'passthrough') app.use((_req, _res, next) => next())
   app.get('/trivial', (_req, res) => {
     res.end('ok')
   })
@@ -117,6 +118,7 @@ export async function createKoaApp(context: AppContext): Promise<RequestListener
     const { classify } = await import('./protect.js')
     app.use(shed(context.controller, { priority: (ctx) => classify(ctx.path) }))
   }
+  if (context.config.protection.kind === 'passthrough') app.use((_ctx, next) => next())
   app.use(async (ctx) => {
     if (ctx.path === '/trivial') {
       ctx.body = 'ok'

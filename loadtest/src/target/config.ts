@@ -21,6 +21,8 @@ export interface AdaptiveLimitConfig {
 export type Protection =
   /** Nothing: every request goes straight to the work (and queues inside the downstream pool). */
   | { kind: 'none' }
+  /** A middleware that only calls `next()`, where spillway's would sit: the cost of the layer itself. */
+  | { kind: 'passthrough' }
   /** The common mistake: an unbounded `p-limit` queue in front of the handler. */
   | { kind: 'p-limit'; concurrency: number }
   /** spillway through its framework adapter (`@spillway/express` or `@spillway/koa`). */
@@ -55,6 +57,8 @@ export function describeProtection(protection: Protection): string {
   switch (protection.kind) {
     case 'none':
       return 'unprotected'
+    case 'passthrough':
+      return 'pass-through middleware'
     case 'p-limit':
       return `p-limit(${protection.concurrency}), unbounded queue`
     case 'spillway': {
