@@ -1,0 +1,74 @@
+/**
+ * Graded shedding measured over many requests: at a given pressure, the share
+ * of each priority the controller sheds matches the curve in `shedding.ts`.
+ */
+import { admitProbability, createAdmissionController, type Decision } from '@spillway/core'
+
+/** A small seeded PRNG (mulberry32): the same draws on every run, and uniform enough to count. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+const PRIORITIES = ['critical', 'normal', 'sheddable'] as const
+const REQUESTS = 20_000
+// Binomial standard error at n = 20 000 is at most 0.0036: 0.015 is over 4 of them.
+const TOLERANCE = 0.015
+
+function shedShare(level: number, priority: string, seed: number) {
+  const controller = createAdmissionController({
+    limit: 100,
+    pressure: { level },
+    random: seeded(seed),
+  })
+  let sampled = 0
+  let overloaded = 0
+  for (let i = 0; i < REQUESTS; i++) {
+    const decision = controller.admit({ priority }) as Decision
+    if (decision.admitted) decision.permit.release()
+    else if (decision.rejection.reason === 'sampled') sampled++
+    else if (decision.rejection.reason === 'overloaded') overloaded++
+    else throw new Error(`unexpected rejection ${decision.rejection.reason}`)
+  }
+  const { inFlight, queued } = controller.stats()
+  controller.close()
+  return { shed: (sampled + overloaded) / REQUESTS, sampled, overloaded, inFlight, queued }
+}
+
+describe('graded shedding over many requests', () => {
+  const levels = [0.1, 0.25, 0.4, 0.6, 0.75, 0.9]
+
+  it.each(levels)('sheds each priority at its curve within ±0.015 at pressure %p', (level) => {
+    PRIORITIES.forEach((priority, index) => {
+      const expected = 1 - admitProbability(index, PRIORITIES.length, level)
+      const measured = shedShare(level, priority, 1000 * level + index)
+      expect(Math.abs(measured.shed - expected)).toBeLessThanOrEqual(TOLERANCE)
+      expect(measured).toMatchObject({ inFlight: 0, queued: 0 })
+    })
+  })
+
+  it('sheds the lowest priority first: at every level, less important means more shed', () => {
+    for (const level of levels) {
+      const shares = PRIORITIES.map((p, i) => shedShare(level, p, 7 + i).shed)
+      expect(shares[0]).toBeLessThanOrEqual(shares[1] as number)
+      expect(shares[1]).toBeLessThanOrEqual(shares[2] as number)
+    }
+  })
+
+  it('never sheds the highest priority below full saturation, and sheds it outright at 1', () => {
+    expect(shedShare(0.99, 'critical', 3).shed).toBe(0)
+    const saturated = shedShare(1, 'critical', 3)
+    expect(saturated).toMatchObject({ shed: 1, sampled: 0, overloaded: REQUESTS })
+  })
+
+  it('refuses outright (overloaded), not by chance (sampled), once a priority is past its band', () => {
+    // Three priorities: sheddable's band is [0, 0.5), so at 0.6 none of it is sampled.
+    expect(shedShare(0.6, 'sheddable', 5)).toMatchObject({ sampled: 0, overloaded: REQUESTS })
+  })
+})
