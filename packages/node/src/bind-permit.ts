@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Outcome, Permit } from '@spillway/core'
-import { clientGone } from './client-signal.js'
+import { clientGone, onSocketClose } from './client-signal.js'
 
 /** How a response ended, from its status: a server error is a drop signal for adaptive limits. */
 export type IsFailure = (res: ServerResponse) => boolean
@@ -63,10 +63,10 @@ export function bindPermit(
   // One listener in the common case: on Node ≥ 14 a response emits `close` after
   // `finish` too, so `close` alone tells both endings apart by `writableFinished`.
   // A pipelined request whose response has no socket yet never sees `res`
-  // close when the client leaves; its `req` does, so only then listen there too.
-  const watchReq = res.socket == null
+  // close when the client leaves, and its `req` may have closed already (a
+  // body parser read it): only its socket tells, so only then watch that too.
+  let unwatch: (() => void) | undefined
   const settle = (): void => {
-    // `req` closes on its own once its body is read; that alone ends nothing.
     const outcome = res.writableFinished
       ? outcomeOf(res, options)
       : clientGone(req, res)
@@ -74,10 +74,10 @@ export function bindPermit(
         : undefined
     if (outcome === undefined) return
     res.removeListener('close', settle)
-    if (watchReq) req.removeListener('close', settle)
+    unwatch?.()
     permit.release(outcome)
   }
   res.on('close', settle)
-  if (watchReq) req.on('close', settle)
+  if (res.socket == null) unwatch = onSocketClose(req.socket, settle)
   return true
 }

@@ -5,9 +5,11 @@
  * has been read, while the client is still waiting for the answer. The
  * response and the socket are what tell a departed client: `res` is destroyed
  * when its socket closes first, and a pipelined request whose response has no
- * socket yet only sees its socket destroyed (its `res` never emits `close`).
+ * socket yet only sees its socket destroyed (its `res` never emits `close`,
+ * and its `req` may have closed long before, when a body parser read it).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import type { AbortSignalLike } from '@spillway/core'
 
 /** True when the client left before the response finished: nobody will read an answer. */
@@ -21,15 +23,51 @@ export function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
  * `dispose()` to drop its listeners once the request has been admitted or rejected.
  */
 export interface ClientSignal extends AbortSignalLike {
-  /** Removes every listener it placed on `req` and `res`. Idempotent. */
+  /** Removes every listener it placed on `res` and the socket. Idempotent. */
   dispose(): void
 }
 
 type Listener = () => void
 
+interface SocketWatch {
+  readonly listeners: Set<Listener>
+  readonly onClose: Listener
+}
+
+// One `close` listener per socket however many pipelined requests wait on it
+// (one each would trip MaxListenersExceededWarning past ten), removed with the last.
+const watches = new WeakMap<Socket, SocketWatch>()
+
 /**
- * Listens to `req` and `res` only while someone listens to it: the controller
- * subscribes only when it queues the request, so the common case (admitted or
+ * Calls `listener` once when `socket` closes; returns the function that stops
+ * watching. For a pipelined response with no socket yet, the only event that
+ * tells its client left.
+ */
+export function onSocketClose(socket: Socket, listener: Listener): () => void {
+  let watch = watches.get(socket)
+  if (watch === undefined) {
+    const listeners = new Set<Listener>()
+    const onClose = (): void => {
+      watches.delete(socket)
+      for (const each of [...listeners]) each()
+    }
+    watch = { listeners, onClose }
+    watches.set(socket, watch)
+    socket.once('close', onClose)
+  }
+  const { listeners, onClose } = watch
+  listeners.add(listener)
+  return () => {
+    if (!listeners.delete(listener) || listeners.size > 0) return
+    if (watches.get(socket) === watch) watches.delete(socket)
+    socket.removeListener('close', onClose)
+  }
+}
+
+/**
+ * Listens to `res` (and a pipelined one's socket) only while someone listens
+ * to it: the controller subscribes only when it queues the request, so the
+ * common case (admitted or
  * rejected at once) costs one small object and no listener. A real
  * `AbortSignal` would cost an `AbortController` and an `EventTarget` per request.
  */
@@ -39,6 +77,7 @@ class LazyClientSignal implements ClientSignal {
   #listeners: Listener[] | undefined
   // Made on first subscription only: most requests never wait, so never need it.
   #onClose: Listener | undefined
+  #unwatch: (() => void) | undefined
   #aborted = false
 
   constructor(req: IncomingMessage, res: ServerResponse) {
@@ -57,7 +96,8 @@ class LazyClientSignal implements ClientSignal {
       this.#listeners = []
       this.#onClose ??= () => this.#closed()
       this.#res.on('close', this.#onClose)
-      this.#req.on('close', this.#onClose)
+      // A queued pipelined response has no socket yet (see `onSocketClose`).
+      if (this.#res.socket == null) this.#unwatch = onSocketClose(this.#req.socket, this.#onClose)
     }
     // Every listener here runs at most once (abort happens once), so
     // `{ once: true }` needs no separate handling.
@@ -74,12 +114,11 @@ class LazyClientSignal implements ClientSignal {
   dispose(): void {
     if (this.#listeners === undefined) return
     this.#listeners = undefined
-    const onClose = this.#onClose as Listener
-    this.#res.removeListener('close', onClose)
-    this.#req.removeListener('close', onClose)
+    this.#res.removeListener('close', this.#onClose as Listener)
+    this.#unwatch?.()
+    this.#unwatch = undefined
   }
 
-  // `req` also closes when its body has been read; only a gone client aborts.
   #closed(): void {
     if (!clientGone(this.#req, this.#res)) return
     const listeners = this.#listeners

@@ -1,0 +1,119 @@
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import net from 'node:net'
+import { type AdmissionController, createAdmissionController } from '@spillway/core'
+import { shed as shedExpress } from '@spillway/express'
+import express4 from 'express4'
+import { expectDrained, latch, nextEvent } from '../contract/support.js'
+
+async function listen(listener: http.RequestListener) {
+  const server = http.createServer(listener)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      server.closeAllConnections()
+      return new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+async function connect(port: number): Promise<net.Socket> {
+  const socket = net.connect(port, '127.0.0.1')
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve)
+    socket.once('error', reject)
+  })
+  socket.on('error', () => {})
+  return socket
+}
+
+function admits(controller: AdmissionController, count: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0
+    const off = controller.on((event) => {
+      if (event.type === 'admit' && ++seen === count) {
+        off()
+        resolve()
+      }
+    })
+  })
+}
+
+describe('edge cases', () => {
+  it('releases a pipelined request whose body a parser read before admission when its client leaves', async () => {
+    const controller = createAdmissionController({ limit: 2, queue: { size: 0 } })
+    const hold = latch()
+    const app = express4()
+    app.use(express4.json())
+    app.use(shedExpress(controller))
+    app.post('/', (_req, res) => {
+      hold.promise.then(() => res.end('ok'))
+    })
+    const running = await listen(app)
+    try {
+      const both = admits(controller, 2)
+      const socket = await connect(running.port)
+      const post =
+        'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'
+      socket.write(post + post)
+      await both
+      socket.destroy()
+      await expectDrained(controller)
+    } finally {
+      hold.open()
+      await running.close()
+      controller.close()
+    }
+  })
+
+  it('drops a queued pipelined request whose body was read before admission when its client leaves', async () => {
+    const controller = createAdmissionController({
+      limit: 1,
+      queue: { size: 2, timeoutMs: 60_000 },
+    })
+    const hold = latch()
+    const app = express4()
+    app.use(express4.json())
+    app.use(shedExpress(controller))
+    const ran: string[] = []
+    app.all('/:name', (req, res) => {
+      ran.push(req.params.name as string)
+      hold.promise.then(() => res.end('ok'))
+    })
+    const running = await listen(app)
+    try {
+      const held = nextEvent(controller, 'admit')
+      const first = await connect(running.port)
+      first.write('GET /held HTTP/1.1\r\nHost: x\r\n\r\n')
+      await held
+      const queued = new Promise<void>((resolve) => {
+        const off = controller.on((event) => {
+          if (event.type === 'queue' && event.queued === 2) {
+            off()
+            resolve()
+          }
+        })
+      })
+      const socket = await connect(running.port)
+      const post = (name: string) =>
+        `POST /${name} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`
+      socket.write(post('a') + post('b'))
+      await queued
+      socket.destroy()
+      for (let i = 0; i < 200 && controller.stats().queued > 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+      expect(controller.stats().queued).toBe(0)
+      hold.open()
+      await expectDrained(controller)
+      expect(ran).toEqual(['held'])
+      first.destroy()
+    } finally {
+      hold.open()
+      await running.close()
+      controller.close()
+    }
+  })
+})
