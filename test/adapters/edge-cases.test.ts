@@ -4,7 +4,8 @@ import net from 'node:net'
 import { type AdmissionController, createAdmissionController } from '@spillway/core'
 import { shed as shedExpress } from '@spillway/express'
 import express4 from 'express4'
-import { expectDrained, latch, nextEvent } from '../contract/support.js'
+import { errorsOf, expectDrained, get, latch, nextEvent, type Reply } from '../contract/support.js'
+import { type Target, targets } from '../contract/targets.js'
 
 async function listen(listener: http.RequestListener) {
   const server = http.createServer(listener)
@@ -110,6 +111,77 @@ describe('edge cases', () => {
       await expectDrained(controller)
       expect(ran).toEqual(['held'])
       first.destroy()
+    } finally {
+      hold.open()
+      await running.close()
+      controller.close()
+    }
+  })
+})
+
+/** Fails instead of hanging when no answer comes: the bound only ends a failing test sooner. */
+function within(reply: Promise<Reply>, ms: number): Promise<Reply> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([reply, late]).finally(() => clearTimeout(timer))
+}
+
+describe.each(targets)('$name', (target: Target) => {
+  it('answers the default rejection and reports when an async onRejected rejects', async () => {
+    const controller = createAdmissionController({ limit: 1, queue: { size: 0 } })
+    const hold = latch()
+    const errors = errorsOf(controller)
+    const onRejected = async (): Promise<void> => {
+      await Promise.resolve()
+      throw new Error('onRejected failed late')
+    }
+    const running = await target.start(controller, [
+      { path: '/a', options: { onRejected }, handler: { reply: 'ok', wait: () => hold.promise } },
+    ])
+    try {
+      const admitted = nextEvent(controller, 'admit')
+      const first = get(running.port, '/a')
+      await admitted
+      const rejected = await within(get(running.port, '/a'), 2000)
+      expect(rejected.status).toBe(503)
+      expect(rejected.headers['content-type']).toBe('application/problem+json')
+      expect(JSON.parse(rejected.body)).toMatchObject({ reason: 'queueFull' })
+      expect(errors.map((e) => e.source)).toEqual(['onRejected'])
+      hold.open()
+      expect((await first).status).toBe(200)
+      await expectDrained(controller)
+    } finally {
+      hold.open()
+      await running.close()
+      controller.close()
+    }
+  })
+
+  it('lets an async onRejected answer after an await', async () => {
+    const controller = createAdmissionController({ limit: 1, queue: { size: 0 } })
+    const hold = latch()
+    const custom = target.customRejection() as (...args: unknown[]) => void
+    const onRejected = async (...args: unknown[]): Promise<void> => {
+      // Real async work (a log write, a lookup) ends in a later turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve))
+      custom(...args)
+    }
+    const running = await target.start(controller, [
+      { path: '/a', options: { onRejected }, handler: { reply: 'ok', wait: () => hold.promise } },
+    ])
+    try {
+      const admitted = nextEvent(controller, 'admit')
+      const first = get(running.port, '/a')
+      await admitted
+      expect(await within(get(running.port, '/a'), 2000)).toMatchObject({
+        status: 503,
+        body: 'busy',
+      })
+      hold.open()
+      expect((await first).status).toBe(200)
+      await expectDrained(controller)
     } finally {
       hold.open()
       await running.close()

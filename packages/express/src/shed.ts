@@ -17,8 +17,8 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express'
 export interface ExpressRouteOptions extends RouteOptions<Request> {
   /**
    * Writes a custom rejection response, e.g. `res.status(rejection.status).json(...)`.
-   * If it throws, the default response is written and the error reported as
-   * `onRejected`. Not called when the client has already gone.
+   * If it throws (or, async, rejects), the default response is written and
+   * the error reported as `onRejected`. Not called when the client has already gone.
    * @default writes the problem+json response
    */
   onRejected?: ((req: Request, res: Response, rejection: Rejection) => void) | undefined

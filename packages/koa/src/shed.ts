@@ -7,6 +7,7 @@ import { Stream } from 'node:stream'
 import type { AdmissionController, AdmissionControllerOptions, Rejection } from '@spillway/core'
 import {
   createGate,
+  isThenable,
   type Passage,
   PROBLEM_CONTENT_TYPE,
   problemBody,
@@ -19,9 +20,10 @@ import type { Context, Middleware, Next } from 'koa'
 /** Per-route options: the shared ones (see `@spillway/node`) plus a Koa `onRejected`. */
 export interface KoaRouteOptions extends RouteOptions<Context> {
   /**
-   * Sets a custom rejection response on `ctx` (status, headers, body). If it
-   * throws, the default response is set and the error reported as
-   * `onRejected`. Not called when the client has already gone.
+   * Sets a custom rejection response on `ctx` (status, headers, body); it may
+   * be async (Koa waits for it). If it throws or rejects, the default response
+   * is set and the error reported as `onRejected`. Not called when the client
+   * has already gone.
    * @default sets the problem+json response
    */
   onRejected?: ((ctx: Context, rejection: Rejection) => void) | undefined
@@ -92,7 +94,15 @@ export function shed(
     if (passage === 'gone') return undefined
     if (onRejected !== undefined) {
       try {
-        onRejected(ctx, passage)
+        const result: unknown = onRejected(ctx, passage)
+        // Returned, so Koa waits for an async `onRejected` before responding;
+        // if it rejects, the default applies as for a throw.
+        if (isThenable(result)) {
+          return result.then(undefined, (error: unknown) => {
+            controller.reportError('onRejected', error)
+            setRejection(ctx, passage)
+          })
+        }
         return undefined
       } catch (error) {
         controller.reportError('onRejected', error)

@@ -12,8 +12,9 @@ export type OnRejected<Req extends IncomingMessage = IncomingMessage, Res = Serv
 /**
  * Answers a rejection with the user's `onRejected`, or the default response
  * when there is none or it throws before sending anything (the throw is
- * reported as `onRejected`). Never passes anything to a framework's error
- * handler: a rejection is an answer, not an error.
+ * reported as `onRejected`; an async one that rejects gets the same).
+ * Never passes anything to a framework's error handler: a rejection is an
+ * answer, not an error.
  */
 export function answerRejection<Req extends IncomingMessage, Res extends ServerResponse>(
   controller: AdmissionController,
@@ -24,11 +25,28 @@ export function answerRejection<Req extends IncomingMessage, Res extends ServerR
 ): void {
   if (onRejected !== undefined) {
     try {
-      onRejected(req, res, rejection)
+      const result: unknown = onRejected(req, res, rejection)
+      // TypeScript lets an async function pass as `void`; its throw is a rejected
+      // promise, which would otherwise crash the process and leave the client hanging.
+      if (isThenable(result)) {
+        result.then(undefined, (error: unknown) => {
+          controller.reportError('onRejected', error)
+          writeRejection(res, rejection)
+        })
+      }
       return
     } catch (error) {
       controller.reportError('onRejected', error)
     }
   }
   writeRejection(res, rejection)
+}
+
+/** True for a promise or any object with a `then` method. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
 }

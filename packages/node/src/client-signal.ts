@@ -67,9 +67,8 @@ export function onSocketClose(socket: Socket, listener: Listener): () => void {
 /**
  * Listens to `res` (and a pipelined one's socket) only while someone listens
  * to it: the controller subscribes only when it queues the request, so the
- * common case (admitted or
- * rejected at once) costs one small object and no listener. A real
- * `AbortSignal` would cost an `AbortController` and an `EventTarget` per request.
+ * common case (admitted or rejected at once) costs one small object and no
+ * listener. A real `AbortSignal` would cost an `AbortController` and an `EventTarget` per request.
  */
 class LazyClientSignal implements ClientSignal {
   readonly #req: IncomingMessage

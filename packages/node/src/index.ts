@@ -1,4 +1,4 @@
-export { answerRejection, type OnRejected } from './answer-rejection.js'
+export { answerRejection, isThenable, type OnRejected } from './answer-rejection.js'
 export {
   type BindPermitOptions,
   bindPermit,

@@ -18,9 +18,9 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => unkn
 /** Route options for node:http: the shared ones plus `onRejected(req, res, rejection)`. */
 export interface NodeRouteOptions extends RouteOptions<IncomingMessage> {
   /**
-   * Writes a custom rejection response. If it throws, the default response is
-   * written and the error reported as `onRejected`. Not called when the client
-   * has already gone.
+   * Writes a custom rejection response. If it throws (or, async, rejects),
+   * the default response is written and the error reported as `onRejected`.
+   * Not called when the client has already gone.
    * @default writes the problem+json response (see `writeRejection`)
    */
   onRejected?: OnRejected | undefined
