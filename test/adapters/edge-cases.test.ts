@@ -188,4 +188,28 @@ describe.each(targets)('$name', (target: Target) => {
       controller.close()
     }
   })
+
+  it('treats a non-finite deadline or a non-string priority from a hook as none', async () => {
+    const controller = createAdmissionController({ limit: 1, queue: { size: 0 } })
+    const admits: string[] = []
+    controller.on((event) => {
+      if (event.type === 'admit') admits.push(event.priority)
+    })
+    const routes = [-Infinity, Infinity, Number.NaN].map((at, i) => ({
+      path: `/${i}`,
+      options: { deadline: () => at, priority: () => ({ toString: () => 'critical' }) },
+      handler: { reply: 'ok' as const },
+    }))
+    const running = await target.start(controller, routes)
+    try {
+      for (const route of routes) {
+        expect(await get(running.port, route.path)).toMatchObject({ status: 200, body: route.path })
+      }
+      expect(admits).toEqual(['normal', 'normal', 'normal'])
+      await expectDrained(controller)
+    } finally {
+      await running.close()
+      controller.close()
+    }
+  })
 })

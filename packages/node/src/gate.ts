@@ -77,7 +77,8 @@ export function createGate<In, OnRejected>(
     let deadlineMs: number | undefined
     if (deadline !== undefined) {
       const at = attempt(controller, 'deadline', deadline, input)
-      if (typeof at === 'number' && !Number.isNaN(at)) deadlineMs = at
+      // The documented rule: non-finite counts as none (-Infinity would reject every request).
+      if (typeof at === 'number' && Number.isFinite(at)) deadlineMs = at
     }
     if (deadlineHeader !== undefined) {
       const at = headerDeadline(req, deadlineHeader, route.deadlineHeaderMaxMs, controller.now())
