@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import net from 'node:net'
 import { type AdmissionController, createAdmissionController } from '@spillway/core'
 import { shed as shedExpress } from '@spillway/express'
+import { shed as shedNode } from '@spillway/node'
 import express4 from 'express4'
 import { errorsOf, expectDrained, get, latch, nextEvent, type Reply } from '../contract/support.js'
 import { type Target, targets } from '../contract/targets.js'
@@ -111,6 +112,55 @@ describe('edge cases', () => {
       await expectDrained(controller)
       expect(ran).toEqual(['held'])
       first.destroy()
+    } finally {
+      hold.open()
+      await running.close()
+      controller.close()
+    }
+  })
+
+  it('leaves no listener on a keep-alive socket after pipelined requests, and adds one at most', async () => {
+    const controller = createAdmissionController({
+      limit: 2,
+      queue: { size: 20, timeoutMs: 60_000 },
+    })
+    const hold = latch()
+    const sockets: net.Socket[] = []
+    const running = await listen(
+      shedNode(controller, (_req, res) => {
+        hold.promise.then(() => res.end('ok'))
+      }),
+    )
+    running.server.on('connection', (socket) => sockets.push(socket))
+    try {
+      const waiting = new Promise<void>((resolve) => {
+        const off = controller.on((event) => {
+          if (event.type === 'queue' && event.queued === 10) {
+            off()
+            resolve()
+          }
+        })
+      })
+      const socket = await connect(running.port)
+      let text = ''
+      const answered = latch()
+      socket.setEncoding('utf8')
+      socket.on('data', (chunk: string) => {
+        text += chunk
+        if (text.match(/HTTP\/1\.1 200 OK/g)?.length === 12) answered.open()
+      })
+      const server = sockets[0] as net.Socket
+      const before = server.listenerCount('close')
+      socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(12))
+      await waiting
+      // Node's own for the response being written, and one watch shared by
+      // the eleven socketless responses (one each would warn past ten).
+      expect(server.listenerCount('close')).toBe(before + 2)
+      hold.open()
+      await answered.promise
+      expect(server.listenerCount('close')).toBe(before)
+      socket.destroy()
+      await expectDrained(controller)
     } finally {
       hold.open()
       await running.close()
