@@ -1,10 +1,14 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import net from 'node:net'
+import { PassThrough } from 'node:stream'
 import { type AdmissionController, createAdmissionController } from '@spillway/core'
 import { shed as shedExpress } from '@spillway/express'
+import { shed as shedKoa } from '@spillway/koa'
 import { shed as shedNode } from '@spillway/node'
 import express4 from 'express4'
+import koa2 from 'koa2'
+import koa3 from 'koa3'
 import { errorsOf, expectDrained, get, latch, nextEvent, type Reply } from '../contract/support.js'
 import { type Target, targets } from '../contract/targets.js'
 
@@ -167,6 +171,49 @@ describe('edge cases', () => {
       controller.close()
     }
   })
+})
+
+describe.each([
+  ['Koa 2', koa2 as unknown as typeof koa3],
+  ['Koa 3', koa3],
+])('%s', (_name, Koa) => {
+  it.each(['after its first chunk', 'before its first byte', 'as it is set'])(
+    'releases the permit when a streamed body is destroyed without an error %s',
+    async (when) => {
+      const app = new Koa()
+      app.silent = true
+      const body = new PassThrough()
+      const limiter = shedKoa({ limit: 1, queue: { size: 0 } })
+      app.use(limiter)
+      app.use(async (ctx) => {
+        ctx.body = body
+        if (when === 'as it is set') {
+          body.destroy()
+          await new Promise((resolve) => setImmediate(resolve))
+        }
+      })
+      const running = await listen(app.callback())
+      try {
+        const socket = await connect(running.port)
+        const clientClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
+        const admitted = nextEvent(limiter.controller, 'admit')
+        socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+        await admitted
+        if (when === 'after its first chunk') {
+          const firstChunk = new Promise<void>((resolve) => socket.once('data', () => resolve()))
+          body.write('part')
+          await firstChunk
+        }
+        // A cancelled upstream: `close` without `end` and without an error.
+        if (when !== 'as it is set') body.destroy()
+        await expectDrained(limiter.controller)
+        await clientClosed
+      } finally {
+        await running.close()
+        limiter.controller.close()
+      }
+    },
+  )
 })
 
 /** Fails instead of hanging when no answer comes: the bound only ends a failing test sooner. */

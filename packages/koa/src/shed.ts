@@ -3,7 +3,7 @@
  * follows the response, not `await next()`: a streamed `ctx.body` holds it
  * until the stream ends or the client leaves.
  */
-import { Stream } from 'node:stream'
+import { type Readable, Stream } from 'node:stream'
 import type { AdmissionController, AdmissionControllerOptions, Rejection } from '@spillway/core'
 import {
   createGate,
@@ -55,16 +55,26 @@ function setRejection(ctx: Context, rejection: Rejection): void {
 
 /**
  * Koa 2 pipes a `ctx.body` stream with `.pipe()`: when the stream fails after
- * headers were sent, the response is left open for good, and so would be its
- * permit. Destroy it instead, as Koa 3 (`stream.pipeline`) does; before
- * headers, Koa answers the error itself.
+ * headers were sent, or closes without ending (destroyed without an error, a
+ * cancelled upstream), the response is left open for good, and so would be
+ * its permit. Destroy it instead, as Koa 3 (`stream.pipeline`) does; an error
+ * before headers Koa answers itself (with a 500, which ends the response).
  */
 function endOnStreamError(ctx: Context): void {
   const body: unknown = ctx.body
   if (ctx.respond === false || !(body instanceof Stream)) return
+  const { res } = ctx
   body.once('error', () => {
-    if (ctx.res.headersSent && !ctx.res.writableEnded) ctx.res.destroy()
+    if (res.headersSent && !res.writableEnded) res.destroy()
   })
+  const readable = body as Readable
+  const closed = (): void => {
+    // `=== false`: a legacy `Stream` has no `readableEnded` and is left alone.
+    if (readable.readableEnded === false && !res.writableEnded) res.destroy()
+  }
+  // Destroyed already (before Koa pipes it): `close` has been emitted or is due.
+  if (readable.destroyed === true) process.nextTick(closed)
+  else body.once('close', closed)
 }
 
 /**
