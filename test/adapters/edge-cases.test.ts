@@ -216,6 +216,42 @@ describe.each([
   )
 })
 
+/** Resolves once `count` requests wait in the queue together. */
+function queuedUpTo(controller: AdmissionController, count: number): Promise<void> {
+  return new Promise((resolve) => {
+    const off = controller.on((event) => {
+      if (event.type === 'queue' && event.queued === count) {
+        off()
+        resolve()
+      }
+    })
+  })
+}
+
+it('serves every queued request when the server closes with them waiting', async () => {
+  const controller = createAdmissionController({ limit: 1, queue: { size: 3, timeoutMs: 60_000 } })
+  const hold = latch()
+  const running = await listen(
+    shedNode(controller, (_req, res) => {
+      hold.promise.then(() => res.end('ok'))
+    }),
+  )
+  try {
+    const full = queuedUpTo(controller, 3)
+    const replies = [0, 1, 2, 3].map(() => get(running.port, '/'))
+    await full
+    const closed = new Promise<void>((resolve) => running.server.close(() => resolve()))
+    hold.open()
+    expect((await Promise.all(replies)).map((reply) => reply.status)).toEqual([200, 200, 200, 200])
+    await closed
+    await expectDrained(controller)
+  } finally {
+    hold.open()
+    await running.close()
+    controller.close()
+  }
+})
+
 /** Fails instead of hanging when no answer comes: the bound only ends a failing test sooner. */
 function within(reply: Promise<Reply>, ms: number): Promise<Reply> {
   let timer: NodeJS.Timeout | undefined
@@ -305,6 +341,35 @@ describe.each(targets)('$name', (target: Target) => {
       expect(admits).toEqual(['normal', 'normal', 'normal'])
       await expectDrained(controller)
     } finally {
+      await running.close()
+      controller.close()
+    }
+  })
+
+  it('turns every queued request away, and lets the held one finish, when the controller closes', async () => {
+    const controller = createAdmissionController({
+      limit: 1,
+      queue: { size: 3, timeoutMs: 60_000 },
+    })
+    const hold = latch()
+    const running = await target.start(controller, [
+      { path: '/a', handler: { reply: 'ok', wait: () => hold.promise } },
+    ])
+    try {
+      const full = queuedUpTo(controller, 3)
+      const replies = [0, 1, 2, 3].map(() => get(running.port, '/a'))
+      await full
+      controller.close()
+      hold.open()
+      const answers = await Promise.all(replies)
+      // Which of the four arrived first, and was admitted, is up to the network.
+      expect(answers.map((reply) => reply.status).sort()).toEqual([200, 503, 503, 503])
+      for (const reply of answers.filter((answer) => answer.status === 503)) {
+        expect(JSON.parse(reply.body)).toMatchObject({ reason: 'closed' })
+      }
+      await expectDrained(controller)
+    } finally {
+      hold.open()
       await running.close()
       controller.close()
     }
