@@ -375,3 +375,43 @@ describe.each(targets)('$name', (target: Target) => {
     }
   })
 })
+
+describe.each(targets.filter((target) => target.name.startsWith('Koa') === false))(
+  '$name',
+  (target: Target) => {
+    it('ends the response when onRejected throws after it started writing', async () => {
+      const controller = createAdmissionController({ limit: 1, queue: { size: 0 } })
+      const hold = latch()
+      const errors = errorsOf(controller)
+      const onRejected = (_req: unknown, res: http.ServerResponse): void => {
+        res.writeHead(503, { 'content-length': 10 })
+        res.write('half')
+        throw new Error('onRejected failed midway')
+      }
+      const running = await target.start(controller, [
+        { path: '/a', options: { onRejected }, handler: { reply: 'ok', wait: () => hold.promise } },
+      ])
+      let first: Promise<Reply> | undefined
+      try {
+        const admitted = nextEvent(controller, 'admit')
+        first = get(running.port, '/a')
+        await admitted
+        // A half-written answer that is never ended would hold the client and its socket.
+        const outcome = await within(get(running.port, '/a'), 2000).then(
+          () => 'ended normally',
+          (error: Error) => error.message,
+        )
+        expect(outcome).toMatch(/aborted|socket hang up|ECONNRESET/)
+        expect(errors.map((e) => e.source)).toEqual(['onRejected'])
+        hold.open()
+        expect((await first).status).toBe(200)
+        await expectDrained(controller)
+      } finally {
+        hold.open()
+        await first?.catch(() => undefined)
+        await running.close()
+        controller.close()
+      }
+    })
+  },
+)

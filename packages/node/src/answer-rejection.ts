@@ -12,7 +12,8 @@ export type OnRejected<Req extends IncomingMessage = IncomingMessage, Res = Serv
 /**
  * Answers a rejection with the user's `onRejected`, or the default response
  * when there is none or it throws before sending anything (the throw is
- * reported as `onRejected`; an async one that rejects gets the same).
+ * reported as `onRejected`; an async one that rejects gets the same). If it
+ * throws after it began writing, the response is destroyed.
  * Never passes anything to a framework's error handler: a rejection is an
  * answer, not an error.
  */
@@ -29,17 +30,27 @@ export function answerRejection<Req extends IncomingMessage, Res extends ServerR
       // TypeScript lets an async function pass as `void`; its throw is a rejected
       // promise, which would otherwise crash the process and leave the client hanging.
       if (isThenable(result)) {
-        result.then(undefined, (error: unknown) => {
-          controller.reportError('onRejected', error)
-          writeRejection(res, rejection)
-        })
+        result.then(undefined, (error: unknown) => fallBack(controller, res, rejection, error))
       }
       return
     } catch (error) {
-      controller.reportError('onRejected', error)
+      fallBack(controller, res, rejection, error)
+      return
     }
   }
   writeRejection(res, rejection)
+}
+
+/** After `onRejected` failed: the default response, or an end to the one it began. */
+function fallBack(
+  controller: AdmissionController,
+  res: ServerResponse,
+  rejection: Rejection,
+  error: unknown,
+): void {
+  controller.reportError('onRejected', error)
+  // Half an answer that is never ended would hold the client and its socket for good.
+  if (!writeRejection(res, rejection) && res.headersSent && !res.writableEnded) res.destroy()
 }
 
 /** True for a promise or any object with a `then` method. */
