@@ -7,6 +7,7 @@ import { shed as shedExpress } from '@spillway/express'
 import { shed as shedKoa } from '@spillway/koa'
 import { shed as shedNode } from '@spillway/node'
 import express4 from 'express4'
+import express5 from 'express5'
 import koa2 from 'koa2'
 import koa3 from 'koa3'
 import { errorsOf, expectDrained, get, latch, nextEvent, type Reply } from '../contract/support.js'
@@ -215,6 +216,101 @@ describe.each([
     },
   )
 })
+
+it('drops a queued request whose client half-closes its socket, and never runs its handler', async () => {
+  const controller = createAdmissionController({ limit: 1, queue: { size: 1, timeoutMs: 60_000 } })
+  const hold = latch()
+  const ran: string[] = []
+  const running = await listen(
+    shedNode(controller, (req, res) => {
+      ran.push(req.url ?? '')
+      hold.promise.then(() => res.end('ok'))
+    }),
+  )
+  try {
+    const admitted = nextEvent(controller, 'admit')
+    const first = get(running.port, '/held')
+    await admitted
+    const queued = nextEvent(controller, 'queue')
+    const socket = await connect(running.port)
+    socket.write('GET /left HTTP/1.1\r\nHost: x\r\n\r\n')
+    await queued
+    const left = nextEvent(controller, 'reject')
+    socket.end()
+    expect((await left).rejection.reason).toBe('aborted')
+    expect(controller.stats().queued).toBe(0)
+    hold.open()
+    expect((await first).status).toBe(200)
+    await expectDrained(controller)
+    expect(ran).toEqual(['/held'])
+  } finally {
+    hold.open()
+    await running.close()
+    controller.close()
+  }
+})
+
+it('releases once, as a success, when an Express route passes on with next(route) or next(router)', async () => {
+  const controller = createAdmissionController({ limit: 2, queue: { size: 0 } })
+  const app = express5()
+  const router = express5.Router()
+  router.get('/r', shedExpress(controller), (_req, _res, next) => next('router'))
+  app.use(router)
+  app.get('/r', (_req, res) => {
+    res.send('after router')
+  })
+  app.get('/x', shedExpress(controller), (_req, _res, next) => next('route'))
+  app.get('/x', (_req, res) => {
+    res.send('next route')
+  })
+  const running = await listen(app)
+  try {
+    expect(await get(running.port, '/r')).toMatchObject({ status: 200, body: 'after router' })
+    expect(await get(running.port, '/x')).toMatchObject({ status: 200, body: 'next route' })
+    await expectDrained(controller)
+    expect(controller.stats().counters.released).toEqual({ success: 2, failure: 0, ignore: 0 })
+  } finally {
+    await running.close()
+    controller.close()
+  }
+})
+
+it.each([
+  ['Koa 2', koa2 as unknown as typeof koa3],
+  ['Koa 3', koa3],
+])(
+  '%s: holds the permit of a ctx.respond = false response until the handler ends it',
+  async (_name, Koa) => {
+    const app = new Koa()
+    const limiter = shedKoa({ limit: 1, queue: { size: 0 } })
+    const chainDone = latch()
+    const finish = latch()
+    app.use(async (_ctx, next) => {
+      await next()
+      chainDone.open()
+    })
+    app.use(limiter)
+    app.use((ctx) => {
+      ctx.respond = false
+      finish.promise.then(() => ctx.res.end('raw'))
+    })
+    const running = await listen(app.callback())
+    try {
+      const reply = get(running.port, '/')
+      await chainDone.promise
+      // The middleware chain is over; the response is not: the slot stays taken.
+      expect(limiter.controller.stats().inFlight).toBe(1)
+      finish.open()
+      expect(await reply).toMatchObject({ body: 'raw' })
+      await expectDrained(limiter.controller)
+      expect(limiter.controller.stats().counters.released.success).toBe(1)
+    } finally {
+      finish.open()
+      await running.close()
+      limiter.controller.close()
+    }
+  },
+)
 
 /** Resolves once `count` requests wait in the queue together. */
 function queuedUpTo(controller: AdmissionController, count: number): Promise<void> {
