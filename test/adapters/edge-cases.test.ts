@@ -312,6 +312,47 @@ it.each([
   },
 )
 
+it('lets a queued request go at once when a middleware before it answers it, feeding no sample', async () => {
+  const controller = createAdmissionController({ limit: 1, queue: { size: 1, timeoutMs: 60_000 } })
+  const hold = latch()
+  const ran: string[] = []
+  const app = express4()
+  // A timeout middleware: it answers on its own while the request still waits.
+  app.use((req, res, next) => {
+    next()
+    if (req.path === '/late' && controller.stats().queued === 1) res.status(503).end('timed out')
+  })
+  app.use(shedExpress(controller))
+  app.get('/:name', (req, res) => {
+    ran.push(req.params.name as string)
+    hold.promise.then(() => res.end('ok'))
+  })
+  const running = await listen(app)
+  let first: Promise<Reply> | undefined
+  try {
+    const admitted = nextEvent(controller, 'admit')
+    first = get(running.port, '/held')
+    await admitted
+    expect(await get(running.port, '/late')).toMatchObject({ status: 503, body: 'timed out' })
+    for (let i = 0; i < 200 && controller.stats().queued > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    // Its place in the queue is free while the slot is still taken.
+    expect(controller.stats()).toMatchObject({ inFlight: 1, queued: 0 })
+    hold.open()
+    expect((await first).status).toBe(200)
+    await expectDrained(controller)
+    expect(ran).toEqual(['held'])
+    // Only the request that ran fed the limit; the other answer was not its work.
+    expect(controller.stats().counters.released).toEqual({ success: 1, failure: 0, ignore: 0 })
+  } finally {
+    hold.open()
+    await first?.catch(() => undefined)
+    await running.close()
+    controller.close()
+  }
+})
+
 /** Resolves once `count` requests wait in the queue together. */
 function queuedUpTo(controller: AdmissionController, count: number): Promise<void> {
   return new Promise((resolve) => {

@@ -119,7 +119,9 @@ class LazyClientSignal implements ClientSignal {
   }
 
   #closed(): void {
-    if (!clientGone(this.#req, this.#res)) return
+    // Answered elsewhere while it waited (a timeout middleware): nobody awaits
+    // this work either, and admitting it later would feed the limit a bogus sample.
+    if (!this.#res.writableFinished && !clientGone(this.#req, this.#res)) return
     const listeners = this.#listeners
     this.#aborted = true
     this.dispose()
@@ -129,7 +131,8 @@ class LazyClientSignal implements ClientSignal {
 
 /**
  * A signal that aborts when the client of `req`/`res` goes away (its socket
- * closes before the response finished), for `AdmissionRequest.signal`: a
+ * closes before the response finished), or, once subscribed, when the
+ * response is finished by someone else, for `AdmissionRequest.signal`: a
  * queued request then leaves the queue at once and its handler never runs.
  * Call `dispose()` once the decision is made.
  */
