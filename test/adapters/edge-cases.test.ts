@@ -353,6 +353,45 @@ it('lets a queued request go at once when a middleware before it answers it, fee
   }
 })
 
+it.each([
+  ['Express 4', express4 as unknown as typeof express5],
+  ['Express 5', express5],
+])(
+  '%s: releases once when a handler throws after sending headers, or destroys its response',
+  async (_name, express) => {
+    const controller = createAdmissionController({ limit: 2, queue: { size: 0 } })
+    const app = express()
+    app.get('/throw', shedExpress(controller), (_req, res) => {
+      res.writeHead(200, { 'content-length': 100 })
+      res.write('part')
+      throw new Error('failed midway')
+    })
+    app.get('/destroy', shedExpress(controller), (_req, res) => {
+      res.destroy()
+    })
+    // An error handler after shed: headers are gone, so all it can do is pass it on.
+    app.use((error: unknown, _req: unknown, _res: unknown, next: (error: unknown) => void) => {
+      next(error)
+    })
+    const running = await listen(app)
+    try {
+      for (const path of ['/throw', '/destroy']) {
+        const outcome = await get(running.port, path).then(
+          () => 'answered',
+          (error: Error) => error.message,
+        )
+        expect(outcome).toMatch(/aborted|socket hang up|ECONNRESET/)
+      }
+      await expectDrained(controller)
+      const { success, failure, ignore } = controller.stats().counters.released
+      expect(success + failure + ignore).toBe(2)
+    } finally {
+      await running.close()
+      controller.close()
+    }
+  },
+)
+
 /** Resolves once `count` requests wait in the queue together. */
 function queuedUpTo(controller: AdmissionController, count: number): Promise<void> {
   return new Promise((resolve) => {
