@@ -75,7 +75,7 @@ export interface RunResult {
   samples: Sample[]
   /** The controller's `stats()` at the leak check (spillway only). */
   finalControllerStats: TargetStats['controller']
-  /** Set when the run could not be done (e.g. an adaptive limit not implemented yet). */
+  /** Set when the run could not be done (e.g. the target failed to start or rejected its configuration). */
   error?: string
 }
 
