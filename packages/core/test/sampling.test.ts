@@ -3,18 +3,7 @@
  * of each priority the controller sheds matches the curve in `shedding.ts`.
  */
 import { admitProbability, createAdmissionController, type Decision } from '@spillway/core'
-
-/** A small seeded PRNG (mulberry32): the same draws on every run, and uniform enough to count. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom as seeded } from './limit/simulation.js'
 
 const PRIORITIES = ['critical', 'normal', 'sheddable'] as const
 const REQUESTS = 20_000
