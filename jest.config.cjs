@@ -13,7 +13,7 @@ module.exports = {
   // p-limit and yocto-queue are ESM-only: compile them to CommonJS like our own sources.
   transformIgnorePatterns: ['/node_modules/(?!(\\.pnpm/)?(p-limit|yocto-queue)[@/])'],
   moduleNameMapper: {
-    '^@spillway/(core|node|express|koa|client)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@spillway/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testMatch: [
