@@ -227,6 +227,12 @@ describe.each(targets)('$name', (target: Target) => {
     await admitted
     const released = nextEvent(controller, 'release')
     socket.destroy()
+    if (target.holdsUntilWorkSettles) {
+      // The response is gone, but the handler still works: its slot stays taken until it is done.
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(controller.stats().inFlight).toBe(1)
+      hold.open()
+    }
     expect((await released).outcome).toBe('ignore')
     await expectDrained(controller)
     // The handler finishing later must not release again.

@@ -14,6 +14,7 @@ import express5 from 'express5'
 import type { Context, Next } from 'koa'
 import koa2 from 'koa2'
 import koa3 from 'koa3'
+import { fastifyTarget } from './fastify-target.js'
 
 /** What a route's handler does once admitted. */
 export interface Handler {
@@ -46,6 +47,11 @@ export interface Target {
   name: string
   /** The framework passes errors with `next(err)`. */
   hasNextError: boolean
+  /**
+   * The adapter holds a slot until the handler's work settles too, so a
+   * client leaving mid-handler frees it only once the handler is done.
+   */
+  holdsUntilWorkSettles?: boolean
   /** Reads a request header from what user hooks receive. */
   header(input: unknown, name: string): string | undefined
   /** An `onRejected` that answers `busy` as plain text with the rejection's status. */
@@ -293,4 +299,5 @@ export const targets: Target[] = [
   expressTarget('Express 5', express5),
   koaTarget('Koa 2', koa2 as unknown as KoaFactory),
   koaTarget('Koa 3', koa3),
+  fastifyTarget,
 ]
