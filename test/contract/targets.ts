@@ -15,6 +15,7 @@ import type { Context, Next } from 'koa'
 import koa2 from 'koa2'
 import koa3 from 'koa3'
 import { fastifyTarget } from './fastify-target.js'
+import { honoTarget } from './hono-target.js'
 
 /** What a route's handler does once admitted. */
 export interface Handler {
@@ -300,4 +301,5 @@ export const targets: Target[] = [
   koaTarget('Koa 2', koa2 as unknown as KoaFactory),
   koaTarget('Koa 3', koa3),
   fastifyTarget,
+  honoTarget,
 ]
