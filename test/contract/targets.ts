@@ -16,6 +16,7 @@ import koa2 from 'koa2'
 import koa3 from 'koa3'
 import { fastifyTarget } from './fastify-target.js'
 import { honoTarget } from './hono-target.js'
+import { nestTargets } from './nest-target.js'
 
 /** What a route's handler does once admitted. */
 export interface Handler {
@@ -302,4 +303,5 @@ export const targets: Target[] = [
   koaTarget('Koa 3', koa3),
   fastifyTarget,
   honoTarget,
+  ...nestTargets,
 ]
