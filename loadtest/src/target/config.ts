@@ -34,10 +34,16 @@ export type Protection =
       queue: { size: number; timeoutMs: number; order?: 'fifo' | 'lifo' | 'adaptive' }
     }
 
+/** The frameworks a target can be built with; `nest` is NestJS on its Express platform. */
+export const FRAMEWORKS = ['express', 'koa', 'fastify', 'hono', 'nest'] as const
+
+/** One of {@link FRAMEWORKS}. */
+export type Framework = (typeof FRAMEWORKS)[number]
+
 /** A target server's whole configuration. */
 export interface TargetConfig {
   /** Which framework serves the routes. */
-  framework: 'express' | 'koa'
+  framework: Framework
   /** What stands between the request and the work. */
   protection: Protection
   /** A limited downstream (think: a database pool): `slots` operations at a time, `serviceMs` each. `slots: 0` disables it. */
