@@ -137,7 +137,15 @@ function spillwayPlugin(
   options: SpillwayOptions,
   done: (error?: Error) => void,
 ): void {
-  const { controller, defaults, readinessRoute } = splitOptions(options)
+  let split: ReturnType<typeof splitOptions>
+  try {
+    split = splitOptions(options)
+  } catch (error) {
+    // Thrown, it would be lost and Fastify would only report a plugin timeout.
+    done(error as Error)
+    return
+  }
+  const { controller, defaults, readinessRoute } = split
   let entering: Slotted | undefined
   const gated = holdingController(
     controller,
