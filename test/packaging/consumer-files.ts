@@ -5,7 +5,16 @@
  */
 
 /** The published packages, by directory under `packages/`. */
-export const PACKAGES = ['core', 'node', 'express', 'koa', 'client'] as const
+export const PACKAGES = [
+  'core',
+  'node',
+  'express',
+  'koa',
+  'client',
+  'fastify',
+  'hono',
+  'nestjs',
+] as const
 
 /** Named exports each package must offer, whichever way it is loaded. */
 export const EXPECTED_EXPORTS: Readonly<Record<(typeof PACKAGES)[number], readonly string[]>> = {
@@ -14,6 +23,9 @@ export const EXPECTED_EXPORTS: Readonly<Record<(typeof PACKAGES)[number], readon
   express: ['shed'],
   koa: ['shed'],
   client: ['createClient', 'withBackpressure', 'parseRetryAfter'],
+  fastify: ['spillway'],
+  hono: ['shed', 'readiness'],
+  nestjs: ['SpillwayModule', 'SpillwayGuard', 'Shed', 'SkipShed', 'SPILLWAY_CONTROLLER'],
 }
 
 /**
@@ -51,6 +63,32 @@ const servers = {
     app.use(async (ctx) => { await hold; ctx.body = 'ok' })
     return http.createServer(app.callback())
   },
+  fastify: async (c, hold) => {
+    const app = Fastify()
+    await app.register(spillwayFastify.spillway, { controller: c })
+    app.get('/', async () => { await hold; return 'ok' })
+    await app.ready()
+    return app.server
+  },
+  hono: (c, hold) => {
+    const app = new Hono()
+    app.use('*', spillwayHono.shed(c))
+    app.get('/', async (ctx) => { await hold; return ctx.text('ok') })
+    return http.createServer(getRequestListener(app.fetch))
+  },
+  nestjs: async (c, hold) => {
+    // Decorators applied as calls: the scripts are plain JavaScript.
+    class Routes { async index() { await hold; return 'ok' } }
+    const descriptor = Object.getOwnPropertyDescriptor(Routes.prototype, 'index')
+    nestCommon.Get('/')(Routes.prototype, 'index', descriptor)
+    nestCommon.Controller()(Routes)
+    class AppModule {}
+    nestCommon.Module({ imports: [spillwayNest.SpillwayModule.forRoot({ controller: c })], controllers: [Routes] })(AppModule)
+    const server = express()
+    const app = await nestCore.NestFactory.create(AppModule, new nestExpress.ExpressAdapter(server), { logger: false })
+    await app.init()
+    return http.createServer(server)
+  },
 }
 
 async function main() {
@@ -65,7 +103,7 @@ async function main() {
       if (event.type === 'admit') admitted()
       if (event.type === 'reject') open()
     })
-    const server = makeServer(c, hold)
+    const server = await makeServer(c, hold)
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
     const url = 'http://127.0.0.1:' + server.address().port + '/'
     const first = get(url)
@@ -80,6 +118,7 @@ async function main() {
     exports: {
       core: exportsOf(core), node: exportsOf(node), express: exportsOf(spillwayExpress),
       koa: exportsOf(spillwayKoa), client: exportsOf(client),
+      fastify: exportsOf(spillwayFastify), hono: exportsOf(spillwayHono), nestjs: exportsOf(spillwayNest),
     },
     rejectedErrorName: new core.RejectedError({ reason: 'closed', status: 503, retryAfterSeconds: 1 }).name,
     smoke,
@@ -96,6 +135,16 @@ const node = require('@spillway/node')
 const spillwayExpress = require('@spillway/express')
 const spillwayKoa = require('@spillway/koa')
 const client = require('@spillway/client')
+require('reflect-metadata')
+const Fastify = require('fastify')
+const { Hono } = require('hono')
+const { getRequestListener } = require('@hono/node-server')
+const nestCommon = require('@nestjs/common')
+const nestCore = require('@nestjs/core')
+const nestExpress = require('@nestjs/platform-express')
+const spillwayFastify = require('@spillway/fastify')
+const spillwayHono = require('@spillway/hono')
+const spillwayNest = require('@spillway/nestjs')
 ${SMOKE}
 main().catch((error) => { console.error(error); process.exitCode = 1 })
 `
@@ -108,6 +157,16 @@ import * as node from '@spillway/node'
 import * as spillwayExpress from '@spillway/express'
 import * as spillwayKoa from '@spillway/koa'
 import * as client from '@spillway/client'
+import 'reflect-metadata'
+import Fastify from 'fastify'
+import { Hono } from 'hono'
+import { getRequestListener } from '@hono/node-server'
+import * as nestCommon from '@nestjs/common'
+import * as nestCore from '@nestjs/core'
+import * as nestExpress from '@nestjs/platform-express'
+import * as spillwayFastify from '@spillway/fastify'
+import * as spillwayHono from '@spillway/hono'
+import * as spillwayNest from '@spillway/nestjs'
 ${SMOKE}
 await main()
 `
@@ -130,6 +189,11 @@ import { shed as shedKoa } from '@spillway/koa'
 import { createClient } from '@spillway/client'
 import express from 'express'
 import Koa from 'koa'
+import spillway from '@spillway/fastify'
+import { readiness, shed as shedHono } from '@spillway/hono'
+import { Shed, SpillwayModule } from '@spillway/nestjs'
+import Fastify from 'fastify'
+import { Hono } from 'hono'
 
 const controller: AdmissionController = createAdmissionController({
   limit: 4,
@@ -174,6 +238,22 @@ export const fetchWithBackpressure = createClient()
 controller.tryAcquire({})?.release('maybe')
 // @ts-expect-error a queue order that does not exist
 shedExpress({ queue: { order: 'random' } })
+
+const fastify = Fastify()
+void fastify.register(spillway, { controller, readinessRoute: '/ready' })
+fastify.get('/report', { config: { spillway: { priority: 'sheddable' } } }, async () =>
+  fastify.spillway.stats(),
+)
+// @ts-expect-error a misspelt route option
+fastify.get('/typo', { config: { spillway: { priorty: 'critical' } } }, async () => 'x')
+
+const hono = new Hono()
+hono.use('*', shedHono(controller, { key: (c) => c.req.header('x-tenant') }))
+hono.get('/ready', readiness(controller))
+export const honoController: AdmissionController = shedHono({ limit: 2 }).controller
+
+export const nestModule = SpillwayModule.forRoot({ limit: 8, priority: 'normal' })
+export const nestRoute = Shed({ priority: 'critical', key: (req: { ip?: string }) => req.ip })
 `
 
 /**

@@ -191,6 +191,14 @@ beforeAll(async () => {
       '@types/express@^5',
       '@types/koa@^3',
       '@types/node@^20',
+      'fastify@^5',
+      'hono@^4',
+      '@hono/node-server@^1',
+      '@nestjs/common@^11',
+      '@nestjs/core@^11',
+      '@nestjs/platform-express@^11',
+      'reflect-metadata@^0.2',
+      'rxjs@^7',
       '--no-audit',
       '--no-fund',
       '--prefer-offline',
@@ -231,7 +239,14 @@ describe('the packed packages, installed outside the workspace', () => {
     }
     for (const output of [fromRequire, fromImport]) {
       expect(output.rejectedErrorName).toBe('RejectedError')
-      expect(Object.keys(output.smoke).sort()).toEqual(['express', 'koa', 'node'])
+      expect(Object.keys(output.smoke).sort()).toEqual([
+        'express',
+        'fastify',
+        'hono',
+        'koa',
+        'nestjs',
+        'node',
+      ])
       for (const result of Object.values(output.smoke)) {
         expect(result.first.status).toBe(200)
         expect(result.second.status).toBe(503)
