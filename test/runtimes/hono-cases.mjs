@@ -136,7 +136,7 @@ await run('releases as a failure after app.onError', async (c) => {
   check(c.stats().counters.released.failure === 1, 'not a failure')
 })
 
-await run('rejects with 503 problem+json and Retry-After over its own server', async (c) => {
+await run('rejects with 503 problem+json and Retry-After over its own server', async (_c) => {
   const hold = latch()
   const strict = createAdmissionController({ limit: 1, queue: { size: 0 } })
   const app = new Hono()

@@ -65,6 +65,7 @@ function providers(optionsProvider: Provider, globalGuard: boolean): Provider[] 
 }
 
 /** The module; import it once, in the root module. */
+// biome-ignore lint/complexity/noStaticOnlyClass: Nest's dynamic modules are classes with static factories.
 export class SpillwayModule {
   /** With options known now: checked at startup, with the house messages. */
   static forRoot(options: SpillwayModuleOptions = {}): DynamicModule {
