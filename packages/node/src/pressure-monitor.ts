@@ -9,8 +9,8 @@
  * - Each enabled signal is one object (`sensors/pressure-signal.ts`): a reader
  *   of one quantity in its own unit, and the hysteresis that grades it.
  *     eventLoopDelay        the `percentile` (p99) of `monitorEventLoopDelay`
- *                           over the window since the last sample, in ms
- *                           (`sensors/event-loop-delay.ts`)
+ *                           over the window since the last sample, or a
+ *                           stall it could not record if longer, in ms
  *     eventLoopUtilization  `performance.eventLoopUtilization()` over the window
  *     heap                  V8 heap used ÷ `heap_size_limit`
  *     rss                   RSS ÷ `limitBytes` (option, else the cgroup v2/v1
@@ -32,9 +32,10 @@
  *   something other than a finite number, reads as healthy (0) for that sample
  *   and is passed to `onError`. A monitor that is closed reads 0.
  *
- * Known blind spot: Node's histogram drops the first interval after each
- * reset, so a stall that starts within one `resolutionMs` tick after a sample
- * can be missed by the delay signal; the utilisation signal still sees it.
+ * Node's delay histogram drops the first interval after each reset, so a stall
+ * that starts right after a sample (or fills a whole window) never reaches
+ * it; the delay reader counts the time the histogram did not record, so such
+ * a stall still reads in full (see `sensors/event-loop-delay.ts`).
  */
 import type { PressureSource } from '@spillway/core'
 import {

@@ -3,12 +3,26 @@
  * request waits for it, in milliseconds.
  *
  * How it works: `monitorEventLoopDelay` runs a timer every `resolutionMs` and
- * records how late each tick was. A read takes the `percentile` of the ticks
- * recorded since the previous read, minus the resolution (each recorded
- * interval includes it: an idle loop records about `resolutionMs`), then
- * resets the histogram so each read covers one window.
+ * records each interval between its ticks. A read takes two views of the
+ * window since the previous read, then resets the histogram:
+ *
+ *   recorded    the `percentile` of the recorded intervals, minus the
+ *               resolution (each interval includes it: an idle loop records
+ *               about `resolutionMs`);
+ *   unrecorded  the window's length minus the sum of the recorded intervals
+ *               (count × mean), minus two resolutions. Node drops the first
+ *               interval after each reset, and the tail since the last tick is
+ *               not recorded yet: on a free loop each is at most one
+ *               resolution, so this reads about 0. A stall in either one —
+ *               one that starts right after a sample, or lasts past the next
+ *               sample and so fills the whole window (the histogram then
+ *               counted nothing) — shows here in full, and not at all in the
+ *               histogram.
+ *
+ * The value is the larger of the two: a stall the histogram could not record
+ * counts as one interval of that length.
  */
-import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks'
+import { type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import type { RawReadings, SignalReader } from './pressure-signal.js'
 
 export interface EventLoopDelaySettings {
@@ -37,14 +51,22 @@ export function eventLoopDelayReader(
       },
     }
   }
-  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: settings.resolutionMs })
+  const { percentile, resolutionMs } = settings
+  const histogram: IntervalHistogram = monitorEventLoopDelay({ resolution: resolutionMs })
   histogram.enable()
+  // The loop's own clock, not the monitor's injectable `now`: this measures the real loop.
+  let windowStartMs = performance.now()
   return {
     expected: 'a finite number',
     read: () => {
-      const ms = histogram.count === 0 ? 0 : histogram.percentile(settings.percentile) / 1e6
+      const nowMs = performance.now()
+      const { count } = histogram
+      const percentileMs = count === 0 ? 0 : histogram.percentile(percentile) / 1e6
+      const recordedMs = count === 0 ? 0 : (histogram.mean * count) / 1e6
       histogram.reset()
-      const delayMs = Math.max(0, ms - settings.resolutionMs)
+      const unrecordedMs = nowMs - windowStartMs - recordedMs
+      windowStartMs = nowMs
+      const delayMs = Math.max(0, percentileMs - resolutionMs, unrecordedMs - 2 * resolutionMs)
       raw.eventLoopDelayMs = delayMs
       return delayMs
     },
