@@ -21,6 +21,7 @@
  */
 import { RejectedError } from './errors.js'
 import { type AdmissionControllerOptions, type ResolvedOptions, resolveOptions } from './options.js'
+import { releasePressure, retainPressure } from './pressure-users.js'
 import { RateWindow } from './rate-window.js'
 import { computeRetryAfterSeconds } from './retry-after.js'
 import { admitProbability, pressureCappedLimit } from './shedding.js'
@@ -267,6 +268,7 @@ class Controller implements AdmissionController {
     this.#busySince = start
     this.#progressAt = start
     this.#lastEmptyAt = start
+    if (this.#options.pressure !== undefined) retainPressure(this.#options.pressure)
   }
 
   get closed(): boolean {
@@ -333,8 +335,10 @@ class Controller implements AdmissionController {
     for (let waiter = this.#queue.peekNext(false); waiter; waiter = this.#queue.peekNext(false)) {
       this.#leave(waiter, 'closed', now)
     }
+    const { pressure } = this.#options
     try {
-      this.#options.pressure?.close?.()
+      // Shared by another controller still open: that one closes it.
+      if (pressure !== undefined && releasePressure(pressure)) pressure.close?.()
     } catch (error) {
       this.reportError('pressure.close', error)
     }

@@ -251,7 +251,8 @@ class ProcessPressureMonitor implements PressureMonitor {
 /**
  * Creates a pressure monitor: pass it as `pressure` to
  * `createAdmissionController`, which reads `level` on every decision and calls
- * `close()` from its own `close()`.
+ * `close()` from its own `close()`. One monitor may serve several controllers:
+ * it is closed when the last of them closes.
  *
  * @example
  * const controller = createAdmissionController({ limit: 64, pressure: createPressureMonitor() })
