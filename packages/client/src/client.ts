@@ -209,7 +209,8 @@ async function send(
     if (!refused) {
       throttle?.record(true)
       state.counters.accepts++
-      // The deadline keeps bounding the body: the link is dropped when it fires.
+      // The deadline keeps bounding the body, without holding the process for a body nobody reads.
+      link.unref()
       return response
     }
     state.counters.refusals++

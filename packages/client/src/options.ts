@@ -84,7 +84,10 @@ export interface ClientOptions {
   now?: () => number
   /** Uniform random in `[0, 1)`, for jitter and throttling. @default Math.random */
   random?: () => number
-  /** Timer functions, for tests. @default globalThis's, unref()ed */
+  /**
+   * Timer functions, for tests. A pending call's timers keep the process alive;
+   * a handle with `unref()` is unref'd once the call has resolved. @default globalThis's
+   */
   timers?: Timers
 }
 

@@ -1,7 +1,11 @@
 /**
- * Timer plumbing with injectable timers, so tests drive time by hand. Every
- * timer is `unref()`ed when the runtime supports it (a waiting retry must not
- * keep a process alive) and cleared on every exit path.
+ * Timer plumbing with injectable timers, so tests drive time by hand. A timer
+ * on a call someone awaits (a wait for `Retry-After`, an attempt's deadline)
+ * keeps the process alive, like the socket of a plain `fetch` does: a script
+ * that awaits one call must not exit in the middle of it. Once the call has
+ * resolved, the deadline timer that still bounds the body is `unref()`ed: a
+ * body being read keeps its own socket alive, one nobody reads must not hold
+ * the process. Every timer is cleared on every exit path.
  */
 
 /** The two timer functions the client uses; `globalThis`'s by default. */
@@ -10,14 +14,15 @@ export interface Timers {
   clearTimeout(handle: unknown): void
 }
 
-/** `globalThis`'s timers, each `unref()`ed. */
+/** `globalThis`'s timers. */
 export const defaultTimers: Timers = {
-  setTimeout: (callback, ms) => {
-    const handle = setTimeout(callback, ms)
-    ;(handle as { unref?: () => void }).unref?.()
-    return handle
-  },
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+}
+
+/** Lets the process exit while `handle` is pending (where the runtime has `unref`). */
+export function unrefTimer(handle: unknown): void {
+  ;(handle as { unref?: () => void } | undefined)?.unref?.()
 }
 
 /**
@@ -51,8 +56,8 @@ export function linkSignal(
   caller: AbortSignal | undefined,
   delayMs: number | undefined,
   timers: Timers,
-): { signal: AbortSignal | undefined; dispose: () => void } {
-  if (delayMs === undefined) return { signal: caller, dispose: () => {} }
+): { signal: AbortSignal | undefined; dispose: () => void; unref: () => void } {
+  if (delayMs === undefined) return { signal: caller, dispose: () => {}, unref: () => {} }
   const controller = new AbortController()
   // Whichever fires first undoes the other, so neither outlives the link.
   const onAbort = (): void => {
@@ -71,5 +76,6 @@ export function linkSignal(
       timers.clearTimeout(handle)
       caller?.removeEventListener('abort', onAbort)
     },
+    unref: () => unrefTimer(handle),
   }
 }
