@@ -6,7 +6,7 @@ import {
   failOption,
   resolveObject,
 } from '@spillway/core'
-import { defaultTimers, type Timers } from './timers.js'
+import { defaultTimers, MAX_TIMER_MS, type Timers } from './timers.js'
 
 /** The shape of `fetch` the client wraps and exposes. */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
@@ -54,9 +54,9 @@ export interface ClientOptions {
    * sheds before the handler runs) or the request is idempotent by key. @default false
    */
   retryNonIdempotent?: boolean
-  /** First backoff step without `Retry-After`, in ms; doubles per attempt, full jitter. @default 100 */
+  /** First backoff step without `Retry-After`, in ms (≤ 2^31 − 1); doubles per attempt, full jitter. @default 100 */
   baseDelayMs?: number
-  /** Largest backoff step without `Retry-After`, in ms. @default 10000 */
+  /** Largest backoff step without `Retry-After`, in ms (≤ 2^31 − 1). @default 10000 */
   maxDelayMs?: number
   /** Clamp for a `Retry-After` the server sends, in ms: an absurd value is never trusted. @default 60000 */
   maxRetryAfterMs?: number
@@ -66,7 +66,7 @@ export interface ClientOptions {
    * not all come back in the same instant. @default 0.2
    */
   retryAfterJitter?: number
-  /** Default time budget of a request (attempts and waits), in ms; none when unset. @default undefined */
+  /** Default time budget of a request (attempts and waits), in ms (≤ 2^31 − 1); none when unset. @default undefined */
   timeoutMs?: number | undefined
   /** The retry budget per origin, or `false` to disable it (not recommended). @default {} (its defaults) */
   retryBudget?: RetryBudgetOptions | false
@@ -95,9 +95,9 @@ export interface ClientOptions {
 export interface RequestOptions {
   /** Priority name sent in `priorityHeader` and used by the concurrency cap's queue. */
   priority?: string | undefined
-  /** Epoch ms (same clock as `now`) after which the answer is worthless. */
+  /** Epoch ms (same clock as `now`) after which the answer is worthless; any finite value. */
   deadline?: number | undefined
-  /** Time budget from now, in ms; the earlier of this and `deadline` wins. */
+  /** Time budget from now, in ms (≤ 2^31 − 1); the earlier of this and `deadline` wins. */
   timeoutMs?: number | undefined
   /** Overrides the client's `retryNonIdempotent` for this request. */
   retryNonIdempotent?: boolean | undefined
@@ -186,14 +186,18 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     fetch: o.fetch === undefined ? undefined : checkFunction<FetchLike>(o.fetch, 'fetch'),
     maxAttempts: checkNumber(o.maxAttempts, 'maxAttempts', { integer: true, min: 1, max: 100 }),
     retryNonIdempotent: checkBoolean(o.retryNonIdempotent, 'retryNonIdempotent'),
-    baseDelayMs: checkNumber(o.baseDelayMs, 'baseDelayMs', { min: 0 }),
-    maxDelayMs: checkNumber(o.maxDelayMs, 'maxDelayMs', { min: 0 }),
-    maxRetryAfterMs: checkNumber(o.maxRetryAfterMs, 'maxRetryAfterMs', { min: 0 }),
+    // Upper bounds: a wait longer than a timer can hold (24.8 days) is a unit mistake.
+    baseDelayMs: checkNumber(o.baseDelayMs, 'baseDelayMs', { min: 0, max: MAX_TIMER_MS }),
+    maxDelayMs: checkNumber(o.maxDelayMs, 'maxDelayMs', { min: 0, max: MAX_TIMER_MS }),
+    maxRetryAfterMs: checkNumber(o.maxRetryAfterMs, 'maxRetryAfterMs', {
+      min: 0,
+      max: MAX_TIMER_MS,
+    }),
     retryAfterJitter: checkNumber(o.retryAfterJitter, 'retryAfterJitter', { min: 0, max: 10 }),
     timeoutMs:
       o.timeoutMs === undefined
         ? undefined
-        : checkNumber(o.timeoutMs, 'timeoutMs', { min: 0, exclusiveMin: true }),
+        : checkNumber(o.timeoutMs, 'timeoutMs', { min: 0, exclusiveMin: true, max: MAX_TIMER_MS }),
     retryBudget: false,
     throttle: false,
     concurrency: undefined,
@@ -227,6 +231,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       queueTimeoutMs: checkNumber(c.queueTimeoutMs, 'concurrency.queueTimeoutMs', {
         min: 0,
         exclusiveMin: true,
+        max: MAX_TIMER_MS,
       }),
     }
   }
@@ -253,7 +258,10 @@ export function resolveRequestOptions(options: unknown): RequestOptions {
   if (o.priority !== undefined) r.priority = checkString(o.priority, 'requestOptions.priority')
   if (o.deadline !== undefined) r.deadline = checkNumber(o.deadline, 'requestOptions.deadline')
   if (o.timeoutMs !== undefined) {
-    r.timeoutMs = checkNumber(o.timeoutMs, 'requestOptions.timeoutMs', { min: 0 })
+    r.timeoutMs = checkNumber(o.timeoutMs, 'requestOptions.timeoutMs', {
+      min: 0,
+      max: MAX_TIMER_MS,
+    })
   }
   if (o.retryNonIdempotent !== undefined) {
     r.retryNonIdempotent = checkBoolean(o.retryNonIdempotent, 'requestOptions.retryNonIdempotent')

@@ -6,6 +6,10 @@
  * resolved, the deadline timer that still bounds the body is `unref()`ed: a
  * body being read keeps its own socket alive, one nobody reads must not hold
  * the process. Every timer is cleared on every exit path.
+ *
+ * Timers take at most 2^31 − 1 ms; a longer delay overflows and fires after
+ * 1 ms. A longer wait (a far-future `deadline`) is a chain of timers, each at
+ * most that long, so it fires when asked, never early.
  */
 
 /** The two timer functions the client uses; `globalThis`'s by default. */
@@ -14,14 +18,44 @@ export interface Timers {
   clearTimeout(handle: unknown): void
 }
 
+/** Longest delay one timer honours: 2^31 − 1 ms (about 24.8 days). */
+export const MAX_TIMER_MS = 2_147_483_647
+
 /** `globalThis`'s timers. */
 export const defaultTimers: Timers = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 }
 
-/** Lets the process exit while `handle` is pending (where the runtime has `unref`). */
-export function unrefTimer(handle: unknown): void {
+/** A timer of any length; `cancel()` and `unref()` act on whichever link of the chain is pending. */
+export interface Timer {
+  cancel(): void
+  /** Lets the process exit while it is pending (where the runtime has `unref`). */
+  unref(): void
+}
+
+/** Calls `callback` after `ms` (any length, chained past {@link MAX_TIMER_MS}). */
+export function startTimer(timers: Timers, callback: () => void, ms: number): Timer {
+  let remaining = Math.max(0, ms)
+  let handle: unknown
+  let unrefd = false
+  const arm = (): void => {
+    const step = Math.min(remaining, MAX_TIMER_MS)
+    remaining -= step
+    handle = timers.setTimeout(remaining > 0 ? arm : callback, step)
+    if (unrefd) unrefHandle(handle)
+  }
+  arm()
+  return {
+    cancel: () => timers.clearTimeout(handle),
+    unref: () => {
+      unrefd = true
+      unrefHandle(handle)
+    },
+  }
+}
+
+function unrefHandle(handle: unknown): void {
   ;(handle as { unref?: () => void } | undefined)?.unref?.()
 }
 
@@ -36,13 +70,17 @@ export function sleep(ms: number, signal: AbortSignal | undefined, timers: Timer
       return
     }
     const onAbort = (): void => {
-      timers.clearTimeout(handle)
+      timer.cancel()
       reject(signal?.reason)
     }
-    const handle = timers.setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
+    const timer = startTimer(
+      timers,
+      () => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      },
+      ms,
+    )
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }
@@ -61,21 +99,25 @@ export function linkSignal(
   const controller = new AbortController()
   // Whichever fires first undoes the other, so neither outlives the link.
   const onAbort = (): void => {
-    timers.clearTimeout(handle)
+    timer.cancel()
     controller.abort(caller?.reason)
   }
-  const handle = timers.setTimeout(() => {
-    caller?.removeEventListener('abort', onAbort)
-    controller.abort(new DOMException('The request deadline passed.', 'TimeoutError'))
-  }, delayMs)
+  const timer = startTimer(
+    timers,
+    () => {
+      caller?.removeEventListener('abort', onAbort)
+      controller.abort(new DOMException('The request deadline passed.', 'TimeoutError'))
+    },
+    delayMs,
+  )
   if (caller?.aborted) onAbort()
   else caller?.addEventListener('abort', onAbort, { once: true })
   return {
     signal: controller.signal,
     dispose: () => {
-      timers.clearTimeout(handle)
+      timer.cancel()
       caller?.removeEventListener('abort', onAbort)
     },
-    unref: () => unrefTimer(handle),
+    unref: () => timer.unref(),
   }
 }

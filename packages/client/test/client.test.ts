@@ -667,3 +667,69 @@ describe('createClient: memory and options', () => {
     )
   })
 })
+
+describe('createClient: timers longer than 2^31 - 1 ms', () => {
+  const MAX = 2 ** 31 - 1
+
+  it('rejects durations a timer cannot hold, naming the option and the bound', async () => {
+    for (const option of ['timeoutMs', 'maxRetryAfterMs', 'maxDelayMs', 'baseDelayMs'] as const) {
+      expect(() => createClient({ maxDelayMs: MAX, [option]: 2 ** 31 })).toThrow(
+        expect.objectContaining({
+          name: 'RangeError',
+          code: 'ERR_SPILLWAY_INVALID_OPTION',
+          option,
+          message: expect.stringContaining(`≤ ${MAX}`),
+        }),
+      )
+    }
+    expect(() => createClient({ concurrency: { limit: 1, queueTimeoutMs: 2 ** 32 } })).toThrow(
+      /`concurrency.queueTimeoutMs`/,
+    )
+    const { client } = setup([ok()])
+    await expect(client(URL_A, undefined, { timeoutMs: 2 ** 31 })).rejects.toMatchObject({
+      code: 'ERR_SPILLWAY_INVALID_OPTION',
+      option: 'requestOptions.timeoutMs',
+    })
+  })
+
+  it('keeps a far-future deadline: the attempt is not aborted after 1 ms', async () => {
+    const { client, time } = setup([
+      (call) =>
+        new Promise<Response>((resolve, reject) => {
+          time.setTimeout(() => resolve(ok('late')), 5000)
+          call.signal?.addEventListener('abort', () => reject(call.signal?.reason))
+        }),
+    ])
+    const response = await time.settle(client(URL_A, undefined, { deadline: time.now() + 2 ** 33 }))
+    expect(await response.text()).toBe('late')
+  })
+
+  it('bounds a call by a deadline three timers away, chaining timers', async () => {
+    const { client, calls, time } = setup([
+      (call) =>
+        new Promise<Response>((_, reject) =>
+          call.signal?.addEventListener('abort', () => reject(call.signal?.reason)),
+        ),
+    ])
+    const start = time.now()
+    const error = await time
+      .settle(client(URL_A, undefined, { deadline: start + 3 * MAX }))
+      .catch((e: unknown) => e)
+    expect(error).toMatchObject({ name: 'TimeoutError' })
+    expect(time.now() - start).toBe(3 * MAX)
+    expect(calls).toHaveLength(1)
+    expect(time.pending).toBe(0)
+  })
+
+  it('waits a Retry-After whose jitter takes it past 2^31 - 1 ms in full', async () => {
+    const start = 1_700_000_000_000
+    const { client, calls, time } = setup([refuse(503, '2000000'), ok()], {
+      maxRetryAfterMs: MAX,
+      retryAfterJitter: 0.2,
+    })
+    await time.settle(client(URL_A))
+    expect(calls).toHaveLength(2)
+    // random() = 0.5: 2e9 ms + 0.5 × 0.2 × 2e9 ms = 2.2e9 ms, more than one timer holds.
+    expect(time.now() - start).toBeGreaterThanOrEqual(2.2e9)
+  })
+})
