@@ -20,6 +20,8 @@
  * deadline already past, a full concurrency cap), is not counted at all: it
  * says nothing about the server.
  */
+
+import { onBodySettled } from './body-settled.js'
 import { ThrottledError, type ThrottleReason } from './errors.js'
 import {
   type ClientOptions,
@@ -211,7 +213,7 @@ async function send(
       state.counters.accepts++
       // The deadline keeps bounding the body, without holding the process for a body nobody reads.
       link.unref()
-      return response
+      return onBodySettled(response, link.dispose)
     }
     state.counters.refusals++
     refusedBefore = true
@@ -225,7 +227,8 @@ async function send(
     }
     if (!retry) {
       throttle?.record(false)
-      return response
+      link.unref()
+      return onBodySettled(response, link.dispose)
     }
     link.dispose()
     discard(response)

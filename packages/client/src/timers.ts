@@ -86,38 +86,45 @@ export function sleep(ms: number, signal: AbortSignal | undefined, timers: Timer
 }
 
 /**
- * One signal that aborts when the caller's does, or when `deadline` passes
+ * One signal that aborts when the caller's does, or when `delayMs` passes
  * (with a `TimeoutError`, like `AbortSignal.timeout`). `dispose()` removes the
- * listener and the timer; call it when the attempt settles.
+ * listener and the timer; call it when the call settles. A caller's signal is
+ * always linked, never handed to `fetch` itself, so whatever `fetch` attaches
+ * to it goes to this call's own signal and dies with it.
  */
 export function linkSignal(
   caller: AbortSignal | undefined,
   delayMs: number | undefined,
   timers: Timers,
 ): { signal: AbortSignal | undefined; dispose: () => void; unref: () => void } {
-  if (delayMs === undefined) return { signal: caller, dispose: () => {}, unref: () => {} }
+  if (caller === undefined && delayMs === undefined) {
+    return { signal: undefined, dispose: () => {}, unref: () => {} }
+  }
   const controller = new AbortController()
   // Whichever fires first undoes the other, so neither outlives the link.
   const onAbort = (): void => {
-    timer.cancel()
+    timer?.cancel()
     controller.abort(caller?.reason)
   }
-  const timer = startTimer(
-    timers,
-    () => {
-      caller?.removeEventListener('abort', onAbort)
-      controller.abort(new DOMException('The request deadline passed.', 'TimeoutError'))
-    },
-    delayMs,
-  )
+  const timer =
+    delayMs === undefined
+      ? undefined
+      : startTimer(
+          timers,
+          () => {
+            caller?.removeEventListener('abort', onAbort)
+            controller.abort(new DOMException('The request deadline passed.', 'TimeoutError'))
+          },
+          delayMs,
+        )
   if (caller?.aborted) onAbort()
   else caller?.addEventListener('abort', onAbort, { once: true })
   return {
     signal: controller.signal,
     dispose: () => {
-      timer.cancel()
+      timer?.cancel()
       caller?.removeEventListener('abort', onAbort)
     },
-    unref: () => timer.unref(),
+    unref: () => timer?.unref(),
   }
 }
