@@ -32,6 +32,7 @@ import {
   resolveRequestOptions,
 } from './options.js'
 import { OriginMap, type OriginStats } from './origin-state.js'
+import { isRequest, parseInput } from './request-input.js'
 import { parseRetryAfter } from './retry-after.js'
 import { linkSignal, sleep } from './timers.js'
 
@@ -44,20 +45,6 @@ export interface Client {
 
 /** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
-
-function isRequest(input: unknown): input is Request {
-  return typeof Request !== 'undefined' && input instanceof Request
-}
-
-function originOf(input: string | URL | Request): string | undefined {
-  try {
-    if (typeof input === 'string') return new URL(input).origin
-    if (input instanceof URL) return input.origin
-    return new URL(input.url).origin
-  } catch {
-    return undefined
-  }
-}
 
 /** A body `fetch` can send twice: anything but a stream or an iterable. */
 function isReplayable(input: string | URL | Request, init: RequestInit | undefined): boolean {
@@ -104,11 +91,13 @@ async function send(
   requestOptions: RequestOptions | undefined,
 ): Promise<Response> {
   const request = resolveRequestOptions(requestOptions)
+  const call = parseInput(input, init, o.baseUrl)
   // Resolved per call so a test or an APM agent that replaces globalThis.fetch is honoured.
   const fetchImpl = o.fetch ?? globalThis.fetch
-  const origin = originOf(input)
-  // Not a URL fetch can use: let fetch itself throw its own error.
-  if (origin === undefined) return fetchImpl(input, init)
+  // data:, blob:, file:… reach no server: nothing to protect, nothing to retry.
+  if (!call.http) return fetchImpl(call.fetchInput, init)
+  const origin = call.url.origin
+  input = call.fetchInput
 
   const { now, random, timers } = o
   const start = now()
@@ -117,8 +106,8 @@ async function send(
   if (timeoutMs !== undefined) deadline = Math.min(deadline ?? Infinity, start + timeoutMs)
 
   const state = origins.get(origin)
-  const method = (init?.method ?? (isRequest(input) ? input.method : 'GET')).toUpperCase()
-  const caller = init?.signal ?? (isRequest(input) ? input.signal : undefined) ?? undefined
+  const method = call.method
+  const caller = call.signal
   const mayRetry =
     (IDEMPOTENT.has(method) || (request.retryNonIdempotent ?? o.retryNonIdempotent)) &&
     isReplayable(input, init)

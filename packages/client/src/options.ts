@@ -4,8 +4,10 @@ import {
   checkNumber,
   checkString,
   failOption,
+  isPlainObject,
   resolveObject,
 } from '@spillway/core'
+import { checkBaseUrl } from './request-input.js'
 import { defaultTimers, MAX_TIMER_MS, type Timers } from './timers.js'
 
 /** The shape of `fetch` the client wraps and exposes. */
@@ -46,6 +48,11 @@ export interface ConcurrencyOptions {
 export interface ClientOptions {
   /** The `fetch` to wrap. @default globalThis.fetch */
   fetch?: FetchLike
+  /**
+   * Absolute http(s) URL a relative input is resolved against (`new URL(input, baseUrl)`).
+   * Without it a relative URL is refused with an error. @default undefined
+   */
+  baseUrl?: string | URL | undefined
   /** Attempts per request, the first one included (an integer ≥ 1); 1 disables retries. @default 3 */
   maxAttempts?: number
   /**
@@ -108,6 +115,7 @@ export interface RequestOptions {
 /** Options after checking, defaults applied (internal). */
 export interface ResolvedOptions {
   fetch: FetchLike | undefined
+  baseUrl: URL | undefined
   maxAttempts: number
   retryNonIdempotent: boolean
   baseDelayMs: number
@@ -128,6 +136,7 @@ export interface ResolvedOptions {
 
 const DEFAULTS = Object.freeze({
   fetch: undefined,
+  baseUrl: undefined,
   maxAttempts: 3,
   retryNonIdempotent: false,
   baseDelayMs: 100,
@@ -179,11 +188,17 @@ function checkTimers(value: unknown): Timers {
   return timers as Timers
 }
 
+/** A nested option group: says what else is allowed (`false`, `undefined`) when it is not an object. */
+function checkSection(value: unknown, option: string, expected: string): void {
+  if (!isPlainObject(value)) failOption('type', option, expected, value)
+}
+
 /** Checks every option once, at construction; throws `TypeError`/`RangeError` naming it. */
 export function resolveOptions(options: unknown): ResolvedOptions {
   const o = resolveObject<Record<string, unknown>>(options, '', DEFAULTS)
   const resolved: ResolvedOptions = {
     fetch: o.fetch === undefined ? undefined : checkFunction<FetchLike>(o.fetch, 'fetch'),
+    baseUrl: o.baseUrl === undefined ? undefined : checkBaseUrl(o.baseUrl),
     maxAttempts: checkNumber(o.maxAttempts, 'maxAttempts', { integer: true, min: 1, max: 100 }),
     retryNonIdempotent: checkBoolean(o.retryNonIdempotent, 'retryNonIdempotent'),
     // Upper bounds: a wait longer than a timer can hold (24.8 days) is a unit mistake.
@@ -209,6 +224,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     timers: o.timers === undefined ? defaultTimers : checkTimers(o.timers),
   }
   if (o.retryBudget !== false) {
+    checkSection(o.retryBudget, 'retryBudget', 'an object or `false`')
     const b = resolveObject(o.retryBudget, 'retryBudget', BUDGET_DEFAULTS)
     resolved.retryBudget = {
       ratio: checkNumber(b.ratio, 'retryBudget.ratio', { min: 0, max: 1 }),
@@ -217,6 +233,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     }
   }
   if (o.throttle !== false) {
+    checkSection(o.throttle, 'throttle', 'an object or `false`')
     const t = resolveObject(o.throttle, 'throttle', THROTTLE_DEFAULTS)
     resolved.throttle = {
       k: checkNumber(t.k, 'throttle.k', { min: 1 }),
@@ -224,6 +241,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     }
   }
   if (o.concurrency !== undefined) {
+    checkSection(o.concurrency, 'concurrency', 'an object such as `{ limit: 8 }`, or `undefined`')
     const c = resolveObject(o.concurrency, 'concurrency', CONCURRENCY_DEFAULTS)
     resolved.concurrency = {
       limit: checkNumber(c.limit, 'concurrency.limit', { integer: true, min: 1 }),

@@ -621,13 +621,6 @@ describe('createClient: memory and options', () => {
     expect(calls).toHaveLength(2)
   })
 
-  it('leaves a URL it cannot parse to fetch', async () => {
-    const { client, calls, time } = setup([ok()])
-    await time.settle(client('not a url'))
-    expect(calls).toHaveLength(1)
-    expect(client.stats()).toEqual({})
-  })
-
   it('rejects unknown options with a suggestion', () => {
     expect(() => createClient({ maxAtempts: 3 } as ClientOptions)).toThrow(
       expect.objectContaining({
@@ -731,5 +724,96 @@ describe('createClient: timers longer than 2^31 - 1 ms', () => {
     expect(calls).toHaveLength(2)
     // random() = 0.5: 2e9 ms + 0.5 × 0.2 × 2e9 ms = 2.2e9 ms, more than one timer holds.
     expect(time.now() - start).toBeGreaterThanOrEqual(2.2e9)
+  })
+})
+
+describe('createClient: bad arguments and relative URLs', () => {
+  const invalid = (option: string, message: RegExp) =>
+    expect.objectContaining({
+      code: 'ERR_SPILLWAY_INVALID_OPTION',
+      option,
+      message: expect.stringMatching(message),
+    })
+
+  it('refuses a method that is not a string with the house error', async () => {
+    const { client, calls } = setup([ok()])
+    const error = await client(URL_A, { method: 5 as never }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(TypeError)
+    expect(error).toEqual(
+      invalid(
+        'init.method',
+        /^Expected `init.method` to be an HTTP method name such as `"GET"`, got `5` \(number\)\.$/,
+      ),
+    )
+    await expect(client(URL_A, { method: 'GE T' })).rejects.toEqual(
+      invalid('init.method', /`"GE T"`/),
+    )
+    expect(calls).toHaveLength(0)
+    expect(client.stats()).toEqual({})
+  })
+
+  it('refuses an input that is no URL, and an init that is no object', async () => {
+    const { client } = setup([ok()])
+    await expect(client(42 as never)).rejects.toEqual(
+      invalid('input', /a URL string, a `URL` or a `Request`/),
+    )
+    await expect(client(URL_A, 'GET' as never)).rejects.toEqual(invalid('init', /RequestInit/))
+    await expect(client(URL_A, { signal: {} as never })).rejects.toEqual(
+      invalid('init.signal', /AbortSignal/),
+    )
+  })
+
+  it('says `false` is allowed when an option group is given something else', () => {
+    expect(() => createClient({ throttle: true as never })).toThrow(
+      new TypeError('Expected `throttle` to be an object or `false`, got `true` (boolean).'),
+    )
+    expect(() => createClient({ retryBudget: 0.1 as never })).toThrow(
+      invalid('retryBudget', /an object or `false`, got `0.1`/),
+    )
+    expect(() => createClient({ concurrency: 8 as never })).toThrow(
+      invalid('concurrency', /`\{ limit: 8 \}`, or `undefined`, got `8`/),
+    )
+  })
+
+  it('refuses a relative URL without baseUrl, sending nothing', async () => {
+    const { client, calls } = setup([ok()])
+    const error = await client('/items/1').catch((e: unknown) => e)
+    expect(error).toEqual(
+      invalid(
+        'input',
+        /absolute URL, got `"\/items\/1"` \(string\)\. A relative URL needs the client’s `baseUrl` option/,
+      ),
+    )
+    expect(calls).toHaveLength(0)
+  })
+
+  it('resolves a relative URL against baseUrl, with throttling, retries and the deadline header', async () => {
+    const { client, calls, time } = setup([refuse(503, '1'), ok()], {
+      baseUrl: 'http://127.0.0.1:9/api/',
+      timeoutMs: 5000,
+    })
+    expect((await time.settle(client('items/1'))).status).toBe(200)
+    expect(calls.map((c) => c.url)).toEqual([
+      'http://127.0.0.1:9/api/items/1',
+      'http://127.0.0.1:9/api/items/1',
+    ])
+    expect(calls[0]?.headers.get('x-request-timeout-ms')).toBe('5000')
+    expect(client.stats()[ORIGIN_A]?.counters).toMatchObject({ requests: 1, retries: 1 })
+  })
+
+  it('checks baseUrl at construction', () => {
+    expect(() => createClient({ baseUrl: '/api' })).toThrow(
+      invalid('baseUrl', /absolute http\(s\) URL/),
+    )
+    expect(() => createClient({ baseUrl: 'ftp://x/' })).toThrow(
+      invalid('baseUrl', /absolute http\(s\) URL/),
+    )
+  })
+
+  it('hands a data: URL to fetch untouched: there is no server to protect', async () => {
+    const { client, calls, time } = setup([ok('inline')])
+    expect(await (await time.settle(client('data:text/plain,x'))).text()).toBe('inline')
+    expect(calls).toHaveLength(1)
+    expect(client.stats()).toEqual({})
   })
 })
