@@ -31,8 +31,8 @@ import {
   resolveOptions,
   resolveRequestOptions,
 } from './options.js'
-import { OriginMap, type OriginStats } from './origin-state.js'
-import { isRequest, parseInput } from './request-input.js'
+import { OriginMap, type OriginState, type OriginStats } from './origin-state.js'
+import { type CallInput, isRequest, parseInput } from './request-input.js'
 import { parseRetryAfter } from './retry-after.js'
 import { linkSignal, sleep } from './timers.js'
 
@@ -96,16 +96,31 @@ async function send(
   const fetchImpl = o.fetch ?? globalThis.fetch
   // data:, blob:, file:… reach no server: nothing to protect, nothing to retry.
   if (!call.http) return fetchImpl(call.fetchInput, init)
-  const origin = call.url.origin
-  input = call.fetchInput
-
-  const { now, random, timers } = o
-  const start = now()
   const timeoutMs = request.timeoutMs ?? o.timeoutMs
   let deadline = request.deadline
-  if (timeoutMs !== undefined) deadline = Math.min(deadline ?? Infinity, start + timeoutMs)
+  if (timeoutMs !== undefined) deadline = Math.min(deadline ?? Infinity, o.now() + timeoutMs)
 
-  const state = origins.get(origin)
+  const state = origins.acquire(call.url.origin)
+  try {
+    return await attempts(o, state, call.fetchInput, init, call, request, deadline)
+  } finally {
+    origins.release(state)
+  }
+}
+
+/** The attempts of one call to `state`'s origin, and the waits between them. */
+async function attempts(
+  o: ResolvedOptions,
+  state: OriginState,
+  input: string | URL | Request,
+  init: RequestInit | undefined,
+  call: CallInput,
+  request: RequestOptions,
+  deadline: number | undefined,
+): Promise<Response> {
+  const { now, random, timers } = o
+  const fetchImpl = o.fetch ?? globalThis.fetch
+  const origin = state.origin
   const method = call.method
   const caller = call.signal
   const mayRetry =

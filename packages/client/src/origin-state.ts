@@ -1,9 +1,11 @@
 /**
  * Everything the client remembers about one origin, and the bounded map that
- * holds it. The map drops the least recently used origin past `maxOrigins`, so
- * a client that talks to many hosts does not grow for ever. A request in
- * progress keeps a reference to its state, so dropping one mid-flight is safe:
- * the next request to that origin simply starts from fresh counts.
+ * holds it. Past `maxOrigins`, the map drops the least recently used origin
+ * that has no call in progress, so a client that talks to many hosts does not
+ * grow for ever. An origin with a call in progress is never dropped: its
+ * concurrency controller counts that call, and a fresh one would let the next
+ * calls exceed the cap. When every origin is busy the map holds one more per
+ * call in progress, and shrinks back as they end.
  */
 import { type AdmissionController, createAdmissionController } from '@spillway/core'
 import { AdaptiveThrottle, type ThrottleStats } from './adaptive-throttle.js'
@@ -58,6 +60,8 @@ export class OriginState {
   readonly throttle: AdaptiveThrottle | undefined
   readonly budget: RetryBudget | undefined
   readonly controller: AdmissionController | undefined
+  /** Calls in progress (from their start until they resolve or reject). */
+  active = 0
 
   constructor(origin: string, options: ResolvedOptions) {
     this.origin = origin
@@ -108,21 +112,38 @@ export class OriginMap {
     return this.#states.size
   }
 
-  /** The state of `origin`, created on first use and marked most recently used. */
-  get(origin: string): OriginState {
+  /**
+   * The state of `origin`, created on first use and marked most recently used,
+   * with one more call in progress; pair with {@link OriginMap.release}.
+   */
+  acquire(origin: string): OriginState {
     let state = this.#states.get(origin)
     if (state !== undefined) {
       // Re-inserting moves it to the end: Map iteration order is insertion order.
       this.#states.delete(origin)
     } else {
       state = new OriginState(origin, this.#options)
-      if (this.#states.size >= this.#options.maxOrigins) {
-        const oldest = this.#states.keys().next().value
-        if (oldest !== undefined) this.#states.delete(oldest)
-      }
+      if (this.#states.size >= this.#options.maxOrigins) this.#evictIdle()
     }
     this.#states.set(origin, state)
+    state.active++
     return state
+  }
+
+  /** One call to `state`'s origin ended; an idle surplus origin is dropped. */
+  release(state: OriginState): void {
+    state.active--
+    if (this.#states.size > this.#options.maxOrigins) this.#evictIdle()
+  }
+
+  /** Drops the least recently used origin with no call in progress, if any. */
+  #evictIdle(): void {
+    for (const [origin, state] of this.#states) {
+      if (state.active === 0) {
+        this.#states.delete(origin)
+        return
+      }
+    }
   }
 
   entries(): IterableIterator<[string, OriginState]> {

@@ -613,6 +613,32 @@ describe('createClient: memory and options', () => {
     expect(Object.keys(client.stats()).sort()).toEqual(['http://127.0.0.1:1', 'http://127.0.0.1:3'])
   })
 
+  it('never drops an origin with a call in flight, so its concurrency cap holds', async () => {
+    const gates: Array<() => void> = []
+    const held = () =>
+      new Promise<Response>((resolve) => {
+        gates.push(() => resolve(ok()))
+      })
+    const { client, calls, time } = setup([held, ok(), ok()], {
+      maxOrigins: 1,
+      concurrency: { limit: 1 },
+    })
+    const first = client(URL_A)
+    await flush()
+    // Another origin while A's only slot is taken: A keeps its state and its controller,
+    // and the surplus idle origin goes as soon as its call ends.
+    await time.settle(client('http://127.0.0.1:2/'))
+    expect(Object.keys(client.stats())).toEqual([ORIGIN_A])
+    await expect(client(URL_A)).rejects.toMatchObject({ reason: 'queueFull' })
+    expect(calls).toHaveLength(2)
+    expect(client.stats()[ORIGIN_A]?.concurrency).toEqual({ limit: 1, inFlight: 1, queued: 0 })
+    gates.shift()?.()
+    await first
+    // Once A is idle it may go like any other origin.
+    await time.settle(client('http://127.0.0.1:3/'))
+    expect(Object.keys(client.stats())).toEqual(['http://127.0.0.1:3'])
+  })
+
   it('wraps a given fetch with withBackpressure', async () => {
     const time = new FakeTime()
     const { fetch, calls } = scriptedFetch(refuse(429, '1'), ok())
