@@ -7,8 +7,10 @@
  *      optional concurrency cap (a `@spillway/core` controller) may queue or
  *      fail it; then it is sent.
  *   3. A 429 or 503 is retried when the method is idempotent (or the caller
- *      opted in), the body can be replayed, attempts remain, the wait ends before
- *      the deadline and the retry budget has a retry to spend. The wait is
+ *      opted in), the body can be replayed, attempts remain, `Retry-After` is
+ *      within `maxRetryAfterMs`, the wait ends before the deadline, the
+ *      throttle's draw lets it through and the retry budget has a retry to
+ *      spend (`retry-policy.ts`); each "no" is counted by reason. The wait is
  *      `Retry-After` plus upward jitter, or exponential backoff with full jitter.
  *   4. Otherwise the last response is returned as it is: HTTP statuses are
  *      answers, not errors, exactly as with `fetch`.
@@ -23,6 +25,7 @@
 
 import { onBodySettled } from './body-settled.js'
 import { ThrottledError, type ThrottleReason } from './errors.js'
+import { type ClientListener, Emitter } from './events.js'
 import {
   type ClientOptions,
   type FetchLike,
@@ -33,7 +36,7 @@ import {
 } from './options.js'
 import { OriginMap, type OriginState, type OriginStats } from './origin-state.js'
 import { type CallInput, isRequest, parseInput } from './request-input.js'
-import { parseRetryAfter } from './retry-after.js'
+import { decideRetry, IDEMPOTENT, type RetryScope } from './retry-policy.js'
 import { linkSignal, sleep } from './timers.js'
 
 /** A `fetch` that hears "slow down"; the third argument holds per-request options. */
@@ -41,10 +44,12 @@ export interface Client {
   (input: string | URL | Request, init?: RequestInit, options?: RequestOptions): Promise<Response>
   /** Per-origin counters and windows, keyed by origin (`scheme://host:port`). */
   stats(): Record<string, OriginStats>
+  /**
+   * Subscribes to every retry taken (`retry`) and not taken (`retrySkipped`,
+   * with its reason), for every origin; returns the unsubscribe function.
+   */
+  on(listener: ClientListener): () => void
 }
-
-/** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 /** A body `fetch` can send twice: anything but a stream or an iterable. */
 function isReplayable(input: string | URL | Request, init: RequestInit | undefined): boolean {
@@ -66,7 +71,7 @@ function discard(response: Response): void {
 /** Wraps `options.fetch` (global `fetch` by default). See {@link ClientOptions}. */
 export function createClient(options?: ClientOptions): Client {
   const resolved = resolveOptions(options)
-  const origins = new OriginMap(resolved)
+  const origins = new OriginMap(resolved, new Emitter())
   const call = (input: string | URL | Request, init?: RequestInit, request?: RequestOptions) =>
     send(resolved, origins, input, init, request)
   return Object.assign(call, {
@@ -74,6 +79,9 @@ export function createClient(options?: ClientOptions): Client {
       const result: Record<string, OriginStats> = {}
       for (const [origin, state] of origins.entries()) result[origin] = state.stats()
       return result
+    },
+    on(listener: ClientListener): () => void {
+      return origins.events.on(listener)
     },
   })
 }
@@ -123,10 +131,15 @@ async function attempts(
   const origin = state.origin
   const method = call.method
   const caller = call.signal
-  const mayRetry =
-    (IDEMPOTENT.has(method) || (request.retryNonIdempotent ?? o.retryNonIdempotent)) &&
-    isReplayable(input, init)
-  const maxAttempts = mayRetry ? (request.maxAttempts ?? o.maxAttempts) : 1
+  const scope: RetryScope = {
+    never: !(IDEMPOTENT.has(method) || (request.retryNonIdempotent ?? o.retryNonIdempotent))
+      ? 'notIdempotent'
+      : !isReplayable(input, init)
+        ? 'bodyNotReplayable'
+        : undefined,
+    maxAttempts: request.maxAttempts ?? o.maxAttempts,
+    deadline,
+  }
 
   // Built before any permit is held: a header value fetch rejects throws here, leaking nothing.
   const baseHeaders = new Headers(init?.headers ?? (isRequest(input) ? input.headers : undefined))
@@ -222,32 +235,15 @@ async function attempts(
     state.counters.refusals++
     refusedBefore = true
 
-    const delayMs = retryDelay(o, response, attempt)
-    let retry = attempt < maxAttempts && (deadline === undefined || now() + delayMs < deadline)
-    // Checked last: asking the budget spends a retry.
-    if (retry && state.budget !== undefined && !state.budget.tryRetry()) {
-      state.counters.budgetExhausted++
-      retry = false
-    }
-    if (!retry) {
+    const retryAfter = response.headers.get('retry-after')
+    const decision = decideRetry(o, state, scope, attempt, { status: response.status }, retryAfter)
+    if (!decision.retry) {
       throttle?.record(false)
       link.unref()
       return onBodySettled(response, link.dispose)
     }
     link.dispose()
     discard(response)
-    await sleep(delayMs, caller, timers)
+    await sleep(decision.delayMs, caller, timers)
   }
-}
-
-/** `Retry-After` plus upward jitter when the server gave one; else full-jitter backoff. */
-function retryDelay(o: ResolvedOptions, response: Response, attempt: number): number {
-  const header = response.headers.get('retry-after')
-  const retryAfterMs = parseRetryAfter(header, o.now(), o.maxRetryAfterMs)
-  if (retryAfterMs !== undefined) {
-    return retryAfterMs + o.random() * o.retryAfterJitter * Math.max(retryAfterMs, o.baseDelayMs)
-  }
-  // "Exponential backoff and jitter" (AWS Architecture Blog): uniform in [0, step].
-  const step = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1))
-  return o.random() * step
 }

@@ -146,5 +146,5 @@ describe('3,000 calls sharing one long-lived signal, over a real server', () => 
     } finally {
       process.off('warning', onWarning)
     }
-  })
+  }, 60_000)
 })

@@ -1,6 +1,8 @@
 import {
+  type ClientEvent,
   type ClientOptions,
   createClient,
+  NO_RETRY_REASONS,
   ThrottledError,
   withBackpressure,
 } from '@spillway/client'
@@ -92,13 +94,16 @@ describe('createClient: responses and retries', () => {
     expect(Math.max(...time.delays)).toBeLessThanOrEqual(1000)
   })
 
-  it('clamps an absurd Retry-After to maxRetryAfterMs', async () => {
-    const { client, time } = setup([refuse(503, '31536000'), ok()], {
+  it('does not wait for a Retry-After longer than maxRetryAfterMs, nor cut it short', async () => {
+    const { client, calls, time } = setup([refuse(503, '31536000'), ok()], {
       maxRetryAfterMs: 5000,
       retryAfterJitter: 0,
     })
-    await time.settle(client(URL_A))
-    expect(time.delays).toEqual([5000])
+    const response = await time.settle(client(URL_A))
+    expect(response.status).toBe(503)
+    expect(calls).toHaveLength(1)
+    expect(time.delays.filter((d) => d > 0)).toEqual([])
+    expect(client.stats()[ORIGIN_A]?.counters.notRetried.retryAfterTooLong).toBe(1)
   })
 
   it('stops at maxAttempts and returns the last refusal as it is', async () => {
@@ -311,21 +316,33 @@ describe('createClient: adaptive throttling', () => {
     expect(Math.abs(rejected - expected) / expected).toBeLessThan(0.05)
   })
 
-  it('throttles only a call, never its retries, and counts the call once, by its end', async () => {
-    const draws: number[] = []
-    const s = setup([refuse(503), refuse(503), refuse(503, '1'), ok()], {
-      throttle: {},
-      random: () => draws.shift() ?? 0,
-    })
-    // Two calls refused to the end: the throttle now rejects with probability 2/3.
-    draws.push(0.999, 0.999)
-    for (let i = 0; i < 2; i++) await s.time.settle(s.client(URL_A, undefined, { maxAttempts: 1 }))
-    expect(s.client.stats()[ORIGIN_A]?.throttle?.rejectProbability).toBeCloseTo(2 / 3, 12)
-    // The call passes its draw; every later draw is 0, which a throttled retry would fail.
-    draws.push(0.999)
-    expect((await s.time.settle(s.client(URL_A))).status).toBe(200)
-    expect(s.calls).toHaveLength(4)
-    expect(s.client.stats()[ORIGIN_A]?.throttle).toMatchObject({ requests: 3, accepts: 1 })
+  it('skips a retry with the throttle probability, and counts the call once, by its end', async () => {
+    for (const [retryDraw, status] of [
+      [0, 503],
+      [0.999, 200],
+    ] as const) {
+      const draws: number[] = []
+      const s = setup([refuse(503), refuse(503), refuse(503, '1'), ok()], {
+        throttle: {},
+        random: () => draws.shift() ?? 0,
+      })
+      // Two calls refused to the end (only the second draws: p = 0 for the first);
+      // the throttle now rejects with probability 2/3.
+      draws.push(0.999)
+      for (let i = 0; i < 2; i++) {
+        await s.time.settle(s.client(URL_A, undefined, { maxAttempts: 1 }))
+      }
+      expect(s.client.stats()[ORIGIN_A]?.throttle?.rejectProbability).toBeCloseTo(2 / 3, 12)
+      // The call passes its draw; then the jitter draw; then the retry's own throttle draw.
+      draws.push(0.999, 0, retryDraw)
+      expect((await s.time.settle(s.client(URL_A))).status).toBe(status)
+      expect(s.calls).toHaveLength(status === 200 ? 4 : 3)
+      expect(s.client.stats()[ORIGIN_A]?.counters.notRetried.throttle).toBe(status === 200 ? 0 : 1)
+      expect(s.client.stats()[ORIGIN_A]?.throttle).toMatchObject({
+        requests: 3,
+        accepts: status === 200 ? 1 : 0,
+      })
+    }
   })
 
   it('counts a call refused to its last attempt as one request without an accept', async () => {
@@ -843,3 +860,79 @@ describe('createClient: bad arguments and relative URLs', () => {
     expect(client.stats()).toEqual({})
   })
 })
+
+describe('createClient: why a retry was not taken', () => {
+  it('names every reason in stats() and in a retrySkipped event, per origin', async () => {
+    const stream = () =>
+      new ReadableStream({
+        start(c) {
+          c.close()
+        },
+      })
+    const cases: Array<[string, ClientOptions, RequestInit | undefined, object | undefined]> = [
+      ['notIdempotent', {}, { method: 'POST', body: 'x' }, undefined],
+      [
+        'bodyNotReplayable',
+        {},
+        { method: 'PUT', body: stream(), duplex: 'half' } as RequestInit,
+        undefined,
+      ],
+      ['attemptsExhausted', { maxAttempts: 1 }, undefined, undefined],
+      ['retryAfterTooLong', { maxRetryAfterMs: 1000 }, undefined, undefined],
+      ['deadline', {}, undefined, { timeoutMs: 1500 }],
+      ['budget', { retryBudget: { ratio: 0, minPerSecond: 0 } }, undefined, undefined],
+    ]
+    for (const [reason, options, init, request] of cases) {
+      const { client, time } = setup([refuse(429, '2'), ok()], options)
+      const events: ClientEvent[] = []
+      client.on((event) => events.push(event))
+      const response = await time.settle(client(URL_A, init, request as never))
+      expect(response.status).toBe(429)
+      const notRetried = client.stats()[ORIGIN_A]?.counters.notRetried
+      expect(notRetried).toEqual({ ...zeroReasons(), [reason]: 1 })
+      expect(events).toEqual([
+        { type: 'retrySkipped', origin: ORIGIN_A, attempt: 1, reason, status: 429 },
+      ])
+    }
+  })
+
+  it('accounts for every refusal handed back: one reason each', async () => {
+    // The run: budget available, none exhausted, yet 429s came back without
+    // retry. Here the 2 s waits would not fit the 1.5 s deadline, and stats() says so.
+    const { client, time } = setup([refuse(429, '2')], { retryBudget: { minPerSecond: 0.2 } })
+    for (let i = 0; i < 10; i++) await time.settle(client(URL_A, undefined, { timeoutMs: 1500 }))
+    const stats = client.stats()[ORIGIN_A]
+    expect(stats?.retryBudget?.available).toBe(2)
+    expect(stats?.counters.budgetExhausted).toBe(0)
+    expect(stats?.counters.notRetried.deadline).toBe(10)
+  })
+
+  it('publishes each retry taken, and survives a listener that throws', async () => {
+    const { client, time } = setup([refuse(503, '1'), new TypeError('fetch failed')], {
+      retryAfterJitter: 0,
+    })
+    const events: ClientEvent[] = []
+    client.on(() => {
+      throw new Error('listener bug')
+    })
+    const off = client.on((event) => events.push(event))
+    await expect(
+      time.settle(client(URL_A, { method: 'POST' }, { retryNonIdempotent: true })),
+    ).rejects.toThrow('fetch failed')
+    expect(events[0]).toEqual({
+      type: 'retry',
+      origin: ORIGIN_A,
+      attempt: 1,
+      delayMs: 1000,
+      status: 503,
+    })
+    expect(events).toHaveLength(1)
+    off()
+    await time.settle(client(URL_A, undefined, { maxAttempts: 1 })).catch(() => {})
+    expect(events).toHaveLength(1)
+  })
+})
+
+function zeroReasons() {
+  return Object.fromEntries(NO_RETRY_REASONS.map((r) => [r, 0]))
+}
