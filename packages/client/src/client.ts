@@ -36,7 +36,7 @@ import {
 } from './options.js'
 import { OriginMap, type OriginState, type OriginStats } from './origin-state.js'
 import { type CallInput, isRequest, parseInput } from './request-input.js'
-import { decideRetry, IDEMPOTENT, type RetryScope } from './retry-policy.js'
+import { decideRetry, IDEMPOTENT, isConnectionError, type RetryScope } from './retry-policy.js'
 import { linkSignal, sleep } from './timers.js'
 
 /** A `fetch` that hears "slow down"; the third argument holds per-request options. */
@@ -131,14 +131,20 @@ async function attempts(
   const origin = state.origin
   const method = call.method
   const caller = call.signal
+  const replayable = isReplayable(input, init)
   const scope: RetryScope = {
     never: !(IDEMPOTENT.has(method) || (request.retryNonIdempotent ?? o.retryNonIdempotent))
       ? 'notIdempotent'
-      : !isReplayable(input, init)
-        ? 'bodyNotReplayable'
-        : undefined,
+      : replayable
+        ? undefined
+        : 'bodyNotReplayable',
     maxAttempts: request.maxAttempts ?? o.maxAttempts,
     deadline,
+  }
+  // A network error may come after the server acted on the request: idempotent methods only.
+  const networkScope: RetryScope = {
+    ...scope,
+    never: !IDEMPOTENT.has(method) ? 'notIdempotent' : scope.never,
   }
 
   // Built before any permit is held: a header value fetch rejects throws here, leaking nothing.
@@ -215,10 +221,17 @@ async function attempts(
     } catch (error) {
       link.dispose()
       permit?.release(caller?.aborted ? 'ignore' : 'failure')
-      if (!caller?.aborted) {
-        state.counters.errors++
-        throttle?.record(false)
+      if (caller?.aborted) throw error
+      state.counters.errors++
+      if (isConnectionError(error)) {
+        const decision = decideRetry(o, state, networkScope, attempt, { error }, undefined)
+        if (decision.retry) {
+          refusedBefore = true
+          await sleep(decision.delayMs, caller, timers)
+          continue
+        }
       }
+      throttle?.record(false)
       throw error
     }
 

@@ -1,5 +1,6 @@
 /**
- * Whether to retry a refused (429/503) or failed attempt, and after how long.
+ * Whether to retry a refused (429/503) attempt or one whose connection failed
+ * before any byte of the response (idempotent methods only), and after how long.
  * Shared by the `fetch` client and the undici interceptor, so both decide alike.
  * Checks run cheapest and most certain first; the retry budget runs last
  * because asking it spends a retry. Each "no" names its reason (counted per
@@ -14,6 +15,31 @@ import type { AttemptFailure, NoRetryReason } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import type { OriginState } from './origin-state.js'
 import { parseRetryAfter } from './retry-after.js'
+
+/**
+ * Errors that mean the connection failed before any byte of a response
+ * arrived: refused, reset or closed by the peer, or not established in time.
+ * `fetch` wraps them (`TypeError: fetch failed`, the code on `cause`); undici's
+ * dispatcher throws them bare.
+ */
+const CONNECTION_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+])
+
+/** Whether `error` (or its `cause`, a few levels down) is a {@link CONNECTION_ERRORS} code. */
+export function isConnectionError(error: unknown): boolean {
+  let current = error
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === 'string' && CONNECTION_ERRORS.has(code)) return true
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
+}
 
 /** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
 export const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])

@@ -936,3 +936,55 @@ describe('createClient: why a retry was not taken', () => {
 function zeroReasons() {
   return Object.fromEntries(NO_RETRY_REASONS.map((r) => [r, 0]))
 }
+
+describe('createClient: network errors', () => {
+  const connectionError = (code: string) =>
+    new TypeError('fetch failed', { cause: Object.assign(new Error(code), { code }) })
+
+  it('retries an idempotent call whose connection was refused or reset, with backoff', async () => {
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET']) {
+      const { client, calls, time } = setup([connectionError(code), ok('back')], {
+        random: () => 0.5,
+      })
+      const response = await time.settle(client(URL_A))
+      expect(await response.text()).toBe('back')
+      expect(calls).toHaveLength(2)
+      // Full jitter over the first step: 0.5 × 100 ms.
+      expect(time.delays[0]).toBe(50)
+      expect(client.stats()[ORIGIN_A]?.counters).toMatchObject({
+        errors: 1,
+        retries: 1,
+        accepts: 1,
+      })
+    }
+  })
+
+  it('does not retry a non-idempotent call, even one opted in to retries of refusals', async () => {
+    const { client, calls, time } = setup([connectionError('ECONNRESET'), ok()], {
+      retryNonIdempotent: true,
+    })
+    await expect(time.settle(client(URL_A, { method: 'POST', body: 'x' }))).rejects.toThrow(
+      'fetch failed',
+    )
+    expect(calls).toHaveLength(1)
+    expect(client.stats()[ORIGIN_A]?.counters.notRetried.notIdempotent).toBe(1)
+  })
+
+  it('spends the same retry budget, and throws the error once it is spent', async () => {
+    const { client, calls, time } = setup([connectionError('ECONNREFUSED')], {
+      retryBudget: { ratio: 0, minPerSecond: 0.1 },
+      maxAttempts: 5,
+    })
+    await expect(time.settle(client(URL_A))).rejects.toThrow('fetch failed')
+    // The reserve is 0.1/s × 10 s = 1 retry.
+    expect(calls).toHaveLength(2)
+    expect(client.stats()[ORIGIN_A]?.counters.notRetried.budget).toBe(1)
+    expect(client.stats()[ORIGIN_A]?.counters.errors).toBe(2)
+  })
+
+  it('does not retry an error that says nothing about the connection', async () => {
+    const { client, calls, time } = setup([new TypeError('fetch failed'), ok()])
+    await expect(time.settle(client(URL_A))).rejects.toThrow('fetch failed')
+    expect(calls).toHaveLength(1)
+  })
+})
