@@ -198,14 +198,16 @@ describe('collectMetrics', () => {
       type: 'reject',
       priority: 'sheddable',
       key: undefined,
-      rejection: { reason: 'unavailable' as never, status: 503, retryAfterSeconds: 1 },
+      method: 'GET',
+      route: '/report',
+      rejection: { reason: 'a-reason-from-the-future' as never, status: 503, retryAfterSeconds: 1 },
     })
     const m = await scrape(registry)
     expect(
       seriesValue(m, 'spillway_rejected_total', {
         controller: 'next',
         priority: 'sheddable',
-        reason: 'unavailable',
+        reason: 'a-reason-from-the-future',
       }),
     ).toBe(1)
     dispose()
