@@ -85,6 +85,10 @@ describe('collectMetrics', () => {
     expect(
       find(m, 'spillway_rejected_total', { priority: 'critical', reason: 'quota' }),
     ).toHaveLength(1)
+    // Reasons come from the controller, not from a list here: a newer core's reasons show up too.
+    const reasons = new Set(find(m, 'spillway_rejected_total').map((x) => x.labels.reason))
+    expect(reasons).toEqual(new Set(Object.keys(controller.stats().counters.rejected)))
+    expect(reasons.has('unavailable')).toBe(true)
 
     const wait = (suffix: string, labels: Record<string, string>): number =>
       seriesValue(m, `spillway_queue_wait_seconds_${suffix}`, { controller: 'api', ...labels })
