@@ -2,6 +2,8 @@ export { answerRejection, isThenable, type OnRejected } from './answer-rejection
 export {
   type BindPermitOptions,
   bindPermit,
+  heldBy,
+  holdPermits,
   type IsFailure,
   isServerError,
   type ReportError,
