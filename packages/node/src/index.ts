@@ -9,6 +9,7 @@ export {
   type ReportError,
 } from './bind-permit.js'
 export { abortSignalFor, type ClientSignal, clientGone } from './client-signal.js'
+export { sendContinue } from './expect-continue.js'
 export { createGate, type Gate, type Passage } from './gate.js'
 export * from './pressure-monitor.js'
 export {
