@@ -38,14 +38,17 @@ describe('house errors for misuse', () => {
   it.each([
     ['Express', shedExpress],
     ['Koa', shedKoa],
-  ] as const)('%s shed(controller, handler) points at the node:http signature', (_name, shed) => {
-    const controller = createAdmissionController()
-    const error = thrown(() => shed(controller, (() => {}) as never))
-    expect(error).toBeInstanceOf(TypeError)
-    expect(error).toMatchObject({ code: 'ERR_SPILLWAY_INVALID_OPTION', option: 'routeOptions' })
-    expect(error.message).toMatch(
-      /^Expected `routeOptions` to be an object, got a function\. `shed\(controller, handler\)` is the @spillway\/node signature/,
-    )
-    controller.close()
-  })
+  ] as [string, (controller: unknown, handler: unknown) => unknown][])(
+    '%s shed(controller, handler) points at the node:http signature',
+    (_name, shed) => {
+      const controller = createAdmissionController()
+      const error = thrown(() => shed(controller, () => {}))
+      expect(error).toBeInstanceOf(TypeError)
+      expect(error).toMatchObject({ code: 'ERR_SPILLWAY_INVALID_OPTION', option: 'routeOptions' })
+      expect(error.message).toMatch(
+        /^Expected `routeOptions` to be an object, got a function\. `shed\(controller, handler\)` is the @spillway\/node signature/,
+      )
+      controller.close()
+    },
+  )
 })
