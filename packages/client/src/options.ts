@@ -5,7 +5,7 @@ import {
   checkString,
   failOption,
   resolveObject,
-} from '@spillway/core'
+} from '@spillway/core/internal'
 import { defaultTimers, type Timers } from './timers.js'
 
 /** The shape of `fetch` the client wraps and exposes. */

@@ -1,4 +1,3 @@
-export { answerRejection, isThenable, type OnRejected } from './answer-rejection.js'
 export {
   type BindPermitOptions,
   bindPermit,
@@ -6,18 +5,7 @@ export {
   isServerError,
   type ReportError,
 } from './bind-permit.js'
-export { abortSignalFor, type ClientSignal, clientGone } from './client-signal.js'
-export { createGate, type Gate, type Passage } from './gate.js'
 export * from './pressure-monitor.js'
-export {
-  headerDeadline,
-  isAdmissionController,
-  type ResolvedRouteOptions,
-  ROUTE_OPTION_KEYS,
-  type RouteOptions,
-  resolveAdapterOptions,
-  resolveRouteOptions,
-} from './route-options.js'
 export {
   type NodeRouteOptions,
   type NodeShedOptions,

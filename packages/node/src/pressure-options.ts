@@ -10,7 +10,7 @@ import {
   failOption,
   isPlainObject,
   resolveObject,
-} from '@spillway/core'
+} from '@spillway/core/internal'
 import type { SignalThresholds } from './sensors/signal.js'
 
 /** The signals a monitor combines. */
