@@ -8,6 +8,7 @@
 export { answerRejection, isThenable, type OnRejected } from './answer-rejection.js'
 export { abortSignalFor, type ClientSignal, clientGone } from './client-signal.js'
 export { createGate, type Gate, type Passage } from './gate.js'
+export { checkReadinessController, readinessState } from './readiness.js'
 export {
   headerDeadline,
   isAdmissionController,

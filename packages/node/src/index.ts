@@ -7,6 +7,11 @@ export {
 } from './bind-permit.js'
 export * from './pressure-monitor.js'
 export {
+  type ReadinessBody,
+  type ReadinessHandler,
+  readiness,
+} from './readiness.js'
+export {
   type NodeRouteOptions,
   type NodeShedOptions,
   type RequestHandler,
