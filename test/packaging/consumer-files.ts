@@ -5,7 +5,15 @@
  */
 
 /** The published packages, by directory under `packages/`. */
-export const PACKAGES = ['core', 'node', 'express', 'koa', 'client'] as const
+export const PACKAGES = [
+  'core',
+  'node',
+  'express',
+  'koa',
+  'client',
+  'prometheus',
+  'opentelemetry',
+] as const
 
 /** Every entry point the packages export: the roots and the internal subpaths. */
 export const ENTRY_POINTS = [
@@ -16,6 +24,8 @@ export const ENTRY_POINTS = [
   'express',
   'koa',
   'client',
+  'prometheus',
+  'opentelemetry',
 ] as const
 
 /** Named exports each entry point must offer, whichever way it is loaded. */
@@ -44,6 +54,8 @@ export const EXPECTED_EXPORTS: Readonly<Record<(typeof ENTRY_POINTS)[number], re
     express: ['shed'],
     koa: ['shed'],
     client: ['createClient', 'withBackpressure', 'parseRetryAfter'],
+    prometheus: ['collectMetrics', 'METRICS'],
+    opentelemetry: ['collectMetrics', 'INSTRUMENTS'],
   }
 
 /** What users do not call: only in the internal subpaths, never in a root export. */
@@ -117,6 +129,7 @@ async function main() {
       core: exportsOf(core), 'core/internal': exportsOf(coreInternal),
       node: exportsOf(node), 'node/adapter-kit': exportsOf(adapterKit),
       express: exportsOf(spillwayExpress), koa: exportsOf(spillwayKoa), client: exportsOf(client),
+      prometheus: exportsOf(prometheus), opentelemetry: exportsOf(opentelemetry),
     },
     rejectedErrorName: new core.RejectedError({ reason: 'closed', status: 503, retryAfterSeconds: 1 }).name,
     smoke,
@@ -135,6 +148,8 @@ const adapterKit = require('@spillway/node/adapter-kit')
 const spillwayExpress = require('@spillway/express')
 const spillwayKoa = require('@spillway/koa')
 const client = require('@spillway/client')
+const prometheus = require('@spillway/prometheus')
+const opentelemetry = require('@spillway/opentelemetry')
 ${SMOKE}
 main().catch((error) => { console.error(error); process.exitCode = 1 })
 `
@@ -149,6 +164,8 @@ import * as adapterKit from '@spillway/node/adapter-kit'
 import * as spillwayExpress from '@spillway/express'
 import * as spillwayKoa from '@spillway/koa'
 import * as client from '@spillway/client'
+import * as prometheus from '@spillway/prometheus'
+import * as opentelemetry from '@spillway/opentelemetry'
 ${SMOKE}
 await main()
 `

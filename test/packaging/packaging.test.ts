@@ -197,6 +197,8 @@ beforeAll(async () => {
       ...PACKAGES.map((name) => tarballs.get(name) as string),
       'express@^5',
       'koa@^3',
+      'prom-client@^15',
+      '@opentelemetry/api@^1.9',
       '@types/express@^5',
       '@types/koa@^3',
       '@types/node@^20',
