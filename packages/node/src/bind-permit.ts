@@ -10,7 +10,8 @@
  * controller finds the permit its request already holds (`heldBy`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { failOption, type Outcome, type Permit } from '@spillway/core'
+import type { Outcome, Permit } from '@spillway/core'
+import { failOption } from '@spillway/core/internal'
 import { clientGone, onSocketClose } from './client-signal.js'
 
 /** How a response ended, from its status: a server error is a drop signal for adaptive limits. */
