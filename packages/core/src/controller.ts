@@ -13,10 +13,12 @@
  *     travels with the request and is released by whichever door it leaves.
  *  3. A slot is free and no request of the same or higher priority waits →
  *     admitted at once, synchronously.
- *  4. Saturated: a key over its fair share is refused (`quota`, 429);
- *     otherwise the request waits in its priority's bucket if there is room,
- *     evicting the newest waiter of the lowest lower priority if there is not
- *     (`evicted`), or is refused (`queueFull`).
+ *  4. Saturated: the request waits in its priority's bucket if there is room
+ *     (served round-robin across keys, see `FairQueue`). A full queue makes
+ *     room by evicting (`evicted`) the newest waiter of the lowest priority
+ *     below it, else of a key at least two heavier at its own priority
+ *     (weight: in flight plus queued); failing both the request is refused,
+ *     `quota` (429) if its key holds an equal share or more, else `queueFull`.
  *  5. A waiter leaves by exactly one door: admitted when a permit is
  *     released, `queueTimeout`, `deadline`, `aborted`, `evicted` or `closed`.
  *     One timer per controller, armed for the earliest expiry, serves them all.
@@ -24,6 +26,8 @@
  *     release, never the queue wait) feeds the limit algorithm.
  */
 import { RejectedError } from './errors.js'
+import { FairQueue, type Flow, Share } from './fair-queue.js'
+import { KeyShares, type Member, type Tenant } from './key-shares.js'
 import type { KeyLease, KeyLeaseResult } from './key-store.js'
 import { type AdmissionControllerOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { RateWindow } from './rate-window.js'
@@ -41,7 +45,6 @@ import type {
   RejectionReason,
 } from './types.js'
 import { describeValue } from './validate.js'
-import { type QueueNode, WaiterQueue } from './waiter-queue.js'
 
 /** What the controller publishes to `on()` listeners. */
 export type ControllerEvent =
@@ -195,13 +198,20 @@ type Mode = 'acquire' | 'try' | 'dryRun'
  * place in the queue while it waits, and then its permit (the permit doubles
  * as its own decision), so admitting at once allocates this one object.
  */
-class Ticket implements Permit, QueueNode<Ticket> {
+class Ticket implements Permit, Member<Ticket> {
   readonly admitted = true as const
   released = false
   // Queue links (WaiterQueue).
   prev: Ticket | undefined = undefined
   next: Ticket | undefined = undefined
   heapIndex = -1
+  flow: Flow | undefined = undefined
+  flowPrev: Ticket | undefined = undefined
+  flowNext: Ticket | undefined = undefined
+  seq = 0
+  /** What it competes as, once counted (admitted or queued). */
+  share: Share = UNCOUNTED
+  tenant: Tenant | undefined = undefined
   /** When it queued (or arrived); then, once admitted, when its service began. */
   enqueuedAt: number
   startMs = 0
@@ -255,14 +265,8 @@ class ShadowPermit implements Permit {
   }
 }
 
-/** What the controller remembers of a key while it holds work (in flight or queued). */
-class Tenant {
-  /** Requests of this key in flight or queued here. */
-  held = 0
-  /** Releases since the key became active, and their summed service time: its own pace. */
-  releases = 0
-  serviceMs = 0
-}
+/** The share of a request not counted yet. */
+const UNCOUNTED = new Share()
 
 function isThenable<T>(value: unknown): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function'
@@ -274,9 +278,9 @@ class Controller implements AdmissionController {
   readonly #limit: LimitAlgorithm
   readonly #priorityIndex: Map<string, number>
   readonly #defaultIndex: number
-  readonly #queue: WaiterQueue<Ticket>
+  readonly #queue: FairQueue<Ticket>
+  readonly #shares: KeyShares<Ticket>
   readonly #completions: RateWindow
-  readonly #keys = new Map<string, Tenant>()
   /** Requests waiting for the key store's answer. */
   readonly #leasing = new Set<Ticket>()
   #listeners: ControllerListener[] = []
@@ -307,7 +311,8 @@ class Controller implements AdmissionController {
     this.priorities = priorities
     this.#priorityIndex = new Map(priorities.map((name, i) => [name, i]))
     this.#defaultIndex = priorities.indexOf(defaultPriority)
-    this.#queue = new WaiterQueue<Ticket>(priorities.length)
+    this.#queue = new FairQueue<Ticket>(priorities.length)
+    this.#shares = new KeyShares<Ticket>(this.#queue, this.#options.maxKeys)
     const start = now()
     this.#completions = new RateWindow(start)
     this.#busySince = start
@@ -409,7 +414,7 @@ class Controller implements AdmissionController {
       queuedByPriority,
       completionRatePerSecond: this.#completions.perSecond(now, this.#busySince),
       pressure,
-      activeKeys: this.#keys.size,
+      activeKeys: this.#shares.activeKeys,
       closed: this.#closed,
       counters: {
         admitted: this.#admitted,
@@ -427,7 +432,7 @@ class Controller implements AdmissionController {
     const now = this.#options.now()
     this.#inFlight--
     const serviceMs = Math.max(0, now - permit.startMs)
-    this.#untrackKey(permit.key, serviceMs)
+    this.#shares.leave(permit, serviceMs)
     this.dropLease(permit)
     this.#completions.record(now)
     this.#progressAt = now
@@ -496,20 +501,54 @@ class Controller implements AdmissionController {
     }
 
     // Only a keyed request under `perKey` pays for the store.
-    if (this.#options.perKey !== undefined && ticket.key !== undefined) {
-      const answer = this.#askStore(ticket)
-      if (isThenable<KeyLeaseResult>(answer)) {
-        if (mode === 'try') {
-          // tryAcquire cannot wait for a shared store: the lease, if any, goes back when it comes.
-          this.#discardLease(answer)
-          return this.#reject(ticket, 'unavailable', now)
-        }
-        return this.#awaitLease(ticket, answer)
-      }
-      if (answer !== undefined && !answer.acquired) return this.#refuseLease(ticket, answer, now)
-      ticket.lease = answer?.lease
-    }
+    if (this.#options.perKey !== undefined && ticket.key !== undefined)
+      return this.#lease(ticket, now)
     return this.#place(ticket, now, pressureCappedLimit(this.#limit.limit, pressure))
+  }
+
+  /** Asks the key store for a place, then decides (at once, or when it answers). */
+  #lease(ticket: Ticket, now: number): Decision | Promise<Decision> {
+    const answer = this.#askStore(ticket)
+    if (!isThenable<KeyLeaseResult>(answer)) return this.#onAnswer(ticket, answer, now)
+    if (ticket.mode === 'try') {
+      // tryAcquire cannot wait for a shared store: the lease, if any, goes back when it comes.
+      this.#discardLease(answer)
+      return this.#reject(ticket, 'unavailable', now)
+    }
+    return this.#awaitLease(ticket, answer)
+  }
+
+  /** `answer` undefined: not capped (no cap for this key, or the store failed open). */
+  #onAnswer(
+    ticket: Ticket,
+    answer: KeyLeaseResult | undefined,
+    now: number,
+  ): Decision | Promise<Decision> {
+    if (answer !== undefined && !answer.acquired) {
+      if (answer.reason === 'unavailable') return this.#reject(ticket, 'unavailable', now)
+      // Priority first: the key's own lower-priority waiter gives way before its cap refuses.
+      if (this.#yieldLowerWaiter(ticket, now)) return this.#lease(ticket, now)
+      return this.#reject(ticket, 'quota', now, answer.held)
+    }
+    ticket.lease = answer?.lease
+    // An asynchronous answer took time.
+    if (ticket.deadline <= now) return this.#reject(ticket, 'deadline', now)
+    return this.#place(ticket, now, pressureCappedLimit(this.#limit.limit, this.#pressure()))
+  }
+
+  /** Evicts the newest lowest-priority waiter of the ticket's own key below its priority, if any. */
+  #yieldLowerWaiter(ticket: Ticket, now: number): boolean {
+    // A dry run never touches real waiters; an overflow share mixes keys.
+    if (ticket.mode === 'dryRun' || ticket.key === undefined) return false
+    const tenant = this.#shares.tenantOf(ticket.key)
+    if (tenant === undefined || tenant.share !== tenant) return false
+    const victim = this.#queue.lowerWaiterOf(tenant, ticket.priorityIndex)
+    if (victim === undefined) return false
+    this.#queue.remove(victim)
+    this.#unlink(victim, now)
+    this.#shares.leave(victim)
+    this.#resolveWaiter(victim, this.#reject(victim, 'evicted', now))
+    return true
   }
 
   /**
@@ -591,15 +630,7 @@ class Controller implements AdmissionController {
     this.#stopListening(ticket)
     const resolve = ticket.resolve as (decision: Decision | Promise<Decision>) => void
     ticket.resolve = undefined
-    const now = this.#options.now()
-    if (answer !== undefined && !answer.acquired) {
-      resolve(this.#refuseLease(ticket, answer, now))
-      return
-    }
-    ticket.lease = answer?.lease
-    // Time passed while the store answered.
-    if (ticket.deadline <= now) resolve(this.#reject(ticket, 'deadline', now))
-    else resolve(this.#place(ticket, now, pressureCappedLimit(this.#limit.limit, this.#pressure())))
+    resolve(this.#onAnswer(ticket, answer, this.#options.now()))
   }
 
   /** A request leaves while the store has not answered yet (abort, close). */
@@ -626,15 +657,6 @@ class Controller implements AdmissionController {
     )
   }
 
-  #refuseLease(
-    ticket: Ticket,
-    answer: KeyLeaseResult & { acquired: false },
-    now: number,
-  ): Decision {
-    if (answer.reason === 'unavailable') return this.#reject(ticket, 'unavailable', now)
-    return this.#reject(ticket, 'quota', now, answer.held)
-  }
-
   /** Admits, queues or refuses a request that passed the door, pressure and its key cap. */
   #place(ticket: Ticket, now: number, limit: number): Decision | Promise<Decision> {
     // A limit that grew, or pressure that eased, may have freed slots for waiters.
@@ -650,15 +672,17 @@ class Controller implements AdmissionController {
     }
 
     // Saturated from here on.
-    const key = ticket.key
-    if (key !== undefined && this.#overShare(key, limit)) {
-      return this.#reject(ticket, 'quota', now)
-    }
     const { queueSize } = this.#options
     const full = this.#queue.size >= queueSize
-    const victim = full ? this.#queue.evictionCandidate(ticket.priorityIndex) : undefined
+    const share = this.#shares.shareFor(ticket.key)
+    const victim =
+      full && ticket.mode !== 'try'
+        ? this.#queue.evictionCandidate(ticket.priorityIndex, share.weight)
+        : undefined
     if (ticket.mode === 'try' || queueSize === 0 || (full && victim === undefined)) {
-      return this.#reject(ticket, 'queueFull', now)
+      // Refused: 429 to a key over an equal share (it is the one to slow down), 503 otherwise.
+      const overShare = ticket.key !== undefined && this.#overShare(share, limit)
+      return this.#reject(ticket, overShare ? 'quota' : 'queueFull', now)
     }
     if (ticket.mode === 'dryRun') {
       this.#dryRunQueued++
@@ -667,8 +691,9 @@ class Controller implements AdmissionController {
     if (victim === undefined) return this.#enqueue(ticket, now)
     // Take the place before telling the victim: its rejection runs listeners,
     // and one that acquires again must find the queue full, not a free place.
-    this.#detach(victim, now)
-    this.#untrackKey(victim.key)
+    this.#queue.remove(victim)
+    this.#unlink(victim, now)
+    this.#shares.leave(victim)
     const queued = this.#enqueue(ticket, now)
     this.#resolveWaiter(victim, this.#reject(victim, 'evicted', now))
     return queued
@@ -684,8 +709,8 @@ class Controller implements AdmissionController {
         signal.addEventListener('abort', ticket.onAbort, { once: true })
       }
       if (this.#queue.size === 0) this.#lastEmptyAt = now
+      this.#shares.join(ticket)
       this.#queue.push(ticket)
-      this.#trackKey(ticket.key)
       this.#queuedTotal++
       if (this.#listeners.length > 0) {
         this.#emit({
@@ -710,7 +735,7 @@ class Controller implements AdmissionController {
     }
     const fromQueue = ticket.resolve !== undefined
     this.#inFlight++
-    if (!fromQueue) this.#trackKey(ticket.key)
+    if (!fromQueue) this.#shares.join(ticket)
     this.#admitted++
     ticket.startMs = now
     ticket.inFlightAtStart = this.#inFlight
@@ -787,7 +812,7 @@ class Controller implements AdmissionController {
    * `mean / held`. Unknown until the key has completed something here.
    */
   #keyRetryAfterSeconds(key: string, held: number | undefined): number | undefined {
-    const tenant = this.#keys.get(key)
+    const tenant = this.#shares.tenantOf(key)
     if (tenant === undefined || tenant.releases === 0) return undefined
     const meanMs = Math.max(1, tenant.serviceMs / tenant.releases)
     const places = Math.max(1, held ?? tenant.held)
@@ -805,8 +830,9 @@ class Controller implements AdmissionController {
 
   /** Takes a waiter out by any door but admission. */
   #leave(waiter: Ticket, reason: RejectionReason, now: number): void {
-    this.#detach(waiter, now)
-    this.#untrackKey(waiter.key)
+    this.#queue.remove(waiter)
+    this.#unlink(waiter, now)
+    this.#shares.leave(waiter)
     this.#resolveWaiter(waiter, this.#reject(waiter, reason, now))
   }
 
@@ -816,8 +842,8 @@ class Controller implements AdmissionController {
     resolve(decision)
   }
 
-  #detach(waiter: Ticket, now: number): void {
-    this.#queue.remove(waiter)
+  /** After a waiter left the queue by any door: it no longer listens, and the timer may rest. */
+  #unlink(waiter: Ticket, now: number): void {
     this.#stopListening(waiter)
     if (this.#queue.size === 0) {
       this.#lastEmptyAt = now
@@ -842,7 +868,8 @@ class Controller implements AdmissionController {
       if (waiter.deadline <= now) this.#leave(waiter, 'deadline', now)
       else if (now - waiter.enqueuedAt >= timeoutMs) this.#leave(waiter, 'queueTimeout', now)
       else {
-        this.#detach(waiter, now)
+        this.#queue.take(waiter)
+        this.#unlink(waiter, now)
         const permit = this.#grant(waiter, now)
         this.#resolveWaiter(waiter, permit)
       }
@@ -917,38 +944,10 @@ class Controller implements AdmissionController {
     this.#timerAt = Number.POSITIVE_INFINITY
   }
 
-  /** Fair share: while saturated, each active key may hold (limit + queue) / keys. */
-  #overShare(key: string, limit: number): boolean {
-    const tenant = this.#keys.get(key)
-    if (tenant === undefined) return false
-    const share = Math.max(1, Math.floor((limit + this.#options.queueSize) / this.#keys.size))
-    return tenant.held >= share
-  }
-
-  #trackKey(key: string | undefined): void {
-    if (key === undefined) return
-    let tenant = this.#keys.get(key)
-    if (tenant === undefined) {
-      tenant = new Tenant()
-      this.#keys.set(key, tenant)
-    }
-    tenant.held++
-  }
-
-  /** `serviceMs`: the request completed (a release), feeding the key's own pace. */
-  #untrackKey(key: string | undefined, serviceMs?: number): void {
-    if (key === undefined) return
-    const tenant = this.#keys.get(key)
-    if (tenant === undefined) return
-    // Deleting at zero keeps the map bounded by work in flight and queued.
-    if (--tenant.held <= 0) {
-      this.#keys.delete(key)
-      return
-    }
-    if (serviceMs !== undefined) {
-      tenant.releases++
-      tenant.serviceMs += serviceMs
-    }
+  /** Fair share: while saturated, each active share may hold (limit + queue) / shares. */
+  #overShare(share: Share, limit: number): boolean {
+    const shares = Math.max(1, this.#shares.activeShares)
+    return share.weight >= Math.max(1, Math.floor((limit + this.#options.queueSize) / shares))
   }
 
   #pressure(): number {
