@@ -33,6 +33,7 @@ import { type AdmissionControllerOptions, type ResolvedOptions, resolveOptions }
 import { releasePressure, retainPressure } from './pressure-users.js'
 import { RateWindow } from './rate-window.js'
 import { computeRetryAfterSeconds } from './retry-after.js'
+import { type RealLoad, ShadowEntry, ShadowLane } from './shadow-lane.js'
 import { admitProbability, pressureCappedLimit } from './shedding.js'
 import { startTimer, stopTimer } from './timers.js'
 import type {
@@ -111,6 +112,8 @@ export interface ControllerStats {
   readonly pressure: number
   /** Keys holding in-flight or queued work. */
   readonly activeKeys: number
+  /** Dry runs: requests that would be in flight and waiting now, in the shadow lane. */
+  readonly dryRun: { readonly inFlight: number; readonly queued: number }
   readonly closed: boolean
   readonly counters: {
     readonly admitted: number
@@ -118,8 +121,14 @@ export interface ControllerStats {
     readonly queued: number
     readonly released: Readonly<Record<Outcome, number>>
     readonly rejected: Readonly<Record<RejectionReason, number>>
+    /**
+     * Dry runs: what the shadow lane says would have happened. `wouldAdmit`,
+     * `wouldQueue` and `wouldReject` predict `admitted`, `queued` and `rejected`.
+     */
     readonly dryRun: {
-      /** Would have waited in the queue. */
+      /** Would have been admitted, at once or after waiting. */
+      readonly wouldAdmit: number
+      /** Would have waited in the queue (and then left by any door). */
       readonly wouldQueue: number
       readonly wouldReject: Readonly<Record<RejectionReason, number>>
     }
@@ -191,8 +200,16 @@ function reasonCounts(): Record<RejectionReason, number> {
 
 const OUTCOMES: ReadonlySet<string> = new Set<Outcome>(['success', 'failure', 'ignore'])
 
-/** How a request is being decided: `try` never queues nor waits; `dryRun` lets it through. */
-type Mode = 'acquire' | 'try' | 'dryRun'
+/** How a request is decided: whether it may wait (not for `tryAcquire`), and whether it is a dry run. */
+interface How {
+  readonly queues: boolean
+  readonly dryRun: boolean
+}
+
+const ACQUIRE: How = Object.freeze({ queues: true, dryRun: false })
+const TRY: How = Object.freeze({ queues: false, dryRun: false })
+const DRY_ACQUIRE: How = Object.freeze({ queues: true, dryRun: true })
+const DRY_TRY: How = Object.freeze({ queues: false, dryRun: true })
 
 /**
  * One request, from the door to its release: the decision's context, its
@@ -223,7 +240,7 @@ class Ticket implements Permit, Member<Ticket> {
 
   constructor(
     readonly controller: Controller,
-    readonly mode: Mode,
+    readonly how: How,
     readonly priorityIndex: number,
     readonly priority: string,
     readonly key: string | undefined,
@@ -249,20 +266,26 @@ class Ticket implements Permit, Member<Ticket> {
   }
 }
 
-/** A dry run's stand-in: holds no slot; releasing it gives back only its key lease, if any. */
+/**
+ * A dry run's permit: holds no real slot. Its release gives back its key
+ * lease, if any, and its shadow slot (`entry`), if the shadow lane placed it.
+ */
 class ShadowPermit implements Permit {
   released = false
 
-  constructor(readonly ticket: Ticket) {}
+  constructor(
+    readonly ticket: Ticket,
+    readonly entry: ShadowEntry | undefined,
+  ) {}
 
   get priority(): string {
     return this.ticket.priority
   }
 
-  release(): void {
+  release(outcome: Outcome = 'success'): void {
     if (this.released) return
     this.released = true
-    this.ticket.controller.dropLease(this.ticket)
+    this.ticket.controller.onShadowRelease(this, OUTCOMES.has(outcome) ? outcome : 'ignore')
   }
 }
 
@@ -303,7 +326,9 @@ class Controller implements AdmissionController {
   readonly #released: Record<Outcome, number> = { success: 0, failure: 0, ignore: 0 }
   readonly #rejected = reasonCounts()
   readonly #dryRunRejected = reasonCounts()
-  #dryRunQueued = 0
+  readonly #shadow: ShadowLane
+  /** The real load, as the shadow lane reads it. */
+  readonly #realLoad: RealLoad
 
   constructor(options: unknown) {
     this.#options = resolveOptions(options)
@@ -319,6 +344,31 @@ class Controller implements AdmissionController {
     this.#busySince = start
     this.#progressAt = start
     this.#lastEmptyAt = start
+    const o = this.#options
+    this.#shadow = new ShadowLane(
+      {
+        priorityCount: priorities.length,
+        queueSize: o.queueSize,
+        queueTimeoutMs: o.queueTimeoutMs,
+        adaptive: o.order === 'adaptive',
+        lifo: o.order === 'lifo',
+        codelTargetMs: o.codelTargetMs,
+        codelIntervalMs: o.codelIntervalMs,
+        maxKeys: o.maxKeys,
+      },
+      this.#dryRunRejected,
+      start,
+    )
+    const queue = this.#queue
+    const inFlight = () => this.#inFlight
+    this.#realLoad = {
+      get inFlight() {
+        return inFlight()
+      },
+      get queued() {
+        return queue.size
+      },
+    }
     this.#options.perKey?.store.attach?.((source, error) => this.reportError(source, error))
     if (this.#options.pressure !== undefined) retainPressure(this.#options.pressure)
   }
@@ -332,16 +382,17 @@ class Controller implements AdmissionController {
   }
 
   acquire(request?: AdmissionRequest): Promise<Decision> {
-    const decision = this.#decide(request, 'acquire')
+    const decision = this.#decide(request, this.#options.dryRun ? DRY_ACQUIRE : ACQUIRE)
     return decision instanceof Promise ? decision : Promise.resolve(decision)
   }
 
   admit(request?: AdmissionRequest, options?: AdmitOptions): Decision | Promise<Decision> {
-    return this.#decide(request, options?.dryRun === true ? 'dryRun' : 'acquire')
+    const dryRun = options?.dryRun ?? this.#options.dryRun
+    return this.#decide(request, dryRun === true ? DRY_ACQUIRE : ACQUIRE)
   }
 
   tryAcquire(request?: AdmissionRequest): Permit | undefined {
-    const decision = this.#decide(request, 'try') as Decision
+    const decision = this.#decide(request, this.#options.dryRun ? DRY_TRY : TRY) as Decision
     return decision.admitted ? decision.permit : undefined
   }
 
@@ -389,6 +440,7 @@ class Controller implements AdmissionController {
     }
     // Requests still waiting for the store leave now; a lease that arrives later is given back.
     for (const ticket of this.#leasing) this.#leaveLeasing(ticket, 'closed', now)
+    this.#shadow.close(now)
     const { pressure } = this.#options
     try {
       // Shared by another controller still open: that one closes it.
@@ -406,26 +458,33 @@ class Controller implements AdmissionController {
   stats(): ControllerStats {
     const now = this.#options.now()
     const pressure = this.#pressure()
+    const limit = pressureCappedLimit(this.#limit.limit, pressure)
+    this.#shadow.advance(now, limit, this.#realLoad)
     // fromEntries defines own properties: a priority named `__proto__` survives.
     const queuedByPriority: Record<string, number> = Object.fromEntries(
       this.priorities.map((name, i) => [name, this.#queue.sizeOf(i)]),
     )
     return {
       limit: this.#limit.limit,
-      effectiveLimit: pressureCappedLimit(this.#limit.limit, pressure),
+      effectiveLimit: limit,
       inFlight: this.#inFlight,
       queued: this.#queue.size,
       queuedByPriority,
       completionRatePerSecond: this.#completions.perSecond(now, this.#busySince),
       pressure,
       activeKeys: this.#shares.activeKeys,
+      dryRun: { inFlight: this.#shadow.inFlight, queued: this.#shadow.waiting },
       closed: this.#closed,
       counters: {
         admitted: this.#admitted,
         queued: this.#queuedTotal,
         released: { ...this.#released },
         rejected: { ...this.#rejected },
-        dryRun: { wouldQueue: this.#dryRunQueued, wouldReject: { ...this.#dryRunRejected } },
+        dryRun: {
+          wouldAdmit: this.#shadow.admitted,
+          wouldQueue: this.#shadow.queued,
+          wouldReject: { ...this.#dryRunRejected },
+        },
         errors: this.#errors,
       },
     }
@@ -476,14 +535,14 @@ class Controller implements AdmissionController {
     }
   }
 
-  #decide(request: AdmissionRequest | undefined, mode: Mode): Decision | Promise<Decision> {
+  #decide(request: AdmissionRequest | undefined, how: How): Decision | Promise<Decision> {
     const { now: clock, random } = this.#options
     const now = clock()
     const priorityIndex = this.#indexOf(request?.priority)
     const deadline = request?.deadline
     const ticket = new Ticket(
       this,
-      mode,
+      how,
       priorityIndex,
       this.#nameOf(priorityIndex),
       typeof request?.key === 'string' ? request.key : undefined,
@@ -514,7 +573,7 @@ class Controller implements AdmissionController {
   #lease(ticket: Ticket, now: number): Decision | Promise<Decision> {
     const answer = this.#askStore(ticket)
     if (!isThenable<KeyLeaseResult>(answer)) return this.#onAnswer(ticket, answer, now)
-    if (ticket.mode === 'try') {
+    if (!ticket.how.queues) {
       // tryAcquire cannot wait for a shared store: the lease, if any, goes back when it comes.
       this.#discardLease(answer)
       return this.#reject(ticket, 'unavailable', now)
@@ -543,7 +602,7 @@ class Controller implements AdmissionController {
   /** Evicts the newest lowest-priority waiter of the ticket's own key below its priority, if any. */
   #yieldLowerWaiter(ticket: Ticket, now: number): boolean {
     // A dry run never touches real waiters; an overflow share mixes keys.
-    if (ticket.mode === 'dryRun' || ticket.key === undefined) return false
+    if (ticket.how.dryRun || ticket.key === undefined) return false
     const tenant = this.#shares.tenantOf(ticket.key)
     if (tenant === undefined || tenant.share !== tenant) return false
     const victim = this.#queue.lowerWaiterOf(tenant, ticket.priorityIndex)
@@ -663,6 +722,7 @@ class Controller implements AdmissionController {
 
   /** Admits, queues or refuses a request that passed the door, pressure and its key cap. */
   #place(ticket: Ticket, now: number, limit: number): Decision | Promise<Decision> {
+    if (ticket.how.dryRun) return this.#placeShadow(ticket, now, limit)
     // A limit that grew, or pressure that eased, may have freed slots for waiters.
     if (this.#inFlight < limit && this.#queue.size > 0) {
       this.#drain(now)
@@ -680,17 +740,13 @@ class Controller implements AdmissionController {
     const full = this.#queue.size >= queueSize
     const share = this.#shares.shareFor(ticket.key)
     const victim =
-      full && ticket.mode !== 'try'
+      full && ticket.how.queues
         ? this.#queue.evictionCandidate(ticket.priorityIndex, share.weight)
         : undefined
-    if (ticket.mode === 'try' || queueSize === 0 || (full && victim === undefined)) {
+    if (!ticket.how.queues || queueSize === 0 || (full && victim === undefined)) {
       // Refused: 429 to a key over an equal share (it is the one to slow down), 503 otherwise.
       const overShare = ticket.key !== undefined && this.#overShare(share, limit)
       return this.#reject(ticket, overShare ? 'quota' : 'queueFull', now)
-    }
-    if (ticket.mode === 'dryRun') {
-      this.#dryRunQueued++
-      return { admitted: true, permit: new ShadowPermit(ticket), dryRun: 'queue' }
     }
     if (victim === undefined) return this.#enqueue(ticket, now)
     // Take the place before telling the victim: its rejection runs listeners,
@@ -701,6 +757,41 @@ class Controller implements AdmissionController {
     const queued = this.#enqueue(ticket, now)
     this.#resolveWaiter(victim, this.#reject(victim, 'evicted', now))
     return queued
+  }
+
+  /** A dry run: the shadow lane decides, and the request goes through whatever it says. */
+  #placeShadow(ticket: Ticket, now: number, limit: number): Decision {
+    const entry = new ShadowEntry(ticket.priorityIndex, ticket.key, now, ticket.deadline)
+    const verdict = this.#shadow.arrive(entry, now, limit, this.#realLoad, ticket.how.queues)
+    if (verdict === 'admit') return { admitted: true, permit: new ShadowPermit(ticket, entry) }
+    if (verdict === 'queue') {
+      return { admitted: true, permit: new ShadowPermit(ticket, entry), dryRun: 'queue' }
+    }
+    return this.#reject(ticket, verdict, now)
+  }
+
+  /** Called once per dry-run permit. */
+  onShadowRelease(permit: ShadowPermit, outcome: Outcome): void {
+    this.dropLease(permit.ticket)
+    const entry = permit.entry
+    if (entry === undefined) return
+    const now = this.#options.now()
+    // Admitted at once in the shadow: its service time is a true sample of this server.
+    const sample = entry.state === 'running' && entry.admittedAt === entry.enqueuedAt
+    this.#shadow.release(entry, now, this.#effectiveLimit(), this.#realLoad)
+    this.#completions.record(now)
+    if (sample && outcome !== 'ignore') {
+      this.#limit.onSample({
+        startMs: entry.enqueuedAt,
+        rttMs: Math.max(0, now - entry.enqueuedAt),
+        inFlight: entry.inFlightAtStart,
+        didDrop: outcome === 'failure',
+      })
+    }
+  }
+
+  #effectiveLimit(): number {
+    return pressureCappedLimit(this.#limit.limit, this.#pressure())
   }
 
   #enqueue(ticket: Ticket, now: number): Promise<Decision> {
@@ -761,10 +852,10 @@ class Controller implements AdmissionController {
   /** `held`: places the key holds by the store's count, for a `quota` Retry-After. */
   #reject(ticket: Ticket, reason: RejectionReason, now: number, held?: number): Decision {
     const rejection = this.#rejection(reason, now, ticket.key, held)
-    if (ticket.mode === 'dryRun') {
+    if (ticket.how.dryRun) {
       this.#dryRunRejected[reason]++
-      // The request goes through anyway: it keeps its lease until its shadow is released.
-      return { admitted: true, permit: new ShadowPermit(ticket), dryRun: rejection }
+      // The request goes through anyway: it keeps its lease until its permit is released.
+      return { admitted: true, permit: new ShadowPermit(ticket, undefined), dryRun: rejection }
     }
     this.dropLease(ticket)
     this.#rejected[reason]++

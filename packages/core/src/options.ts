@@ -5,6 +5,7 @@ import { createMemoryKeyStore } from './memory-key-store.js'
 import { epochNow } from './timers.js'
 import type { LimitAlgorithm, PressureSource } from './types.js'
 import {
+  checkBoolean,
   checkFunction,
   checkNumber,
   checkOneOf,
@@ -129,6 +130,14 @@ export interface AdmissionControllerOptions {
    */
   pressure?: PressureSource | undefined
   /**
+   * Decide and count every request, but let it through: `stats().counters.dryRun`
+   * predicts what the real decisions would have been (a shadow queue is
+   * modelled), so a configuration can be tried on live traffic first.
+   * `admit(request, { dryRun })` overrides it per call.
+   * @default false
+   */
+  dryRun?: boolean | undefined
+  /**
    * Fair queuing across keys: within a priority, waiters are served
    * round-robin across keys, and a full queue makes room for a lighter key by
    * evicting from the heaviest.
@@ -169,6 +178,7 @@ export interface ResolvedOptions {
   readonly pressure: PressureSource | undefined
   readonly perKey: ResolvedPerKey | undefined
   readonly maxKeys: number
+  readonly dryRun: boolean
   readonly now: () => number
   readonly random: () => number
 }
@@ -192,6 +202,7 @@ export const DEFAULTS = Object.freeze({
   defaultPriority: 'normal',
   retryAfter: Object.freeze({ minSeconds: 1, maxSeconds: 30, jitter: 0.5 }),
   pressure: undefined as PressureSource | undefined,
+  dryRun: false,
   fairness: Object.freeze({ maxKeys: 8 }),
   perKey: undefined as PerKeyOptions | undefined,
   now: epochNow,
@@ -311,6 +322,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const jitter = checkNumber(retryAfter.jitter, 'retryAfter.jitter', { min: 0, max: 10 })
   const pressure = checkPressure(top.pressure)
   const perKey = checkPerKey(top.perKey)
+  const dryRun = checkBoolean(top.dryRun, 'dryRun')
   const fairness = resolveObject(top.fairness, 'fairness', DEFAULTS.fairness)
   const maxKeys = checkNumber(fairness.maxKeys, 'fairness.maxKeys', { integer: true, min: 1 })
   // Last of the fields: the limit's own cross-field rules run inside it.
@@ -348,6 +360,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     pressure,
     perKey,
     maxKeys,
+    dryRun,
     now,
     random,
   }

@@ -801,14 +801,17 @@ describe('run()', () => {
 })
 
 describe('dry run', () => {
-  it('gives a real permit when a slot is free', () => {
+  it('holds a shadow slot, never a real one, when a slot is free', () => {
     const c = fakeClockController({ limit: 1 })
     const decision = c.admit({}, { dryRun: true })
     const permit = permitOf(decision)
     expect((decision as { dryRun?: unknown }).dryRun).toBeUndefined()
-    expect(c.stats().inFlight).toBe(1)
+    expect(c.stats()).toMatchObject({ inFlight: 0, dryRun: { inFlight: 1, queued: 0 } })
+    // A dry run never takes a slot from real traffic.
+    permitOf(c.admit()).release()
     permit.release()
-    expect(c.stats().inFlight).toBe(0)
+    expect(c.stats()).toMatchObject({ inFlight: 0, dryRun: { inFlight: 0, queued: 0 } })
+    expect(c.stats().counters).toMatchObject({ admitted: 1, dryRun: { wouldAdmit: 1 } })
   })
 
   it('lets a request that would queue through with a shadow permit', () => {

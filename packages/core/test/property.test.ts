@@ -190,7 +190,8 @@ class Harness {
     request.settledAt = Date.now()
     request.decision = decision
     if (decision.admitted) {
-      const shadow = decision.dryRun !== undefined
+      // A dry run never holds a real slot, whatever it would have met.
+      const shadow = request.dryRun
       if (shadow) this.shadows++
       this.held.push({ permit: decision.permit, shadow, key: request.key, released: false })
     } else {
@@ -387,9 +388,16 @@ class Harness {
     if (stats.counters.admitted !== admittedReal) {
       fail(`admitted counted ${stats.counters.admitted}, seen ${admittedReal}`)
     }
-    const { wouldQueue, wouldReject } = stats.counters.dryRun
-    const wouldTotal = wouldQueue + Object.values(wouldReject).reduce((a, b) => a + b, 0)
+    // Every dry run is, in the shadow lane, admitted, rejected or still waiting: exactly one.
+    const { wouldAdmit, wouldReject } = stats.counters.dryRun
+    const wouldTotal =
+      wouldAdmit + Object.values(wouldReject).reduce((a, b) => a + b, 0) + stats.dryRun.queued
     if (wouldTotal !== this.shadows) fail(`dry-run counters ${wouldTotal}, shadows ${this.shadows}`)
+    if (stats.dryRun.queued > config.size) fail(`shadow queue ${stats.dryRun.queued} > size`)
+    // Real requests never see shadow ones, so only the shadow count alone is bounded.
+    if (fixed && stats.dryRun.inFlight > config.limit) {
+      fail(`shadow in flight ${stats.dryRun.inFlight} > ${config.limit}`)
+    }
     for (const outcome of ['success', 'failure', 'ignore'] as const) {
       if (stats.counters.released[outcome] !== this.released[outcome]) {
         fail(`released.${outcome} ${stats.counters.released[outcome]} vs ${this.released[outcome]}`)
@@ -510,6 +518,8 @@ async function runScenario(
   const leftovers = {
     inFlight: stats.inFlight,
     queued: stats.queued,
+    shadowInFlight: stats.dryRun.inFlight,
+    shadowQueued: stats.dryRun.queued,
     activeKeys: stats.activeKeys,
     timers: jest.getTimerCount(),
     unsettled: h.pending.length,
