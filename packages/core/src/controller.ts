@@ -31,11 +31,11 @@ import { KeyShares, type Member, type Tenant } from './key-shares.js'
 import type { KeyLease, KeyLeaseResult } from './key-store.js'
 import { type AdmissionControllerOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { releasePressure, retainPressure } from './pressure-users.js'
+import { ExpiryTimer, QueueExpiry } from './queue-expiry.js'
 import { RateWindow } from './rate-window.js'
 import { computeRetryAfterSeconds } from './retry-after.js'
 import { type RealLoad, ShadowEntry, ShadowLane } from './shadow-lane.js'
 import { admitProbability, pressureCappedLimit } from './shedding.js'
-import { startTimer, stopTimer } from './timers.js'
 import type {
   AbortSignalLike,
   AdmissionRequest,
@@ -310,15 +310,12 @@ class Controller implements AdmissionController {
   #listeners: ControllerListener[] = []
   #inFlight = 0
   #closed = false
-  #timer: unknown = undefined
-  /** When the armed timer fires; `Infinity` when none is armed. */
-  #timerAt = Number.POSITIVE_INFINITY
+  readonly #expiry: QueueExpiry<Ticket>
+  readonly #timer: ExpiryTimer
   /** Start of the current busy spell (in-flight rose from 0 after an idle window). */
   #busySince: number
   /** Last completion, or the start of the busy spell: no progress since means stalled. */
   #progressAt: number
-  /** Last time the queue was seen empty: the CoDel clock of `adaptive` order. */
-  #lastEmptyAt: number
 
   #admitted = 0
   #queuedTotal = 0
@@ -343,8 +340,19 @@ class Controller implements AdmissionController {
     this.#completions = new RateWindow(start)
     this.#busySince = start
     this.#progressAt = start
-    this.#lastEmptyAt = start
     const o = this.#options
+    this.#expiry = new QueueExpiry<Ticket>(
+      {
+        priorityCount: priorities.length,
+        queueTimeoutMs: o.queueTimeoutMs,
+        adaptive: o.order === 'adaptive',
+        codelTargetMs: o.codelTargetMs,
+        codelIntervalMs: o.codelIntervalMs,
+      },
+      this.#queue,
+      start,
+    )
+    this.#timer = new ExpiryTimer(() => this.#onTimer())
     this.#shadow = new ShadowLane(
       {
         priorityCount: priorities.length,
@@ -433,7 +441,7 @@ class Controller implements AdmissionController {
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    this.#disarm()
+    this.#timer.disarm()
     const now = this.#options.now()
     for (let waiter = this.#queue.peekNext(false); waiter; waiter = this.#queue.peekNext(false)) {
       this.#leave(waiter, 'closed', now)
@@ -803,7 +811,7 @@ class Controller implements AdmissionController {
         ticket.onAbort = () => this.#leave(ticket, 'aborted', this.#options.now())
         signal.addEventListener('abort', ticket.onAbort, { once: true })
       }
-      if (this.#queue.size === 0) this.#lastEmptyAt = now
+      if (this.#queue.size === 0) this.#expiry.markEmpty(now)
       this.#shares.join(ticket)
       this.#queue.push(ticket)
       this.#queuedTotal++
@@ -941,8 +949,8 @@ class Controller implements AdmissionController {
   #unlink(waiter: Ticket, now: number): void {
     this.#stopListening(waiter)
     if (this.#queue.size === 0) {
-      this.#lastEmptyAt = now
-      this.#disarm()
+      this.#expiry.markEmpty(now)
+      this.#timer.disarm()
     }
   }
 
@@ -955,9 +963,9 @@ class Controller implements AdmissionController {
   /** Admits waiters while slots are free, best priority first. */
   #drain(now: number): void {
     const limit = pressureCappedLimit(this.#limit.limit, this.#pressure())
-    const congested = this.#congested(now)
+    const congested = this.#expiry.congested(now)
     const lifo = this.#options.order === 'lifo' || congested
-    const timeoutMs = this.#timeoutMs(congested)
+    const timeoutMs = this.#expiry.timeoutMs(congested)
     while (this.#inFlight < limit && this.#queue.size > 0) {
       const waiter = this.#queue.peekNext(lifo) as Ticket
       if (waiter.deadline <= now) this.#leave(waiter, 'deadline', now)
@@ -971,39 +979,9 @@ class Controller implements AdmissionController {
     }
   }
 
-  /** Adaptive order: a standing queue is one not empty for a whole interval (CoDel). */
-  #congested(now: number): boolean {
-    return (
-      this.#options.order === 'adaptive' &&
-      this.#queue.size > 0 &&
-      now - this.#lastEmptyAt >= this.#options.codelIntervalMs
-    )
-  }
-
-  #timeoutMs(congested: boolean): number {
-    const { queueTimeoutMs, codelTargetMs } = this.#options
-    return congested ? Math.min(queueTimeoutMs, codelTargetMs) : queueTimeoutMs
-  }
-
   #onTimer(): void {
-    this.#timer = undefined
-    this.#timerAt = Number.POSITIVE_INFINITY
     const now = this.#options.now()
-    const timeoutMs = this.#timeoutMs(this.#congested(now))
-    for (let i = 0; i < this.priorities.length; i++) {
-      for (let w = this.#queue.oldest(i); w !== undefined; w = this.#queue.oldest(i)) {
-        if (now - w.enqueuedAt < timeoutMs) break
-        this.#leave(w, w.deadline <= now ? 'deadline' : 'queueTimeout', now)
-      }
-    }
-    for (
-      let w = this.#queue.earliestDeadline();
-      w !== undefined;
-      w = this.#queue.earliestDeadline()
-    ) {
-      if (w.deadline > now) break
-      this.#leave(w, 'deadline', now)
-    }
+    this.#expiry.expire(now, (waiter, reason) => this.#leave(waiter, reason, now))
     if (this.#queue.size > 0) {
       this.#drain(now)
       this.#schedule(now)
@@ -1013,30 +991,7 @@ class Controller implements AdmissionController {
   /** Arms the one timer for the earliest moment a waiter may have to leave. */
   #schedule(now: number): void {
     if (this.#queue.size === 0 || this.#closed) return
-    const congested = this.#congested(now)
-    const timeoutMs = this.#timeoutMs(congested)
-    let next = Number.POSITIVE_INFINITY
-    for (let i = 0; i < this.priorities.length; i++) {
-      const oldest = this.#queue.oldest(i)
-      if (oldest !== undefined) next = Math.min(next, oldest.enqueuedAt + timeoutMs)
-    }
-    const earliest = this.#queue.earliestDeadline()
-    if (earliest !== undefined) next = Math.min(next, earliest.deadline)
-    // The moment the queue turns standing, timeouts shrink to the CoDel target.
-    if (this.#options.order === 'adaptive' && !congested) {
-      next = Math.min(next, this.#lastEmptyAt + this.#options.codelIntervalMs)
-    }
-    if (next >= this.#timerAt) return
-    this.#disarm()
-    this.#timerAt = next
-    this.#timer = startTimer(() => this.#onTimer(), Math.max(0, Math.ceil(next - now)))
-  }
-
-  #disarm(): void {
-    if (this.#timer === undefined) return
-    stopTimer(this.#timer)
-    this.#timer = undefined
-    this.#timerAt = Number.POSITIVE_INFINITY
+    this.#timer.arm(this.#expiry.nextAt(now), now)
   }
 
   /** Fair share: while saturated, each active share may hold (limit + queue) / shares. */

@@ -22,6 +22,7 @@
 import type { Flow, Share } from './fair-queue.js'
 import { FairQueue } from './fair-queue.js'
 import { KeyShares, type Member, type Tenant } from './key-shares.js'
+import { type ExpiryRules, QueueExpiry } from './queue-expiry.js'
 import type { RejectionReason } from './types.js'
 
 /** What the lane needs to know of the real controller's load. */
@@ -30,14 +31,9 @@ export interface RealLoad {
   readonly queued: number
 }
 
-export interface ShadowConfig {
-  readonly priorityCount: number
+export interface ShadowConfig extends ExpiryRules {
   readonly queueSize: number
-  readonly queueTimeoutMs: number
-  readonly adaptive: boolean
   readonly lifo: boolean
-  readonly codelTargetMs: number
-  readonly codelIntervalMs: number
   readonly maxKeys: number
 }
 
@@ -82,7 +78,7 @@ export class ShadowLane {
   readonly #releases: ShadowEntry[] = []
   readonly #rejected: Record<RejectionReason, number>
   #inFlight = 0
-  #lastEmptyAt: number
+  readonly #expiry: QueueExpiry<ShadowEntry>
   /** Simulated time: the last moment replayed. */
   #clock: number
   /** Would have been admitted, at once or after waiting. */
@@ -95,7 +91,7 @@ export class ShadowLane {
     this.#queue = new FairQueue<ShadowEntry>(config.priorityCount)
     this.#shares = new KeyShares<ShadowEntry>(this.#queue, config.maxKeys)
     this.#rejected = rejected
-    this.#lastEmptyAt = now
+    this.#expiry = new QueueExpiry<ShadowEntry>(config, this.#queue, now)
     this.#clock = now
   }
 
@@ -139,7 +135,7 @@ export class ShadowLane {
       return entry.key !== undefined && share.weight >= equal ? 'quota' : 'queueFull'
     }
     if (victim !== undefined) this.#leave(victim, 'evicted', now)
-    if (this.#queue.size === 0) this.#lastEmptyAt = now
+    if (this.#queue.size === 0) this.#expiry.markEmpty(now)
     this.#shares.join(entry)
     this.#queue.push(entry)
     entry.state = 'waiting'
@@ -165,7 +161,7 @@ export class ShadowLane {
     for (;;) {
       const release = this.#releases[0]
       const releaseAt = release === undefined ? Number.POSITIVE_INFINITY : release.releaseAt
-      const expiryAt = this.#nextExpiry()
+      const expiryAt = this.#expiry.nextAt(this.#clock)
       // Never back in time: an expiry that a standing queue brought forward is due now.
       const at = Math.max(this.#clock, Math.min(releaseAt, expiryAt))
       if (at > now) break
@@ -173,7 +169,7 @@ export class ShadowLane {
       if (releaseAt <= expiryAt) {
         this.#popRelease()
         this.#finish(release as ShadowEntry)
-      } else this.#expire(at)
+      } else this.#expiry.expire(at, (entry, reason) => this.#leave(entry, reason, at))
       this.#drain(at, limit, real)
     }
     this.#clock = Math.max(this.#clock, now)
@@ -205,72 +201,26 @@ export class ShadowLane {
 
   #leave(entry: ShadowEntry, reason: RejectionReason, now: number): void {
     this.#queue.remove(entry)
-    if (this.#queue.size === 0) this.#lastEmptyAt = now
+    if (this.#queue.size === 0) this.#expiry.markEmpty(now)
     this.#shares.leave(entry)
     entry.state = 'done'
     this.#rejected[reason]++
   }
 
   #drain(now: number, limit: number, real: RealLoad): void {
-    const congested = this.#congested(now)
+    const congested = this.#expiry.congested(now)
     const lifo = this.#config.lifo || congested
-    const timeoutMs = this.#timeoutMs(congested)
+    const timeoutMs = this.#expiry.timeoutMs(congested)
     while (real.inFlight + this.#inFlight < limit && this.#queue.size > 0) {
       const entry = this.#queue.peekNext(lifo) as ShadowEntry
       if (entry.deadline <= now) this.#leave(entry, 'deadline', now)
       else if (now - entry.enqueuedAt >= timeoutMs) this.#leave(entry, 'queueTimeout', now)
       else {
         this.#queue.take(entry)
-        if (this.#queue.size === 0) this.#lastEmptyAt = now
+        if (this.#queue.size === 0) this.#expiry.markEmpty(now)
         this.#admit(entry, now, real)
       }
     }
-  }
-
-  #nextExpiry(): number {
-    if (this.#queue.size === 0) return Number.POSITIVE_INFINITY
-    const congested = this.#congested(this.#clock)
-    const timeoutMs = this.#timeoutMs(congested)
-    let next = Number.POSITIVE_INFINITY
-    for (let i = 0; i < this.#config.priorityCount; i++) {
-      const oldest = this.#queue.oldest(i)
-      if (oldest !== undefined) next = Math.min(next, oldest.enqueuedAt + timeoutMs)
-    }
-    const earliest = this.#queue.earliestDeadline()
-    if (earliest !== undefined) next = Math.min(next, earliest.deadline)
-    // The moment the queue turns standing, timeouts shrink to the CoDel target.
-    if (this.#config.adaptive && !congested) {
-      next = Math.min(next, this.#lastEmptyAt + this.#config.codelIntervalMs)
-    }
-    return next
-  }
-
-  #expire(now: number): void {
-    const timeoutMs = this.#timeoutMs(this.#congested(now))
-    for (let i = 0; i < this.#config.priorityCount; i++) {
-      for (let e = this.#queue.oldest(i); e !== undefined; e = this.#queue.oldest(i)) {
-        if (now - e.enqueuedAt < timeoutMs) break
-        this.#leave(e, e.deadline <= now ? 'deadline' : 'queueTimeout', now)
-      }
-    }
-    for (let e = this.#queue.earliestDeadline(); e !== undefined; ) {
-      if (e.deadline > now) break
-      this.#leave(e, 'deadline', now)
-      e = this.#queue.earliestDeadline()
-    }
-  }
-
-  #congested(now: number): boolean {
-    return (
-      this.#config.adaptive &&
-      this.#queue.size > 0 &&
-      now - this.#lastEmptyAt >= this.#config.codelIntervalMs
-    )
-  }
-
-  #timeoutMs(congested: boolean): number {
-    const { queueTimeoutMs, codelTargetMs } = this.#config
-    return congested ? Math.min(queueTimeoutMs, codelTargetMs) : queueTimeoutMs
   }
 
   #scheduleRelease(entry: ShadowEntry, at: number): void {
