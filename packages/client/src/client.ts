@@ -35,7 +35,8 @@ import {
   resolveRequestOptions,
 } from './options.js'
 import { OriginMap, type OriginState, type OriginStats } from './origin-state.js'
-import { type CallInput, isRequest, parseInput } from './request-input.js'
+import { type Hop, nextHop, redirectTarget } from './redirect.js'
+import { isRequest, parseInput } from './request-input.js'
 import { decideRetry, IDEMPOTENT, isConnectionError, type RetryScope } from './retry-policy.js'
 import { linkSignal, sleep } from './timers.js'
 
@@ -108,30 +109,58 @@ async function send(
   let deadline = request.deadline
   if (timeoutMs !== undefined) deadline = Math.min(deadline ?? Infinity, o.now() + timeoutMs)
 
-  const state = origins.acquire(call.url.origin)
-  try {
-    return await attempts(o, state, call.fetchInput, init, call, request, deadline)
-  } finally {
-    origins.release(state)
+  // Built before any permit is held: a header value fetch rejects throws here, leaking nothing.
+  const headers = new Headers(init?.headers ?? (isRequest(input) ? input.headers : undefined))
+  if (o.priorityHeader !== false && request.priority !== undefined) {
+    headers.set(o.priorityHeader, request.priority)
+  }
+  const mode = init?.redirect ?? (isRequest(input) ? input.redirect : 'follow')
+  let hop: Hop = {
+    url: call.url,
+    input: call.fetchInput,
+    init,
+    method: call.method,
+    headers,
+    replayable: isReplayable(input, init),
+    propagate: true,
+    redirects: 0,
+  }
+  for (;;) {
+    const state = origins.acquire(hop.url.origin)
+    let result: Response | Redirect
+    try {
+      result = await attempts(o, state, hop, call.signal, request, deadline, mode === 'follow')
+    } finally {
+      origins.release(state)
+    }
+    if (result instanceof Response) return result
+    hop = nextHop(hop, result.status, result.target, o.spillwayHeaders)
   }
 }
 
-/** The attempts of one call to `state`'s origin, and the waits between them. */
+/** A redirect `attempts` leaves to its caller to follow. */
+interface Redirect {
+  readonly status: number
+  readonly target: URL
+}
+
+/**
+ * The attempts of one hop of a call to `state`'s origin, and the waits between
+ * them; with `follow`, a redirect is handed back instead of returned.
+ */
 async function attempts(
   o: ResolvedOptions,
   state: OriginState,
-  input: string | URL | Request,
-  init: RequestInit | undefined,
-  call: CallInput,
+  hop: Hop,
+  caller: AbortSignal | undefined,
   request: RequestOptions,
   deadline: number | undefined,
-): Promise<Response> {
+  follow: boolean,
+): Promise<Response | Redirect> {
   const { now, random, timers } = o
   const fetchImpl = o.fetch ?? globalThis.fetch
   const origin = state.origin
-  const method = call.method
-  const caller = call.signal
-  const replayable = isReplayable(input, init)
+  const { method, replayable, input, init } = hop
   const scope: RetryScope = {
     never: !(IDEMPOTENT.has(method) || (request.retryNonIdempotent ?? o.retryNonIdempotent))
       ? 'notIdempotent'
@@ -145,12 +174,6 @@ async function attempts(
   const networkScope: RetryScope = {
     ...scope,
     never: !IDEMPOTENT.has(method) ? 'notIdempotent' : scope.never,
-  }
-
-  // Built before any permit is held: a header value fetch rejects throws here, leaking nothing.
-  const baseHeaders = new Headers(init?.headers ?? (isRequest(input) ? input.headers : undefined))
-  if (o.priorityHeader !== false && request.priority !== undefined) {
-    baseHeaders.set(o.priorityHeader, request.priority)
   }
 
   state.counters.requests++
@@ -205,12 +228,13 @@ async function attempts(
       permit?.release('ignore')
       fail('deadline')
     }
-    const headers = new Headers(baseHeaders)
-    if (o.deadlineHeader !== false && remainingMs !== undefined) {
+    const headers = new Headers(hop.headers)
+    if (o.deadlineHeader !== false && remainingMs !== undefined && hop.propagate) {
       headers.set(o.deadlineHeader, String(Math.floor(remainingMs)))
     }
     const link = linkSignal(caller, remainingMs, timers)
     const attemptInit: RequestInit = { ...init, headers }
+    if (follow) attemptInit.redirect = 'manual'
     if (link.signal !== undefined) attemptInit.signal = link.signal
 
     state.counters.attempts++
@@ -241,6 +265,14 @@ async function attempts(
     if (!refused) {
       throttle?.record(true)
       state.counters.accepts++
+      const target = follow ? redirectTarget(response, hop.url) : undefined
+      if (target !== undefined) {
+        link.dispose()
+        discard(response)
+        return { status: response.status, target }
+      }
+      // fetch would have said so; the copy handed back keeps it.
+      if (hop.redirects > 0) Object.defineProperty(response, 'redirected', { value: true })
       // The deadline keeps bounding the body, without holding the process for a body nobody reads.
       link.unref()
       return onBodySettled(response, link.dispose)
@@ -252,6 +284,7 @@ async function attempts(
     const decision = decideRetry(o, state, scope, attempt, { status: response.status }, retryAfter)
     if (!decision.retry) {
       throttle?.record(false)
+      if (hop.redirects > 0) Object.defineProperty(response, 'redirected', { value: true })
       link.unref()
       return onBodySettled(response, link.dispose)
     }
