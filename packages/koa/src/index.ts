@@ -1,1 +1,2 @@
+export { readiness } from './readiness.js'
 export { type KoaRouteOptions, type ShedMiddleware, type ShedOptions, shed } from './shed.js'

@@ -10,6 +10,13 @@ export { abortSignalFor, type ClientSignal, clientGone } from './client-signal.j
 export { createGate, type Gate, type Passage } from './gate.js'
 export * from './pressure-monitor.js'
 export {
+  checkReadinessController,
+  type ReadinessBody,
+  type ReadinessHandler,
+  readiness,
+  readinessState,
+} from './readiness.js'
+export {
   headerDeadline,
   isAdmissionController,
   type ResolvedRouteOptions,
