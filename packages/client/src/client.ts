@@ -37,7 +37,7 @@ import {
 import { OriginMap, type OriginState, type OriginStats } from './origin-state.js'
 import { type Hop, nextHop, redirectTarget } from './redirect.js'
 import { isRequest, parseInput } from './request-input.js'
-import { decideRetry, IDEMPOTENT, isConnectionError, type RetryScope } from './retry-policy.js'
+import { decideRetry, isConnectionError, retryScopes } from './retry-policy.js'
 import { linkSignal, sleep } from './timers.js'
 
 /** A `fetch` that hears "slow down"; the third argument holds per-request options. */
@@ -161,23 +161,7 @@ async function attempts(
   const fetchImpl = o.fetch ?? globalThis.fetch
   const origin = state.origin
   const { method, replayable, input, init } = hop
-  const scope: RetryScope = {
-    never: !(IDEMPOTENT.has(method) || (request.retryNonIdempotent ?? o.retryNonIdempotent))
-      ? 'notIdempotent'
-      : replayable
-        ? undefined
-        : 'bodyNotReplayable',
-    maxAttempts: request.maxAttempts ?? o.maxAttempts,
-    deadline,
-  }
-  // A network error may come after the server acted on the request: idempotent methods only.
-  const networkScope: RetryScope = {
-    ...scope,
-    never: !IDEMPOTENT.has(method) ? 'notIdempotent' : scope.never,
-  }
-
-  state.counters.requests++
-  state.budget?.recordRequest()
+  const { scope, networkScope } = retryScopes(o, method, replayable, request, deadline)
   const throttle = state.throttle
   // After a refusal, a call that ends without an answer counts as refused.
   let refusedBefore = false
@@ -188,22 +172,8 @@ async function attempts(
   }
 
   if (caller?.aborted) throw caller.reason
-  if (deadline !== undefined && deadline <= now()) fail('deadline')
-  if (throttle !== undefined) {
-    const probability = throttle.rejectProbability()
-    if (probability > 0 && random() < probability) {
-      const { requests, accepts } = throttle.stats()
-      throttle.record(false)
-      state.reject('throttled')
-      throw new ThrottledError('throttled', origin, {
-        requests,
-        accepts,
-        k: throttle.k,
-        windowMs: throttle.windowMs,
-        probability,
-      })
-    }
-  }
+  const refusal = state.startCall(deadline, now(), random)
+  if (refusal !== undefined) throw refusal
 
   for (let attempt = 1; ; attempt++) {
     if (caller?.aborted) throw caller.reason
