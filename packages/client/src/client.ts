@@ -39,6 +39,7 @@ import { type Hop, nextHop, redirectTarget } from './redirect.js'
 import { isRequest, parseInput } from './request-input.js'
 import { decideRetry, isConnectionError, retryScopes } from './retry-policy.js'
 import { linkSignal, sleep } from './timers.js'
+import { SHARED, type SharedState } from './undici-interceptor.js'
 
 /** A `fetch` that hears "slow down"; the third argument holds per-request options. */
 export interface Client {
@@ -75,6 +76,10 @@ export function createClient(options?: ClientOptions): Client {
   const origins = new OriginMap(resolved, new Emitter())
   const call = (input: string | URL | Request, init?: RequestInit, request?: RequestOptions) =>
     send(resolved, origins, input, init, request)
+  // Shared with undici interceptors made from this client; hidden from its type and from enumeration.
+  Object.defineProperty(call, SHARED, {
+    value: { options: resolved, origins } satisfies SharedState,
+  })
   return Object.assign(call, {
     stats(): Record<string, OriginStats> {
       const result: Record<string, OriginStats> = {}
