@@ -9,6 +9,7 @@ import type { Report } from './report/model.js'
 import { renderTerminal, writeReport } from './report/write.js'
 import { burst } from './scenarios/burst.js'
 import { calibrate } from './scenarios/calibrate.js'
+import { calibrateUrl, resolveUrlTarget } from './scenarios/calibrate-url.js'
 import { capacityStep } from './scenarios/capacity-step.js'
 import { closedLoop } from './scenarios/closed-loop-report.js'
 import { DEFAULT_OPTIONS, type ScenarioOptions } from './scenarios/common.js'
@@ -55,6 +56,12 @@ Options:
   --from <src|dist>       load spillway from packages/*/src (default, no build needed)
                           or from the built packages/*/dist (run \`pnpm run build\` first)
   --svg <file>            also write the first group's latency and throughput charts as one SVG
+
+calibrate against your own server (instead of the synthetic app):
+  --url <http://127.0.0.1:3000/path>   loopback addresses only, unless --allow-remote
+  --method <GET> --header 'Name: value' (repeatable) --body <text>
+  --start-rate <50>       first step's rate; steps grow ×1.25 up to --rate (default 1000)
+  --allow-remote          allow a non-loopback URL (only a server of yours, on a network you may load)
 `
 
 function numberOption(value: string | undefined, name: string): number | undefined {
@@ -86,6 +93,12 @@ async function main(): Promise<void> {
       html: { type: 'string' },
       svg: { type: 'string' },
       from: { type: 'string' },
+      url: { type: 'string' },
+      method: { type: 'string' },
+      header: { type: 'string', multiple: true },
+      body: { type: 'string' },
+      'start-rate': { type: 'string' },
+      'allow-remote': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -129,7 +142,23 @@ async function main(): Promise<void> {
   if (from !== 'src' && from !== 'dist') throw new RangeError('--from must be src or dist')
   useSpillwayFrom(from)
   installExitHandlers()
-  const report = await scenario(options)
+  if (values.url !== undefined && name !== 'calibrate') {
+    throw new RangeError('--url goes with the calibrate scenario only')
+  }
+  const report =
+    values.url === undefined
+      ? await scenario(options)
+      : await calibrateUrl(
+          options,
+          resolveUrlTarget({
+            url: values.url,
+            method: values.method,
+            headers: values.header,
+            body: values.body,
+            allowRemote: values['allow-remote'],
+          }),
+          numberOption(values['start-rate'], 'start-rate') ?? 50,
+        )
   process.stdout.write(`${renderTerminal(report)}\n`)
   const paths = writeReport(report, { json: values.json, html: values.html, svg: values.svg })
   process.stdout.write(`\nJSON:   ${paths.json}\nReport: ${paths.html}\n`)
