@@ -4,7 +4,8 @@
  * kills the servers it started on every exit path.
  */
 import { parseArgs } from 'node:util'
-import { installExitHandlers, useSpillwayFrom } from './harness/processes.js'
+import { installExitHandlers, useMetrics, useSpillwayFrom } from './harness/processes.js'
+import { metricsTables } from './report/metrics-table.js'
 import type { Report } from './report/model.js'
 import { renderTerminal, writeReport } from './report/write.js'
 import { burst } from './scenarios/burst.js'
@@ -56,6 +57,8 @@ Options:
   --from <src|dist>       load spillway from packages/*/src (default, no build needed)
                           or from the built packages/*/dist (run \`pnpm run build\` first)
   --svg <file>            also write the first group's latency and throughput charts as one SVG
+  --metrics               spillway targets serve /metrics (@spillway/prometheus); the report shows
+                          the server's series over each run beside the load generator's figures
 
 calibrate against your own server (instead of the synthetic app):
   --url <http://127.0.0.1:3000/path>   loopback addresses only, unless --allow-remote
@@ -99,6 +102,7 @@ async function main(): Promise<void> {
       body: { type: 'string' },
       'start-rate': { type: 'string' },
       'allow-remote': { type: 'boolean' },
+      metrics: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -141,6 +145,7 @@ async function main(): Promise<void> {
   const from = values.from ?? 'src'
   if (from !== 'src' && from !== 'dist') throw new RangeError('--from must be src or dist')
   useSpillwayFrom(from)
+  useMetrics(values.metrics === true)
   installExitHandlers()
   if (values.url !== undefined && name !== 'calibrate') {
     throw new RangeError('--url goes with the calibrate scenario only')
@@ -159,6 +164,7 @@ async function main(): Promise<void> {
           }),
           numberOption(values['start-rate'], 'start-rate') ?? 50,
         )
+  report.tables.push(...metricsTables(report))
   process.stdout.write(`${renderTerminal(report)}\n`)
   const paths = writeReport(report, { json: values.json, html: values.html, svg: values.svg })
   process.stdout.write(`\nJSON:   ${paths.json}\nReport: ${paths.html}\n`)
