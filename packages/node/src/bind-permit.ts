@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
 import { failOption, type Outcome, type Permit } from '@spillway/core'
-import { clientGone, onSocketClose } from './client-signal.js'
+import { clientGone, onSocketClose, responseFinished } from './client-signal.js'
 
 /** How a response ended, from its status: a server error is a drop signal for adaptive limits. */
 export type IsFailure = (res: ServerResponse) => boolean
@@ -112,7 +112,7 @@ export function bindPermit(
 ): boolean {
   if (!isPermit(permit))
     failOption('type', 'permit', 'a permit (an object with `release()`)', permit)
-  if (res.writableFinished) {
+  if (responseFinished(res)) {
     permit.release(outcomeOf(res, options))
     return false
   }
@@ -131,7 +131,7 @@ export function bindPermit(
   let unwatch: (() => void) | undefined
   let failed = false
   const settle = (): void => {
-    const outcome = res.writableFinished
+    const outcome = responseFinished(res)
       ? outcomeOf(res, options)
       : failed
         ? 'failure'
