@@ -25,4 +25,5 @@ export {
   type PressureMonitorOptions,
 } from '@spillway/node'
 export { guard } from './guard.js'
+export { type ReadinessBody, type ReadinessHandler, readiness } from './readiness.js'
 export { type ExpressRouteOptions, type ShedMiddleware, type ShedOptions, shed } from './shed.js'

@@ -24,4 +24,5 @@ export {
   type PressureMonitor,
   type PressureMonitorOptions,
 } from '@spillway/node'
+export { readiness } from './readiness.js'
 export { type KoaRouteOptions, type ShedMiddleware, type ShedOptions, shed } from './shed.js'

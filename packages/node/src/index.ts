@@ -34,6 +34,13 @@ export { sendContinue } from './expect-continue.js'
 export { createGate, type Gate, type Passage } from './gate.js'
 export * from './pressure-monitor.js'
 export {
+  checkReadinessController,
+  type ReadinessBody,
+  type ReadinessHandler,
+  readiness,
+  readinessState,
+} from './readiness.js'
+export {
   headerDeadline,
   isAdmissionController,
   type ResolvedRouteOptions,
