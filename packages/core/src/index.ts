@@ -7,6 +7,7 @@ export {
   createAdmissionController,
 } from './controller.js'
 export { INVALID_OPTION, type InvalidOptionError, invalidOption, RejectedError } from './errors.js'
+export type * from './key-store.js'
 export * from './limit/index.js'
 export {
   type AdmissionControllerOptions,
