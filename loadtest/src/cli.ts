@@ -13,6 +13,7 @@ import { capacityStep } from './scenarios/capacity-step.js'
 import { closedLoop } from './scenarios/closed-loop-report.js'
 import { DEFAULT_OPTIONS, type ScenarioOptions } from './scenarios/common.js'
 import { demo } from './scenarios/demo.js'
+import { fleet } from './scenarios/fleet.js'
 import { overhead } from './scenarios/overhead.js'
 import { overload } from './scenarios/overload.js'
 import { priorities } from './scenarios/priorities.js'
@@ -26,6 +27,7 @@ const SCENARIOS: Record<string, (options: ScenarioOptions) => Promise<Report>> =
   priorities,
   calibrate,
   'closed-loop': closedLoop,
+  fleet,
 }
 
 const USAGE = `Usage: pnpm loadtest <scenario> [options]
@@ -39,6 +41,7 @@ Scenarios:
   priorities      20/50/30 critical/normal/sheddable mix at 3×
   calibrate       step the load up, find the knee, suggest a configuration
   closed-loop     naive retrying clients vs @spillway/client (retry amplification)
+  fleet           3 instances behind nginx, per-tenant caps on Redis, one instance killed
 
 Options:
   --duration <s>          seconds of load per run (scenario default)
