@@ -127,8 +127,7 @@ async function main(): Promise<void> {
     limit: numberOption(values.limit, 'limit') ?? defaults.limit,
     queueSize: numberOption(values['queue-size'], 'queue-size') ?? defaults.queueSize,
     queueTimeoutMs:
-      numberOption(values['queue-timeout-ms'], 'queue-timeout-ms') ??
-      defaults.queueTimeoutMs,
+      numberOption(values['queue-timeout-ms'], 'queue-timeout-ms') ?? defaults.queueTimeoutMs,
     adaptive,
     levels:
       values.levels === undefined
