@@ -5,7 +5,7 @@
  */
 
 /** The published packages, by directory under `packages/`. */
-export const PACKAGES = ['core', 'node', 'express', 'koa', 'client'] as const
+export const PACKAGES = ['core', 'node', 'express', 'koa', 'client', 'redis'] as const
 
 /** Named exports each package must offer, whichever way it is loaded. */
 export const EXPECTED_EXPORTS: Readonly<Record<(typeof PACKAGES)[number], readonly string[]>> = {
@@ -14,6 +14,7 @@ export const EXPECTED_EXPORTS: Readonly<Record<(typeof PACKAGES)[number], readon
   express: ['shed'],
   koa: ['shed'],
   client: ['createClient', 'withBackpressure', 'parseRetryAfter'],
+  redis: ['createRedisStore', 'REDIS_STORE_DEFAULTS'],
 }
 
 /**
@@ -79,7 +80,7 @@ async function main() {
   console.log(JSON.stringify({
     exports: {
       core: exportsOf(core), node: exportsOf(node), express: exportsOf(spillwayExpress),
-      koa: exportsOf(spillwayKoa), client: exportsOf(client),
+      koa: exportsOf(spillwayKoa), client: exportsOf(client), redis: exportsOf(redis),
     },
     rejectedErrorName: new core.RejectedError({ reason: 'closed', status: 503, retryAfterSeconds: 1 }).name,
     smoke,
@@ -96,6 +97,7 @@ const node = require('@spillway/node')
 const spillwayExpress = require('@spillway/express')
 const spillwayKoa = require('@spillway/koa')
 const client = require('@spillway/client')
+const redis = require('@spillway/redis')
 ${SMOKE}
 main().catch((error) => { console.error(error); process.exitCode = 1 })
 `
@@ -108,6 +110,7 @@ import * as node from '@spillway/node'
 import * as spillwayExpress from '@spillway/express'
 import * as spillwayKoa from '@spillway/koa'
 import * as client from '@spillway/client'
+import * as redis from '@spillway/redis'
 ${SMOKE}
 await main()
 `
@@ -128,6 +131,7 @@ import { shed as shedNode, writeRejection } from '@spillway/node'
 import { shed as shedExpress, type ShedMiddleware } from '@spillway/express'
 import { shed as shedKoa } from '@spillway/koa'
 import { createClient } from '@spillway/client'
+import { createRedisStore, type RedisStore } from '@spillway/redis'
 import express from 'express'
 import Koa from 'koa'
 
@@ -169,6 +173,19 @@ export function statusOf(error: unknown): number | undefined {
 
 export const write: (res: http.ServerResponse, rejection: Rejection) => boolean = writeRejection
 export const fetchWithBackpressure = createClient()
+
+// A node-redis-shaped client: the store needs only evalSha and eval.
+const store: RedisStore = createRedisStore({
+  client: { evalSha: async () => [1, 1], eval: async () => [1, 1] },
+  onError: 'local',
+  expectedInstances: 3,
+})
+export const perKeyController: AdmissionController = createAdmissionController({
+  limit: 4,
+  perKey: { limit: 2, store },
+})
+// @ts-expect-error a failure mode that does not exist
+createRedisStore({ client: { evalSha: async () => 1, eval: async () => 1 }, onError: 'maybe' })
 
 // @ts-expect-error an outcome that does not exist
 controller.tryAcquire({})?.release('maybe')
