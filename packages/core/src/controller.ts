@@ -26,6 +26,7 @@
 import { RejectedError } from './errors.js'
 import type { KeyLease, KeyLeaseResult } from './key-store.js'
 import { type AdmissionControllerOptions, type ResolvedOptions, resolveOptions } from './options.js'
+import { releasePressure, retainPressure } from './pressure-users.js'
 import { RateWindow } from './rate-window.js'
 import { computeRetryAfterSeconds } from './retry-after.js'
 import { admitProbability, pressureCappedLimit } from './shedding.js'
@@ -314,6 +315,7 @@ class Controller implements AdmissionController {
     this.#progressAt = start
     this.#lastEmptyAt = start
     this.#options.perKey?.store.attach?.((source, error) => this.reportError(source, error))
+    if (this.#options.pressure !== undefined) retainPressure(this.#options.pressure)
   }
 
   get closed(): boolean {
@@ -382,8 +384,10 @@ class Controller implements AdmissionController {
     }
     // Requests still waiting for the store leave now; a lease that arrives later is given back.
     for (const ticket of this.#leasing) this.#leaveLeasing(ticket, 'closed', now)
+    const { pressure } = this.#options
     try {
-      this.#options.pressure?.close?.()
+      // Shared by another controller still open: that one closes it.
+      if (pressure !== undefined && releasePressure(pressure)) pressure.close?.()
     } catch (error) {
       this.reportError('pressure.close', error)
     }

@@ -203,9 +203,16 @@ function checkPriorities(value: unknown): readonly string[] {
 
 function checkPressure(value: unknown): PressureSource | undefined {
   if (value === undefined) return undefined
-  if (!isPlainObjectLike(value) || typeof (value as { level?: unknown }).level !== 'number') {
-    fail('type', 'pressure', 'an object with a numeric `level` (a PressureSource)', value)
+  const expected = 'an object with a numeric `level` (a PressureSource)'
+  if (!isPlainObjectLike(value)) fail('type', 'pressure', expected, value)
+  let level: unknown
+  try {
+    level = (value as { level?: unknown }).level
+  } catch (cause) {
+    const message = `Expected \`pressure\` to be ${expected}, got ${describeValue(value)} whose \`level\` threw: ${String(cause)}.`
+    throw Object.assign(invalidOption('type', 'pressure', message), { cause })
   }
+  if (typeof level !== 'number') fail('type', 'pressure', expected, value)
   // Checked now: otherwise a bad `close` would surface only when the controller closes.
   const close = (value as { close?: unknown }).close
   if (close !== undefined) checkFunction(close, 'pressure.close')
