@@ -204,7 +204,7 @@ async function drainCheck(
 ): Promise<{ leak: LeakCheck; stats: TargetStats[] }> {
   const start = performance.now()
   for (;;) {
-    const stats = await Promise.all(targets.map((t) => fetchStats(t.port)))
+    const stats = await Promise.all(targets.map((t) => fetchStats(t.port, undefined, 5000)))
     const sum = (f: (s: TargetStats) => number) => stats.reduce((n, s) => n + f(s), 0)
     const leak: LeakCheck = {
       drained: false,
@@ -240,7 +240,8 @@ export async function runFleet(spec: FleetSpec): Promise<FleetResult> {
     }
     const target: TargetConfig = { ...spec.target, protection }
     const targets = await Promise.all(
-      Array.from({ length: spec.instances }, () => startTarget(target)),
+      // Started together; on a busy machine three tsx processes take a while to come up.
+      Array.from({ length: spec.instances }, () => startTarget(target, 60_000)),
     )
     started.push(...targets)
     const nginx = await startNginx(spec.nginxBinary, {
@@ -251,7 +252,8 @@ export async function runFleet(spec: FleetSpec): Promise<FleetResult> {
     started.push(nginx)
     await new Promise((resolve) => setTimeout(resolve, 300))
     const survivor = targets[0] as Target
-    const baseline = await fetchStats(survivor.port)
+    // Generous: a freshly started instance on a busy machine may be slow to answer.
+    const baseline = await fetchStats(survivor.port, undefined, 10_000)
     const t0 = performance.now()
     const harnessCpu = process.cpuUsage()
     // Charts show one instance that survives: the others behave alike.
