@@ -59,7 +59,6 @@ async function build(
 export const fastifyTarget: Target = {
   name: 'Fastify 5',
   hasNextError: false,
-  holdsUntilWorkSettles: true,
   header: (input, name) => {
     const value = (input as FastifyRequest).headers[name]
     return typeof value === 'string' ? value : undefined

@@ -51,7 +51,6 @@ async function listen(app: Hono): Promise<Running> {
 export const honoTarget: Target = {
   name: 'Hono (node-server)',
   hasNextError: false,
-  holdsUntilWorkSettles: true,
   header: (input, name) => (input as Context).req.header(name),
   customRejection: () => (c: Context, r: { status: number }) => c.text('busy', r.status as 503),
   start: (controller, routes) =>

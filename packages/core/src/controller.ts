@@ -7,12 +7,18 @@
  *  2. Pressure (if a source is given) sheds by priority, lowest first: a
  *     sampled fraction (`sampled`), then all of it (`overloaded`), and caps
  *     the limit.
+ *  2b. `perKey` (only for a request with a key): a lease from the key store,
+ *     or `quota` (429) / `unavailable` (503) at once. A store that answers
+ *     with a promise makes this request's decision a promise; the lease
+ *     travels with the request and is released by whichever door it leaves.
  *  3. A slot is free and no request of the same or higher priority waits →
  *     admitted at once, synchronously.
- *  4. Saturated: a key over its fair share is refused (`quota`, 429);
- *     otherwise the request waits in its priority's bucket if there is room,
- *     evicting the newest waiter of the lowest lower priority if there is not
- *     (`evicted`), or is refused (`queueFull`).
+ *  4. Saturated: the request waits in its priority's bucket if there is room
+ *     (served round-robin across keys, see `FairQueue`). A full queue makes
+ *     room by evicting (`evicted`) the newest waiter of the lowest priority
+ *     below it, else of a key at least two heavier at its own priority
+ *     (weight: in flight plus queued); failing both the request is refused,
+ *     `quota` (429) if its key holds an equal share or more, else `queueFull`.
  *  5. A waiter leaves by exactly one door: admitted when a permit is
  *     released, `queueTimeout`, `deadline`, `aborted`, `evicted` or `closed`.
  *     One timer per controller, armed for the earliest expiry, serves them all.
@@ -20,11 +26,16 @@
  *     release, never the queue wait) feeds the limit algorithm.
  */
 import { RejectedError } from './errors.js'
+import { FairQueue, type Flow, Share } from './fair-queue.js'
+import { KeyShares, type Member, type Tenant } from './key-shares.js'
+import type { KeyLease, KeyLeaseResult } from './key-store.js'
 import { type AdmissionControllerOptions, type ResolvedOptions, resolveOptions } from './options.js'
+import { releasePressure, retainPressure } from './pressure-users.js'
+import { ExpiryTimer, QueueExpiry } from './queue-expiry.js'
 import { RateWindow } from './rate-window.js'
 import { computeRetryAfterSeconds } from './retry-after.js'
+import { type RealLoad, ShadowEntry, ShadowLane } from './shadow-lane.js'
 import { admitProbability, pressureCappedLimit } from './shedding.js'
-import { startTimer, stopTimer } from './timers.js'
 import type {
   AbortSignalLike,
   AdmissionRequest,
@@ -35,7 +46,7 @@ import type {
   Rejection,
   RejectionReason,
 } from './types.js'
-import { type QueueNode, WaiterQueue } from './waiter-queue.js'
+import { describeValue } from './validate.js'
 
 /** What the controller publishes to `on()` listeners. */
 export type ControllerEvent =
@@ -43,6 +54,8 @@ export type ControllerEvent =
       readonly type: 'admit'
       readonly priority: string
       readonly key: string | undefined
+      readonly method: string | undefined
+      readonly route: string | undefined
       /** Milliseconds spent queued; 0 when admitted at once. */
       readonly waitedMs: number
       readonly inFlight: number
@@ -52,24 +65,31 @@ export type ControllerEvent =
       readonly type: 'queue'
       readonly priority: string
       readonly key: string | undefined
+      readonly method: string | undefined
+      readonly route: string | undefined
       readonly queued: number
     }
   | {
       readonly type: 'reject'
       readonly priority: string
       readonly key: string | undefined
+      readonly method: string | undefined
+      readonly route: string | undefined
       readonly rejection: Rejection
     }
   | {
       readonly type: 'release'
       readonly priority: string
+      readonly key: string | undefined
+      readonly method: string | undefined
+      readonly route: string | undefined
       readonly outcome: Outcome
       /** Admission to release, in milliseconds. */
       readonly serviceMs: number
       readonly inFlight: number
     }
   | {
-      /** A user hook failed (reported by an adapter) or a pressure source failed. */
+      /** A user hook failed (reported by an adapter), or a pressure source or key store failed. */
       readonly type: 'error'
       readonly source: string
       readonly error: unknown
@@ -92,6 +112,8 @@ export interface ControllerStats {
   readonly pressure: number
   /** Keys holding in-flight or queued work. */
   readonly activeKeys: number
+  /** Dry runs: requests that would be in flight and waiting now, in the shadow lane. */
+  readonly dryRun: { readonly inFlight: number; readonly queued: number }
   readonly closed: boolean
   readonly counters: {
     readonly admitted: number
@@ -99,8 +121,14 @@ export interface ControllerStats {
     readonly queued: number
     readonly released: Readonly<Record<Outcome, number>>
     readonly rejected: Readonly<Record<RejectionReason, number>>
+    /**
+     * Dry runs: what the shadow lane says would have happened. `wouldAdmit`,
+     * `wouldQueue` and `wouldReject` predict `admitted`, `queued` and `rejected`.
+     */
     readonly dryRun: {
-      /** Would have waited in the queue. */
+      /** Would have been admitted, at once or after waiting. */
+      readonly wouldAdmit: number
+      /** Would have waited in the queue (and then left by any door). */
       readonly wouldQueue: number
       readonly wouldReject: Readonly<Record<RejectionReason, number>>
     }
@@ -161,6 +189,7 @@ const REASONS: readonly RejectionReason[] = [
   'aborted',
   'quota',
   'closed',
+  'unavailable',
 ]
 
 function reasonCounts(): Record<RejectionReason, number> {
@@ -171,35 +200,59 @@ function reasonCounts(): Record<RejectionReason, number> {
 
 const OUTCOMES: ReadonlySet<string> = new Set<Outcome>(['success', 'failure', 'ignore'])
 
-class Waiter implements QueueNode<Waiter> {
-  prev: Waiter | undefined = undefined
-  next: Waiter | undefined = undefined
+/** How a request is decided: whether it may wait (not for `tryAcquire`), and whether it is a dry run. */
+interface How {
+  readonly queues: boolean
+  readonly dryRun: boolean
+}
+
+const ACQUIRE: How = Object.freeze({ queues: true, dryRun: false })
+const TRY: How = Object.freeze({ queues: false, dryRun: false })
+const DRY_ACQUIRE: How = Object.freeze({ queues: true, dryRun: true })
+const DRY_TRY: How = Object.freeze({ queues: false, dryRun: true })
+
+/**
+ * One request, from the door to its release: the decision's context, its
+ * place in the queue while it waits, and then its permit (the permit doubles
+ * as its own decision), so admitting at once allocates this one object.
+ */
+class Ticket implements Permit, Member<Ticket> {
+  readonly admitted = true as const
+  released = false
+  // Queue links (WaiterQueue).
+  prev: Ticket | undefined = undefined
+  next: Ticket | undefined = undefined
   heapIndex = -1
+  flow: Flow | undefined = undefined
+  flowPrev: Ticket | undefined = undefined
+  flowNext: Ticket | undefined = undefined
+  seq = 0
+  /** What it competes as, once counted (admitted or queued). */
+  share: Share = UNCOUNTED
+  tenant: Tenant | undefined = undefined
+  /** When it queued (or arrived); then, once admitted, when its service began. */
+  enqueuedAt: number
+  startMs = 0
+  inFlightAtStart = 0
+  lease: KeyLease | undefined = undefined
+  resolve: ((decision: Decision | Promise<Decision>) => void) | undefined = undefined
   onAbort: (() => void) | undefined = undefined
 
   constructor(
-    readonly priorityIndex: number,
-    readonly enqueuedAt: number,
-    readonly deadline: number,
-    readonly key: string | undefined,
-    readonly signal: AbortSignalLike | undefined,
-    readonly resolve: (decision: Decision) => void,
-  ) {}
-}
-
-/** The permit doubles as its own decision, so admitting allocates one object. */
-class GrantedPermit implements Permit {
-  readonly admitted = true as const
-  released = false
-
-  constructor(
     readonly controller: Controller,
+    readonly how: How,
     readonly priorityIndex: number,
     readonly priority: string,
     readonly key: string | undefined,
-    readonly startMs: number,
-    readonly inFlightAtStart: number,
-  ) {}
+    readonly method: string | undefined,
+    readonly route: string | undefined,
+    readonly signal: AbortSignalLike | undefined,
+    /** Same clock as `now()`; `Infinity` when the request has none. */
+    readonly deadline: number,
+    readonly arrivedAt: number,
+  ) {
+    this.enqueuedAt = arrivedAt
+  }
 
   /** An own property, so a spread copy of the decision keeps it. */
   readonly permit: Permit = this
@@ -213,15 +266,34 @@ class GrantedPermit implements Permit {
   }
 }
 
-/** A dry run's stand-in: holds no slot, so releasing it changes nothing. */
+/**
+ * A dry run's permit: holds no real slot. Its release gives back its key
+ * lease, if any, and its shadow slot (`entry`), if the shadow lane placed it.
+ */
 class ShadowPermit implements Permit {
   released = false
 
-  constructor(readonly priority: string) {}
+  constructor(
+    readonly ticket: Ticket,
+    readonly entry: ShadowEntry | undefined,
+  ) {}
 
-  release(): void {
-    this.released = true
+  get priority(): string {
+    return this.ticket.priority
   }
+
+  release(outcome: Outcome = 'success'): void {
+    if (this.released) return
+    this.released = true
+    this.ticket.controller.onShadowRelease(this, OUTCOMES.has(outcome) ? outcome : 'ignore')
+  }
+}
+
+/** The share of a request not counted yet. */
+const UNCOUNTED = new Share()
+
+function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function'
 }
 
 class Controller implements AdmissionController {
@@ -230,21 +302,20 @@ class Controller implements AdmissionController {
   readonly #limit: LimitAlgorithm
   readonly #priorityIndex: Map<string, number>
   readonly #defaultIndex: number
-  readonly #queue: WaiterQueue<Waiter>
+  readonly #queue: FairQueue<Ticket>
+  readonly #shares: KeyShares<Ticket>
   readonly #completions: RateWindow
-  readonly #keys = new Map<string, number>()
+  /** Requests waiting for the key store's answer. */
+  readonly #leasing = new Set<Ticket>()
   #listeners: ControllerListener[] = []
   #inFlight = 0
   #closed = false
-  #timer: unknown = undefined
-  /** When the armed timer fires; `Infinity` when none is armed. */
-  #timerAt = Number.POSITIVE_INFINITY
+  readonly #expiry: QueueExpiry<Ticket>
+  readonly #timer: ExpiryTimer
   /** Start of the current busy spell (in-flight rose from 0 after an idle window). */
   #busySince: number
   /** Last completion, or the start of the busy spell: no progress since means stalled. */
   #progressAt: number
-  /** Last time the queue was seen empty: the CoDel clock of `adaptive` order. */
-  #lastEmptyAt: number
 
   #admitted = 0
   #queuedTotal = 0
@@ -252,7 +323,9 @@ class Controller implements AdmissionController {
   readonly #released: Record<Outcome, number> = { success: 0, failure: 0, ignore: 0 }
   readonly #rejected = reasonCounts()
   readonly #dryRunRejected = reasonCounts()
-  #dryRunQueued = 0
+  readonly #shadow: ShadowLane
+  /** The real load, as the shadow lane reads it. */
+  readonly #realLoad: RealLoad
 
   constructor(options: unknown) {
     this.#options = resolveOptions(options)
@@ -261,12 +334,51 @@ class Controller implements AdmissionController {
     this.priorities = priorities
     this.#priorityIndex = new Map(priorities.map((name, i) => [name, i]))
     this.#defaultIndex = priorities.indexOf(defaultPriority)
-    this.#queue = new WaiterQueue<Waiter>(priorities.length)
+    this.#queue = new FairQueue<Ticket>(priorities.length)
+    this.#shares = new KeyShares<Ticket>(this.#queue, this.#options.maxKeys)
     const start = now()
     this.#completions = new RateWindow(start)
     this.#busySince = start
     this.#progressAt = start
-    this.#lastEmptyAt = start
+    const o = this.#options
+    this.#expiry = new QueueExpiry<Ticket>(
+      {
+        priorityCount: priorities.length,
+        queueTimeoutMs: o.queueTimeoutMs,
+        adaptive: o.order === 'adaptive',
+        codelTargetMs: o.codelTargetMs,
+        codelIntervalMs: o.codelIntervalMs,
+      },
+      this.#queue,
+      start,
+    )
+    this.#timer = new ExpiryTimer(() => this.#onTimer())
+    this.#shadow = new ShadowLane(
+      {
+        priorityCount: priorities.length,
+        queueSize: o.queueSize,
+        queueTimeoutMs: o.queueTimeoutMs,
+        adaptive: o.order === 'adaptive',
+        lifo: o.order === 'lifo',
+        codelTargetMs: o.codelTargetMs,
+        codelIntervalMs: o.codelIntervalMs,
+        maxKeys: o.maxKeys,
+      },
+      this.#dryRunRejected,
+      start,
+    )
+    const queue = this.#queue
+    const inFlight = () => this.#inFlight
+    this.#realLoad = {
+      get inFlight() {
+        return inFlight()
+      },
+      get queued() {
+        return queue.size
+      },
+    }
+    this.#options.perKey?.store.attach?.((source, error) => this.reportError(source, error))
+    if (this.#options.pressure !== undefined) retainPressure(this.#options.pressure)
   }
 
   get closed(): boolean {
@@ -278,17 +390,18 @@ class Controller implements AdmissionController {
   }
 
   acquire(request?: AdmissionRequest): Promise<Decision> {
-    const decision = this.#decide(request, false)
+    const decision = this.#decide(request, this.#options.dryRun ? DRY_ACQUIRE : ACQUIRE)
     return decision instanceof Promise ? decision : Promise.resolve(decision)
   }
 
   admit(request?: AdmissionRequest, options?: AdmitOptions): Decision | Promise<Decision> {
-    return this.#decide(request, options?.dryRun === true)
+    const dryRun = options?.dryRun ?? this.#options.dryRun
+    return this.#decide(request, dryRun === true ? DRY_ACQUIRE : ACQUIRE)
   }
 
   tryAcquire(request?: AdmissionRequest): Permit | undefined {
-    const decision = this.#decide(request, false, true)
-    return (decision as Decision).admitted ? (decision as GrantedPermit) : undefined
+    const decision = this.#decide(request, this.#options.dryRun ? DRY_TRY : TRY) as Decision
+    return decision.admitted ? decision.permit : undefined
   }
 
   async run<T>(fn: () => T | PromiseLike<T>, request?: AdmissionRequest): Promise<T> {
@@ -328,55 +441,73 @@ class Controller implements AdmissionController {
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    this.#disarm()
+    this.#timer.disarm()
     const now = this.#options.now()
     for (let waiter = this.#queue.peekNext(false); waiter; waiter = this.#queue.peekNext(false)) {
       this.#leave(waiter, 'closed', now)
     }
+    // Requests still waiting for the store leave now; a lease that arrives later is given back.
+    for (const ticket of this.#leasing) this.#leaveLeasing(ticket, 'closed', now)
+    this.#shadow.close(now)
+    const { pressure } = this.#options
     try {
-      this.#options.pressure?.close?.()
+      // Shared by another controller still open: that one closes it.
+      if (pressure !== undefined && releasePressure(pressure)) pressure.close?.()
     } catch (error) {
       this.reportError('pressure.close', error)
+    }
+    try {
+      this.#options.perKey?.store.close?.()
+    } catch (error) {
+      this.reportError('perKey.store.close', error)
     }
   }
 
   stats(): ControllerStats {
     const now = this.#options.now()
     const pressure = this.#pressure()
+    const limit = pressureCappedLimit(this.#limit.limit, pressure)
+    this.#shadow.advance(now, limit, this.#realLoad)
     // fromEntries defines own properties: a priority named `__proto__` survives.
     const queuedByPriority: Record<string, number> = Object.fromEntries(
       this.priorities.map((name, i) => [name, this.#queue.sizeOf(i)]),
     )
     return {
       limit: this.#limit.limit,
-      effectiveLimit: pressureCappedLimit(this.#limit.limit, pressure),
+      effectiveLimit: limit,
       inFlight: this.#inFlight,
       queued: this.#queue.size,
       queuedByPriority,
       completionRatePerSecond: this.#completions.perSecond(now, this.#busySince),
       pressure,
-      activeKeys: this.#keys.size,
+      activeKeys: this.#shares.activeKeys,
+      dryRun: { inFlight: this.#shadow.inFlight, queued: this.#shadow.waiting },
       closed: this.#closed,
       counters: {
         admitted: this.#admitted,
         queued: this.#queuedTotal,
         released: { ...this.#released },
         rejected: { ...this.#rejected },
-        dryRun: { wouldQueue: this.#dryRunQueued, wouldReject: { ...this.#dryRunRejected } },
+        dryRun: {
+          wouldAdmit: this.#shadow.admitted,
+          wouldQueue: this.#shadow.queued,
+          wouldReject: { ...this.#dryRunRejected },
+        },
         errors: this.#errors,
       },
     }
   }
 
-  /** Called once per permit, by `GrantedPermit.release`. */
-  onRelease(permit: GrantedPermit, outcome: Outcome): void {
+  /** Called once per permit, by `Ticket.release`. */
+  onRelease(permit: Ticket, outcome: Outcome): void {
     const now = this.#options.now()
     this.#inFlight--
-    this.#untrackKey(permit.key)
+    const serviceMs = Math.max(0, now - permit.startMs)
+    this.#shares.leave(permit, serviceMs)
+    this.dropLease(permit)
     this.#completions.record(now)
     this.#progressAt = now
     this.#released[outcome]++
-    const serviceMs = Math.max(0, now - permit.startMs)
     if (outcome !== 'ignore') {
       this.#limit.onSample({
         startMs: permit.startMs,
@@ -389,6 +520,9 @@ class Controller implements AdmissionController {
       this.#emit({
         type: 'release',
         priority: permit.priority,
+        key: permit.key,
+        method: permit.method,
+        route: permit.route,
         outcome,
         serviceMs,
         inFlight: this.#inFlight,
@@ -397,93 +531,297 @@ class Controller implements AdmissionController {
     if (this.#queue.size > 0) this.#drain(now)
   }
 
-  #decide(
-    request: AdmissionRequest | undefined,
-    dryRun: boolean,
-    noQueue = false,
-  ): Decision | Promise<Decision> {
+  /** Gives a request's key lease back, once; a store that throws is reported, never thrown. */
+  dropLease(ticket: Ticket): void {
+    const lease = ticket.lease
+    if (lease === undefined) return
+    ticket.lease = undefined
+    try {
+      lease.release()
+    } catch (error) {
+      this.reportError('perKey.store', error)
+    }
+  }
+
+  #decide(request: AdmissionRequest | undefined, how: How): Decision | Promise<Decision> {
     const { now: clock, random } = this.#options
     const now = clock()
     const priorityIndex = this.#indexOf(request?.priority)
-    const key = typeof request?.key === 'string' ? request.key : undefined
-    if (this.#closed) return this.#reject('closed', priorityIndex, key, now, dryRun)
-    const signal = request?.signal
-    if (signal?.aborted) return this.#reject('aborted', priorityIndex, key, now, dryRun)
     const deadline = request?.deadline
-    const deadlineMs =
-      typeof deadline === 'number' && !Number.isNaN(deadline) ? deadline : Number.POSITIVE_INFINITY
-    if (deadlineMs <= now) return this.#reject('deadline', priorityIndex, key, now, dryRun)
+    const ticket = new Ticket(
+      this,
+      how,
+      priorityIndex,
+      this.#nameOf(priorityIndex),
+      typeof request?.key === 'string' ? request.key : undefined,
+      typeof request?.method === 'string' ? request.method : undefined,
+      typeof request?.route === 'string' ? request.route : undefined,
+      request?.signal,
+      typeof deadline === 'number' && !Number.isNaN(deadline) ? deadline : Number.POSITIVE_INFINITY,
+      now,
+    )
+    if (this.#closed) return this.#reject(ticket, 'closed', now)
+    if (ticket.signal?.aborted) return this.#reject(ticket, 'aborted', now)
+    if (ticket.deadline <= now) return this.#reject(ticket, 'deadline', now)
 
     const pressure = this.#pressure()
     if (pressure > 0) {
       const p = admitProbability(priorityIndex, this.priorities.length, pressure)
-      if (p <= 0) return this.#reject('overloaded', priorityIndex, key, now, dryRun)
-      if (p < 1 && random() >= p) return this.#reject('sampled', priorityIndex, key, now, dryRun)
+      if (p <= 0) return this.#reject(ticket, 'overloaded', now)
+      if (p < 1 && random() >= p) return this.#reject(ticket, 'sampled', now)
     }
 
-    const limit = pressureCappedLimit(this.#limit.limit, pressure)
+    // Only a keyed request under `perKey` pays for the store.
+    if (this.#options.perKey !== undefined && ticket.key !== undefined)
+      return this.#lease(ticket, now)
+    return this.#place(ticket, now, pressureCappedLimit(this.#limit.limit, pressure))
+  }
+
+  /** Asks the key store for a place, then decides (at once, or when it answers). */
+  #lease(ticket: Ticket, now: number): Decision | Promise<Decision> {
+    const answer = this.#askStore(ticket)
+    if (!isThenable<KeyLeaseResult>(answer)) return this.#onAnswer(ticket, answer, now)
+    if (!ticket.how.queues) {
+      // tryAcquire cannot wait for a shared store: the lease, if any, goes back when it comes.
+      this.#discardLease(answer)
+      return this.#reject(ticket, 'unavailable', now)
+    }
+    return this.#awaitLease(ticket, answer)
+  }
+
+  /** `answer` undefined: not capped (no cap for this key, or the store failed open). */
+  #onAnswer(
+    ticket: Ticket,
+    answer: KeyLeaseResult | undefined,
+    now: number,
+  ): Decision | Promise<Decision> {
+    if (answer !== undefined && !answer.acquired) {
+      if (answer.reason === 'unavailable') return this.#reject(ticket, 'unavailable', now)
+      // Priority first: the key's own lower-priority waiter gives way before its cap refuses.
+      if (this.#yieldLowerWaiter(ticket, now)) return this.#lease(ticket, now)
+      return this.#reject(ticket, 'quota', now, answer.held)
+    }
+    ticket.lease = answer?.lease
+    // An asynchronous answer took time.
+    if (ticket.deadline <= now) return this.#reject(ticket, 'deadline', now)
+    return this.#place(ticket, now, pressureCappedLimit(this.#limit.limit, this.#pressure()))
+  }
+
+  /** Evicts the newest lowest-priority waiter of the ticket's own key below its priority, if any. */
+  #yieldLowerWaiter(ticket: Ticket, now: number): boolean {
+    // A dry run never touches real waiters; an overflow share mixes keys.
+    if (ticket.how.dryRun || ticket.key === undefined) return false
+    const tenant = this.#shares.tenantOf(ticket.key)
+    if (tenant === undefined || tenant.share !== tenant) return false
+    const victim = this.#queue.lowerWaiterOf(tenant, ticket.priorityIndex)
+    if (victim === undefined) return false
+    this.#queue.remove(victim)
+    this.#unlink(victim, now)
+    this.#shares.leave(victim)
+    this.#resolveWaiter(victim, this.#reject(victim, 'evicted', now))
+    return true
+  }
+
+  /**
+   * The store's answer for a keyed request; `undefined` when the request is not
+   * capped (the limit function said so, or failed, or the store threw: fail open).
+   */
+  #askStore(ticket: Ticket): KeyLeaseResult | PromiseLike<KeyLeaseResult> | undefined {
+    const perKey = this.#options.perKey as NonNullable<ResolvedOptions['perKey']>
+    const key = ticket.key as string
+    let limit: number
+    if (typeof perKey.limit === 'number') limit = perKey.limit
+    else {
+      try {
+        limit = perKey.limit(key)
+      } catch (error) {
+        this.reportError('perKey.limit', error)
+        return undefined
+      }
+      if (limit === Number.POSITIVE_INFINITY) return undefined
+      if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0) {
+        this.reportError(
+          'perKey.limit',
+          new RangeError(
+            `Expected \`perKey.limit\` to answer an integer ≥ 0 or Infinity, got ${describeValue(limit)}.`,
+          ),
+        )
+        return undefined
+      }
+    }
+    try {
+      const answer = perKey.store.acquire(key, limit)
+      return isThenable<KeyLeaseResult>(answer) ? answer : this.#checkAnswer(answer)
+    } catch (error) {
+      this.reportError('perKey.store', error)
+      return undefined
+    }
+  }
+
+  /** A malformed answer is a store bug: reported, and the request is not capped. */
+  #checkAnswer(answer: unknown): KeyLeaseResult | undefined {
+    const a = answer as KeyLeaseResult | undefined
+    if (a?.acquired === true && typeof a.lease?.release === 'function') return a
+    if (a?.acquired === false) return a
+    this.reportError(
+      'perKey.store',
+      new TypeError(`Expected the key store to answer a KeyLeaseResult, got ${describeValue(a)}.`),
+    )
+    return undefined
+  }
+
+  #awaitLease(ticket: Ticket, answer: PromiseLike<KeyLeaseResult>): Promise<Decision> {
+    return new Promise<Decision>((resolve) => {
+      ticket.resolve = resolve
+      this.#leasing.add(ticket)
+      const signal = ticket.signal
+      if (signal !== undefined) {
+        ticket.onAbort = () => this.#leaveLeasing(ticket, 'aborted', this.#options.now())
+        signal.addEventListener('abort', ticket.onAbort, { once: true })
+      }
+      answer.then(
+        (result) => this.#onLease(ticket, this.#checkAnswer(result)),
+        (error: unknown) => {
+          this.reportError('perKey.store', error)
+          this.#onLease(ticket, undefined)
+        },
+      )
+    })
+  }
+
+  #onLease(ticket: Ticket, answer: KeyLeaseResult | undefined): void {
+    if (!this.#leasing.delete(ticket)) {
+      // It already left (aborted, or the controller closed): the lease goes straight back.
+      if (answer?.acquired) {
+        ticket.lease = answer.lease
+        this.dropLease(ticket)
+      }
+      return
+    }
+    this.#stopListening(ticket)
+    const resolve = ticket.resolve as (decision: Decision | Promise<Decision>) => void
+    ticket.resolve = undefined
+    resolve(this.#onAnswer(ticket, answer, this.#options.now()))
+  }
+
+  /** A request leaves while the store has not answered yet (abort, close). */
+  #leaveLeasing(ticket: Ticket, reason: RejectionReason, now: number): void {
+    if (!this.#leasing.delete(ticket)) return
+    this.#stopListening(ticket)
+    const resolve = ticket.resolve as (decision: Decision) => void
+    ticket.resolve = undefined
+    resolve(this.#reject(ticket, reason, now))
+  }
+
+  #discardLease(answer: PromiseLike<KeyLeaseResult>): void {
+    answer.then(
+      (result) => {
+        if ((result as KeyLeaseResult | undefined)?.acquired === true) {
+          try {
+            ;(result as { lease: KeyLease }).lease.release()
+          } catch (error) {
+            this.reportError('perKey.store', error)
+          }
+        }
+      },
+      (error: unknown) => this.reportError('perKey.store', error),
+    )
+  }
+
+  /** Admits, queues or refuses a request that passed the door, pressure and its key cap. */
+  #place(ticket: Ticket, now: number, limit: number): Decision | Promise<Decision> {
+    if (ticket.how.dryRun) return this.#placeShadow(ticket, now, limit)
     // A limit that grew, or pressure that eased, may have freed slots for waiters.
     if (this.#inFlight < limit && this.#queue.size > 0) {
       this.#drain(now)
       // The drain ran listeners; one may have closed the controller: queueing
       // now would leave a waiter that nothing times out.
-      if (this.#closed) return this.#reject('closed', priorityIndex, key, now, dryRun)
+      if (this.#closed) return this.#reject(ticket, 'closed', now)
     }
     const waiting = this.#queue.highestWaiting()
-    if (this.#inFlight < limit && (waiting === -1 || waiting > priorityIndex)) {
-      return this.#grant(priorityIndex, key, now, now, false)
+    if (this.#inFlight < limit && (waiting === -1 || waiting > ticket.priorityIndex)) {
+      return this.#grant(ticket, now)
     }
 
     // Saturated from here on.
-    if (key !== undefined && this.#overShare(key, limit)) {
-      return this.#reject('quota', priorityIndex, key, now, dryRun)
-    }
     const { queueSize } = this.#options
     const full = this.#queue.size >= queueSize
-    const victim = full ? this.#queue.evictionCandidate(priorityIndex) : undefined
-    if (noQueue || queueSize === 0 || (full && victim === undefined)) {
-      return this.#reject('queueFull', priorityIndex, key, now, dryRun)
+    const share = this.#shares.shareFor(ticket.key)
+    const victim =
+      full && ticket.how.queues
+        ? this.#queue.evictionCandidate(ticket.priorityIndex, share.weight)
+        : undefined
+    if (!ticket.how.queues || queueSize === 0 || (full && victim === undefined)) {
+      // Refused: 429 to a key over an equal share (it is the one to slow down), 503 otherwise.
+      const overShare = ticket.key !== undefined && this.#overShare(share, limit)
+      return this.#reject(ticket, overShare ? 'quota' : 'queueFull', now)
     }
-    if (dryRun) {
-      this.#dryRunQueued++
-      return {
-        admitted: true,
-        permit: new ShadowPermit(this.#nameOf(priorityIndex)),
-        dryRun: 'queue',
-      }
-    }
-    if (victim === undefined) return this.#enqueue(priorityIndex, key, signal, deadlineMs, now)
+    if (victim === undefined) return this.#enqueue(ticket, now)
     // Take the place before telling the victim: its rejection runs listeners,
     // and one that acquires again must find the queue full, not a free place.
-    this.#detach(victim, now)
-    this.#untrackKey(victim.key)
-    const queued = this.#enqueue(priorityIndex, key, signal, deadlineMs, now)
-    victim.resolve(this.#reject('evicted', victim.priorityIndex, victim.key, now, false))
+    this.#queue.remove(victim)
+    this.#unlink(victim, now)
+    this.#shares.leave(victim)
+    const queued = this.#enqueue(ticket, now)
+    this.#resolveWaiter(victim, this.#reject(victim, 'evicted', now))
     return queued
   }
 
-  #enqueue(
-    priorityIndex: number,
-    key: string | undefined,
-    signal: AbortSignalLike | undefined,
-    deadlineMs: number,
-    now: number,
-  ): Promise<Decision> {
+  /** A dry run: the shadow lane decides, and the request goes through whatever it says. */
+  #placeShadow(ticket: Ticket, now: number, limit: number): Decision {
+    const entry = new ShadowEntry(ticket.priorityIndex, ticket.key, now, ticket.deadline)
+    const verdict = this.#shadow.arrive(entry, now, limit, this.#realLoad, ticket.how.queues)
+    if (verdict === 'admit') return { admitted: true, permit: new ShadowPermit(ticket, entry) }
+    if (verdict === 'queue') {
+      return { admitted: true, permit: new ShadowPermit(ticket, entry), dryRun: 'queue' }
+    }
+    return this.#reject(ticket, verdict, now)
+  }
+
+  /** Called once per dry-run permit. */
+  onShadowRelease(permit: ShadowPermit, outcome: Outcome): void {
+    this.dropLease(permit.ticket)
+    const entry = permit.entry
+    if (entry === undefined) return
+    const now = this.#options.now()
+    // Admitted at once in the shadow: its service time is a true sample of this server.
+    const sample = entry.state === 'running' && entry.admittedAt === entry.enqueuedAt
+    this.#shadow.release(entry, now, this.#effectiveLimit(), this.#realLoad)
+    this.#completions.record(now)
+    if (sample && outcome !== 'ignore') {
+      this.#limit.onSample({
+        startMs: entry.enqueuedAt,
+        rttMs: Math.max(0, now - entry.enqueuedAt),
+        inFlight: entry.inFlightAtStart,
+        didDrop: outcome === 'failure',
+      })
+    }
+  }
+
+  #effectiveLimit(): number {
+    return pressureCappedLimit(this.#limit.limit, this.#pressure())
+  }
+
+  #enqueue(ticket: Ticket, now: number): Promise<Decision> {
     return new Promise<Decision>((resolve) => {
-      const waiter = new Waiter(priorityIndex, now, deadlineMs, key, signal, resolve)
+      ticket.resolve = resolve
+      ticket.enqueuedAt = now
+      const signal = ticket.signal
       if (signal !== undefined) {
-        waiter.onAbort = () => this.#leave(waiter, 'aborted', this.#options.now())
-        signal.addEventListener('abort', waiter.onAbort, { once: true })
+        ticket.onAbort = () => this.#leave(ticket, 'aborted', this.#options.now())
+        signal.addEventListener('abort', ticket.onAbort, { once: true })
       }
-      if (this.#queue.size === 0) this.#lastEmptyAt = now
-      this.#queue.push(waiter)
-      this.#trackKey(key)
+      if (this.#queue.size === 0) this.#expiry.markEmpty(now)
+      this.#shares.join(ticket)
+      this.#queue.push(ticket)
       this.#queuedTotal++
       if (this.#listeners.length > 0) {
         this.#emit({
           type: 'queue',
-          priority: this.#nameOf(priorityIndex),
-          key,
+          priority: ticket.priority,
+          key: ticket.key,
+          method: ticket.method,
+          route: ticket.route,
           queued: this.#queue.size,
         })
       }
@@ -491,65 +829,71 @@ class Controller implements AdmissionController {
     })
   }
 
-  /** `since` is when the request arrived; a waiter's key was counted when it queued. */
-  #grant(
-    priorityIndex: number,
-    key: string | undefined,
-    now: number,
-    since: number,
-    fromQueue: boolean,
-  ): GrantedPermit {
+  /** Admits a request; a waiter's key was counted when it queued. */
+  #grant(ticket: Ticket, now: number): Ticket {
     if (this.#inFlight === 0) {
       // Idle for a whole window: the completion rate starts over with this spell.
       if (now - this.#progressAt >= this.#completions.windowMs) this.#busySince = now
       this.#progressAt = now
     }
+    const fromQueue = ticket.resolve !== undefined
     this.#inFlight++
-    if (!fromQueue) this.#trackKey(key)
+    if (!fromQueue) this.#shares.join(ticket)
     this.#admitted++
-    const priority = this.#nameOf(priorityIndex)
-    const permit = new GrantedPermit(this, priorityIndex, priority, key, now, this.#inFlight)
+    ticket.startMs = now
+    ticket.inFlightAtStart = this.#inFlight
     if (this.#listeners.length > 0) {
       this.#emit({
         type: 'admit',
-        priority,
-        key,
-        waitedMs: now - since,
+        priority: ticket.priority,
+        key: ticket.key,
+        method: ticket.method,
+        route: ticket.route,
+        waitedMs: now - ticket.enqueuedAt,
         inFlight: this.#inFlight,
         limit: this.#limit.limit,
       })
     }
-    return permit
+    return ticket
   }
 
-  #reject(
-    reason: RejectionReason,
-    priorityIndex: number,
-    key: string | undefined,
-    now: number,
-    dryRun: boolean,
-  ): Decision {
-    const rejection = this.#rejection(reason, now)
-    if (dryRun) {
+  /** `held`: places the key holds by the store's count, for a `quota` Retry-After. */
+  #reject(ticket: Ticket, reason: RejectionReason, now: number, held?: number): Decision {
+    const rejection = this.#rejection(reason, now, ticket.key, held)
+    if (ticket.how.dryRun) {
       this.#dryRunRejected[reason]++
-      return {
-        admitted: true,
-        permit: new ShadowPermit(this.#nameOf(priorityIndex)),
-        dryRun: rejection,
-      }
+      // The request goes through anyway: it keeps its lease until its permit is released.
+      return { admitted: true, permit: new ShadowPermit(ticket, undefined), dryRun: rejection }
     }
+    this.dropLease(ticket)
     this.#rejected[reason]++
     if (this.#listeners.length > 0) {
-      this.#emit({ type: 'reject', priority: this.#nameOf(priorityIndex), key, rejection })
+      this.#emit({
+        type: 'reject',
+        priority: ticket.priority,
+        key: ticket.key,
+        method: ticket.method,
+        route: ticket.route,
+        rejection,
+      })
     }
     return { admitted: false, rejection }
   }
 
-  #rejection(reason: RejectionReason, now: number): Rejection {
+  #rejection(
+    reason: RejectionReason,
+    now: number,
+    key: string | undefined,
+    held: number | undefined,
+  ): Rejection {
     const o = this.#options
     // The client that aborted is gone: no advice to compute for it.
     if (reason === 'aborted') {
       return { reason, status: 503, retryAfterSeconds: o.minRetryAfterSeconds }
+    }
+    if (reason === 'quota' && key !== undefined) {
+      const seconds = this.#keyRetryAfterSeconds(key, held)
+      if (seconds !== undefined) return { reason, status: 429, retryAfterSeconds: seconds }
     }
     const completionsPerSecond = this.#completions.perSecond(now, this.#busySince)
     const retryAfterSeconds = computeRetryAfterSeconds({
@@ -565,75 +909,79 @@ class Controller implements AdmissionController {
     return { reason, status: reason === 'quota' ? 429 : 503, retryAfterSeconds }
   }
 
-  /** Takes a waiter out by any door but admission. */
-  #leave(waiter: Waiter, reason: RejectionReason, now: number): void {
-    this.#detach(waiter, now)
-    this.#untrackKey(waiter.key)
-    waiter.resolve(this.#reject(reason, waiter.priorityIndex, waiter.key, now, false))
+  /**
+   * A key over its cap should come back when one of its own places frees: with
+   * `held` places each lasting its mean service time, about one completes every
+   * `mean / held`. Unknown until the key has completed something here.
+   */
+  #keyRetryAfterSeconds(key: string, held: number | undefined): number | undefined {
+    const tenant = this.#shares.tenantOf(key)
+    if (tenant === undefined || tenant.releases === 0) return undefined
+    const meanMs = Math.max(1, tenant.serviceMs / tenant.releases)
+    const places = Math.max(1, held ?? tenant.held)
+    const o = this.#options
+    return computeRetryAfterSeconds({
+      queued: 0,
+      completionsPerSecond: (places * 1000) / meanMs,
+      stalled: false,
+      minSeconds: o.minRetryAfterSeconds,
+      maxSeconds: o.maxRetryAfterSeconds,
+      jitter: o.retryAfterJitter,
+      random: o.random(),
+    })
   }
 
-  #detach(waiter: Waiter, now: number): void {
+  /** Takes a waiter out by any door but admission. */
+  #leave(waiter: Ticket, reason: RejectionReason, now: number): void {
     this.#queue.remove(waiter)
-    if (waiter.onAbort !== undefined) {
-      waiter.signal?.removeEventListener('abort', waiter.onAbort)
-      waiter.onAbort = undefined
-    }
+    this.#unlink(waiter, now)
+    this.#shares.leave(waiter)
+    this.#resolveWaiter(waiter, this.#reject(waiter, reason, now))
+  }
+
+  #resolveWaiter(waiter: Ticket, decision: Decision): void {
+    const resolve = waiter.resolve as (decision: Decision) => void
+    waiter.resolve = undefined
+    resolve(decision)
+  }
+
+  /** After a waiter left the queue by any door: it no longer listens, and the timer may rest. */
+  #unlink(waiter: Ticket, now: number): void {
+    this.#stopListening(waiter)
     if (this.#queue.size === 0) {
-      this.#lastEmptyAt = now
-      this.#disarm()
+      this.#expiry.markEmpty(now)
+      this.#timer.disarm()
     }
+  }
+
+  #stopListening(ticket: Ticket): void {
+    if (ticket.onAbort === undefined) return
+    ticket.signal?.removeEventListener('abort', ticket.onAbort)
+    ticket.onAbort = undefined
   }
 
   /** Admits waiters while slots are free, best priority first. */
   #drain(now: number): void {
     const limit = pressureCappedLimit(this.#limit.limit, this.#pressure())
-    const congested = this.#congested(now)
+    const congested = this.#expiry.congested(now)
     const lifo = this.#options.order === 'lifo' || congested
-    const timeoutMs = this.#timeoutMs(congested)
+    const timeoutMs = this.#expiry.timeoutMs(congested)
     while (this.#inFlight < limit && this.#queue.size > 0) {
-      const waiter = this.#queue.peekNext(lifo) as Waiter
+      const waiter = this.#queue.peekNext(lifo) as Ticket
       if (waiter.deadline <= now) this.#leave(waiter, 'deadline', now)
       else if (now - waiter.enqueuedAt >= timeoutMs) this.#leave(waiter, 'queueTimeout', now)
       else {
-        this.#detach(waiter, now)
-        waiter.resolve(this.#grant(waiter.priorityIndex, waiter.key, now, waiter.enqueuedAt, true))
+        this.#queue.take(waiter)
+        this.#unlink(waiter, now)
+        const permit = this.#grant(waiter, now)
+        this.#resolveWaiter(waiter, permit)
       }
     }
-  }
-
-  /** Adaptive order: a standing queue is one not empty for a whole interval (CoDel). */
-  #congested(now: number): boolean {
-    return (
-      this.#options.order === 'adaptive' &&
-      this.#queue.size > 0 &&
-      now - this.#lastEmptyAt >= this.#options.codelIntervalMs
-    )
-  }
-
-  #timeoutMs(congested: boolean): number {
-    const { queueTimeoutMs, codelTargetMs } = this.#options
-    return congested ? Math.min(queueTimeoutMs, codelTargetMs) : queueTimeoutMs
   }
 
   #onTimer(): void {
-    this.#timer = undefined
-    this.#timerAt = Number.POSITIVE_INFINITY
     const now = this.#options.now()
-    const timeoutMs = this.#timeoutMs(this.#congested(now))
-    for (let i = 0; i < this.priorities.length; i++) {
-      for (let w = this.#queue.oldest(i); w !== undefined; w = this.#queue.oldest(i)) {
-        if (now - w.enqueuedAt < timeoutMs) break
-        this.#leave(w, w.deadline <= now ? 'deadline' : 'queueTimeout', now)
-      }
-    }
-    for (
-      let w = this.#queue.earliestDeadline();
-      w !== undefined;
-      w = this.#queue.earliestDeadline()
-    ) {
-      if (w.deadline > now) break
-      this.#leave(w, 'deadline', now)
-    }
+    this.#expiry.expire(now, (waiter, reason) => this.#leave(waiter, reason, now))
     if (this.#queue.size > 0) {
       this.#drain(now)
       this.#schedule(now)
@@ -643,50 +991,13 @@ class Controller implements AdmissionController {
   /** Arms the one timer for the earliest moment a waiter may have to leave. */
   #schedule(now: number): void {
     if (this.#queue.size === 0 || this.#closed) return
-    const congested = this.#congested(now)
-    const timeoutMs = this.#timeoutMs(congested)
-    let next = Number.POSITIVE_INFINITY
-    for (let i = 0; i < this.priorities.length; i++) {
-      const oldest = this.#queue.oldest(i)
-      if (oldest !== undefined) next = Math.min(next, oldest.enqueuedAt + timeoutMs)
-    }
-    const earliest = this.#queue.earliestDeadline()
-    if (earliest !== undefined) next = Math.min(next, earliest.deadline)
-    // The moment the queue turns standing, timeouts shrink to the CoDel target.
-    if (this.#options.order === 'adaptive' && !congested) {
-      next = Math.min(next, this.#lastEmptyAt + this.#options.codelIntervalMs)
-    }
-    if (next >= this.#timerAt) return
-    this.#disarm()
-    this.#timerAt = next
-    this.#timer = startTimer(() => this.#onTimer(), Math.max(0, Math.ceil(next - now)))
+    this.#timer.arm(this.#expiry.nextAt(now), now)
   }
 
-  #disarm(): void {
-    if (this.#timer === undefined) return
-    stopTimer(this.#timer)
-    this.#timer = undefined
-    this.#timerAt = Number.POSITIVE_INFINITY
-  }
-
-  /** Fair share: while saturated, each active key may hold (limit + queue) / keys. */
-  #overShare(key: string, limit: number): boolean {
-    const held = this.#keys.get(key)
-    if (held === undefined) return false
-    const share = Math.max(1, Math.floor((limit + this.#options.queueSize) / this.#keys.size))
-    return held >= share
-  }
-
-  #trackKey(key: string | undefined): void {
-    if (key !== undefined) this.#keys.set(key, (this.#keys.get(key) ?? 0) + 1)
-  }
-
-  #untrackKey(key: string | undefined): void {
-    if (key === undefined) return
-    const held = this.#keys.get(key) ?? 0
-    // Deleting at zero keeps the map bounded by work in flight and queued.
-    if (held <= 1) this.#keys.delete(key)
-    else this.#keys.set(key, held - 1)
+  /** Fair share: while saturated, each active share may hold (limit + queue) / shares. */
+  #overShare(share: Share, limit: number): boolean {
+    const shares = Math.max(1, this.#shares.activeShares)
+    return share.weight >= Math.max(1, Math.floor((limit + this.#options.queueSize) / shares))
   }
 
   #pressure(): number {

@@ -1,8 +1,11 @@
 import { invalidOption } from './errors.js'
+import type { KeyStore } from './key-store.js'
 import { createLimit, type LimitOptions } from './limit/index.js'
+import { createMemoryKeyStore } from './memory-key-store.js'
 import { epochNow } from './timers.js'
 import type { LimitAlgorithm, PressureSource } from './types.js'
 import {
+  checkBoolean,
   checkFunction,
   checkNumber,
   checkOneOf,
@@ -68,6 +71,35 @@ export interface RetryAfterOptions {
   jitter?: number | undefined
 }
 
+export interface FairnessOptions {
+  /**
+   * Keys that get a flow of their own at once; keys that become active past
+   * this share one overflow flow until their work drains, so a client that
+   * sends a fresh key on every request competes as one flow. Raise it when
+   * keys come from authenticated identities and more tenants are active at
+   * once; each active key costs one small object.
+   * @default 8
+   */
+  maxKeys?: number | undefined
+}
+
+export interface PerKeyOptions {
+  /**
+   * Places one `key` may hold at once, in flight or queued, saturated or not:
+   * a number (integer ≥ 1), or a function of the key (a whole number ≥ 0, or
+   * `Infinity` for no cap). Over it a request is refused at once with
+   * `quota` (429). A function that throws or answers anything else is
+   * reported as an `error` event and the request is not capped.
+   */
+  limit: number | ((key: string) => number)
+  /**
+   * Where leases are kept: a shared store (e.g. `createRedisStore()` from
+   * `@spillway/redis`) caps a key across every process that uses it.
+   * @default an in-memory store of this controller (synchronous)
+   */
+  store?: KeyStore | undefined
+}
+
 export interface AdmissionControllerOptions {
   /**
    * Requests in flight at most: a number is a fixed limit; an object picks an
@@ -98,6 +130,27 @@ export interface AdmissionControllerOptions {
    */
   pressure?: PressureSource | undefined
   /**
+   * Decide and count every request, but let it through: `stats().counters.dryRun`
+   * predicts what the real decisions would have been (a shadow queue is
+   * modelled), so a configuration can be tried on live traffic first.
+   * `admit(request, { dryRun })` overrides it per call.
+   * @default false
+   */
+  dryRun?: boolean | undefined
+  /**
+   * Fair queuing across keys: within a priority, waiters are served
+   * round-robin across keys, and a full queue makes room for a lighter key by
+   * evicting from the heaviest.
+   */
+  fairness?: FairnessOptions | undefined
+  /**
+   * A hard cap on what one `key` holds (a request without a key is never
+   * capped). Its store is called with the controller's `reportError` and
+   * closed by the controller's `close()`.
+   * @default undefined (no cap)
+   */
+  perKey?: PerKeyOptions | undefined
+  /**
    * Milliseconds on one clock, used for service times, queue waits and request
    * deadlines. Injected in tests.
    * @default () => performance.timeOrigin + performance.now() (epoch ms, monotonic)
@@ -123,8 +176,16 @@ export interface ResolvedOptions {
   readonly maxRetryAfterSeconds: number
   readonly retryAfterJitter: number
   readonly pressure: PressureSource | undefined
+  readonly perKey: ResolvedPerKey | undefined
+  readonly maxKeys: number
+  readonly dryRun: boolean
   readonly now: () => number
   readonly random: () => number
+}
+
+export interface ResolvedPerKey {
+  readonly limit: number | ((key: string) => number)
+  readonly store: KeyStore
 }
 
 /** Defaults a user can ship with; each is documented on its option above. */
@@ -141,6 +202,9 @@ export const DEFAULTS = Object.freeze({
   defaultPriority: 'normal',
   retryAfter: Object.freeze({ minSeconds: 1, maxSeconds: 30, jitter: 0.5 }),
   pressure: undefined as PressureSource | undefined,
+  dryRun: false,
+  fairness: Object.freeze({ maxKeys: 8 }),
+  perKey: undefined as PerKeyOptions | undefined,
   now: epochNow,
   random: Math.random,
 })
@@ -153,9 +217,8 @@ function checkPriorities(value: unknown): readonly string[] {
   if (!Array.isArray(value)) fail('type', 'priorities', expected, value)
   if (value.length === 0 || value.length > MAX_PRIORITIES)
     fail('range', 'priorities', expected, value)
-  value.forEach((name, i) => {
-    checkString(name, `priorities[${i}]`)
-  })
+  // Indexed, not forEach: a sparse array's holes must be checked too.
+  for (let i = 0; i < value.length; i++) checkString(value[i], `priorities[${i}]`)
   const names = value as string[]
   const duplicate = names.find((name, i) => names.indexOf(name) !== i)
   if (duplicate !== undefined) {
@@ -170,13 +233,52 @@ function checkPriorities(value: unknown): readonly string[] {
 
 function checkPressure(value: unknown): PressureSource | undefined {
   if (value === undefined) return undefined
-  if (!isPlainObjectLike(value) || typeof (value as { level?: unknown }).level !== 'number') {
-    fail('type', 'pressure', 'an object with a numeric `level` (a PressureSource)', value)
+  const expected = 'an object with a numeric `level` (a PressureSource)'
+  if (!isPlainObjectLike(value)) fail('type', 'pressure', expected, value)
+  let level: unknown
+  try {
+    level = (value as { level?: unknown }).level
+  } catch (cause) {
+    const message = `Expected \`pressure\` to be ${expected}, got ${describeValue(value)} whose \`level\` threw: ${String(cause)}.`
+    throw Object.assign(invalidOption('type', 'pressure', message), { cause })
   }
+  if (typeof level !== 'number') fail('type', 'pressure', expected, value)
   // Checked now: otherwise a bad `close` would surface only when the controller closes.
   const close = (value as { close?: unknown }).close
   if (close !== undefined) checkFunction(close, 'pressure.close')
   return value as PressureSource
+}
+
+const PER_KEY_DEFAULTS: Readonly<PerKeyOptions> = Object.freeze({
+  limit: undefined as unknown as number,
+  store: undefined,
+})
+
+function checkPerKey(value: unknown): ResolvedPerKey | undefined {
+  if (value === undefined) return undefined
+  const perKey = resolveObject(value, 'perKey', PER_KEY_DEFAULTS)
+  const limit = perKey.limit as unknown
+  if (typeof limit !== 'function') {
+    const expected = 'an integer ≥ 1 or a function of the key'
+    if (typeof limit !== 'number') fail('type', 'perKey.limit', expected, limit)
+    if (!Number.isInteger(limit) || limit < 1) fail('range', 'perKey.limit', expected, limit)
+  }
+  return {
+    limit: limit as ResolvedPerKey['limit'],
+    store: perKey.store === undefined ? createMemoryKeyStore() : checkStore(perKey.store),
+  }
+}
+
+function checkStore(value: unknown): KeyStore {
+  if (!isPlainObjectLike(value) || typeof (value as { acquire?: unknown }).acquire !== 'function') {
+    fail('type', 'perKey.store', 'an object with an `acquire` method (a KeyStore)', value)
+  }
+  // Checked now: a bad optional method would otherwise surface mid-traffic or at close.
+  for (const method of ['attach', 'heldBy', 'close'] as const) {
+    const member = (value as Record<string, unknown>)[method]
+    if (member !== undefined) checkFunction(member, `perKey.store.${method}`)
+  }
+  return value as KeyStore
 }
 
 /** Class instances count too: a pressure monitor is one. */
@@ -219,6 +321,10 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   })
   const jitter = checkNumber(retryAfter.jitter, 'retryAfter.jitter', { min: 0, max: 10 })
   const pressure = checkPressure(top.pressure)
+  const perKey = checkPerKey(top.perKey)
+  const dryRun = checkBoolean(top.dryRun, 'dryRun')
+  const fairness = resolveObject(top.fairness, 'fairness', DEFAULTS.fairness)
+  const maxKeys = checkNumber(fairness.maxKeys, 'fairness.maxKeys', { integer: true, min: 1 })
   // Last of the fields: the limit's own cross-field rules run inside it.
   const limit = createLimit(top.limit, 'limit', now, random)
 
@@ -252,6 +358,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     maxRetryAfterSeconds: maxSeconds,
     retryAfterJitter: jitter,
     pressure,
+    perKey,
+    maxKeys,
+    dryRun,
     now,
     random,
   }

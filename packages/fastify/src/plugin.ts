@@ -3,18 +3,14 @@
  * before the body is read; each route's options are resolved once, when the
  * route is declared (`onRoute`). The permit is bound to the raw response, so
  * it follows the response (streams, `reply.hijack()`, a client that leaves),
- * and to the handler's promise: whichever ends last releases it.
+ * and to the handler's promise (`holdPermits`): whichever ends last releases it.
  */
-import {
-  type AdmissionController,
-  type AdmissionControllerOptions,
-  describeValue,
-  invalidOption,
-  isPlainObject,
-} from '@spillway/core'
+import type { AdmissionController, AdmissionControllerOptions } from '@spillway/core'
+import { describeValue, invalidOption, isPlainObject } from '@spillway/core/internal'
 import {
   createGate,
   type Gate,
+  holdPermits,
   isAdmissionController,
   isThenable,
   type Passage,
@@ -22,7 +18,7 @@ import {
   type RouteOptions,
   resolveAdapterOptions,
   resolveRouteOptions,
-} from '@spillway/node'
+} from '@spillway/node/adapter-kit'
 import type {
   FastifyInstance,
   FastifyReply,
@@ -31,7 +27,6 @@ import type {
   HookHandlerDoneFunction,
 } from 'fastify'
 import { fastifyPlugin } from 'fastify-plugin'
-import { type HeldPermit, holdingController } from './held-permit.js'
 import { readinessHandler } from './readiness.js'
 import { answerRejection, type FastifyOnRejected } from './reply-rejection.js'
 
@@ -75,9 +70,6 @@ declare module 'fastify' {
 }
 
 const OWN_KEYS = ['controller', 'readinessRoute']
-const SLOT = Symbol('spillway.slot')
-
-type Slotted = FastifyRequest & { [SLOT]: HeldPermit | null }
 
 function splitOptions(options: unknown): {
   controller: AdmissionController
@@ -146,16 +138,7 @@ function spillwayPlugin(
     return
   }
   const { controller, defaults, readinessRoute } = split
-  let entering: Slotted | undefined
-  const gated = holdingController(
-    controller,
-    (held, target) => {
-      ;(target as Slotted)[SLOT] = held
-    },
-    () => entering,
-  )
   app.decorate('spillway', controller)
-  app.decorateRequest(SLOT as unknown as string, null)
 
   const hookFor = (gate: Gate<FastifyRequest>, onRejected: FastifyOnRejected | undefined) => {
     const pass = (
@@ -171,13 +154,7 @@ function spillwayPlugin(
       else answerRejection(controller, onRejected, request, reply, passage)
     }
     return (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
-      entering = request as Slotted
-      let passage: Passage | Promise<Passage>
-      try {
-        passage = gate.enter(request, request.raw, reply.raw)
-      } finally {
-        entering = undefined
-      }
+      const passage = gate.enter(request, request.raw, reply.raw)
       if (passage instanceof Promise) {
         passage.then((settled) => pass(settled, request, reply, done), done)
       } else pass(passage, request, reply, done)
@@ -185,7 +162,7 @@ function spillwayPlugin(
   }
 
   const defaultRoute = resolveRouteOptions<FastifyRequest, FastifyOnRejected>(defaults, controller)
-  const defaultHook = hookFor(createGate(gated, defaultRoute), defaultRoute.onRejected)
+  const defaultHook = hookFor(createGate(controller, defaultRoute), defaultRoute.onRejected)
 
   app.addHook('onRoute', (route: FastifyRouteDefinition) => {
     const config = route.config?.spillway
@@ -196,7 +173,7 @@ function spillwayPlugin(
         routeOptionsOf(config, defaults),
         controller,
       )
-      hook = hookFor(createGate(gated, resolved), resolved.onRejected)
+      hook = hookFor(createGate(controller, resolved), resolved.onRejected)
     }
     const existing = route.onRequest
     route.onRequest =
@@ -205,7 +182,7 @@ function spillwayPlugin(
     route.handler = function held(this: FastifyInstance, request, reply) {
       const result: unknown = handler.call(this, request, reply)
       // Settled work frees the slot at the response's end; pending work holds it.
-      if (isThenable(result)) (request as Slotted)[SLOT]?.hold(result)
+      if (isThenable(result)) holdPermits(reply.raw, result)
       return result
     } as typeof handler
   })

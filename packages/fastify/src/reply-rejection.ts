@@ -3,7 +3,8 @@
  * `onSend` and `onResponse` hooks and the request log see a plain 503 or 429.
  */
 import type { AdmissionController, Rejection } from '@spillway/core'
-import { isThenable, PROBLEM_CONTENT_TYPE, problemBody, retryAfterValue } from '@spillway/node'
+import { PROBLEM_CONTENT_TYPE, problemBody, retryAfterValue } from '@spillway/node'
+import { isThenable } from '@spillway/node/adapter-kit'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /** A custom rejection response, sent through `reply`; it may be async. */

@@ -12,10 +12,13 @@ import type { Context } from 'hono'
  */
 export function readiness(controller: AdmissionController): (c: Context) => Response {
   return (c) => {
-    const { inFlight, queued, limit, pressure, closed } = controller.stats()
+    const { inFlight, queued, effectiveLimit, pressure, closed } = controller.stats()
     c.header('cache-control', 'no-store')
+    // Draining: let keep-alive probers reconnect elsewhere rather than reuse this socket.
+    if (closed) c.header('connection', 'close')
+    // `limit` is the limit in force, as in every adapter's probe.
     return c.json(
-      { status: closed ? 'draining' : 'ok', inFlight, queued, limit, pressure },
+      { status: closed ? 'draining' : 'ok', inFlight, queued, limit: effectiveLimit, pressure },
       closed ? 503 : 200,
     )
   }

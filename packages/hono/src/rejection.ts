@@ -22,6 +22,7 @@ const DETAILS: Readonly<Record<RejectionReason, string>> = {
   aborted: 'The client went away before the request could be served.',
   quota: 'This client is over its share of the server while the server is saturated.',
   closed: 'The server is shutting down.',
+  unavailable: "The server cannot check this client's limit right now.",
 }
 
 // A body depends only on reason and status: built once each (a Response

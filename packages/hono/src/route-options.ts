@@ -7,20 +7,22 @@
 import {
   type AdmissionController,
   type AdmissionControllerOptions,
+  createAdmissionController,
+  DEFAULTS,
+  type Rejection,
+} from '@spillway/core'
+import {
   checkBoolean,
   checkFunction,
   checkNumber,
   checkOneOf,
   checkString,
-  createAdmissionController,
-  DEFAULTS,
   describeValue,
   failOption,
   invalidOption,
   isPlainObject,
-  type Rejection,
   resolveObject,
-} from '@spillway/core'
+} from '@spillway/core/internal'
 import type { Context } from 'hono'
 
 /** A custom rejection: returns the `Response` to send (or a promise of one). */

@@ -1,8 +1,7 @@
 /** `@Shed()` and `@SkipShed()`: per-handler (or per-controller class) options, read through `Reflector`. */
-
 import { type CustomDecorator, SetMetadata } from '@nestjs/common'
-import { resolveObject } from '@spillway/core'
-import { ROUTE_OPTION_KEYS } from '@spillway/node'
+import { resolveObject } from '@spillway/core/internal'
+import { ROUTE_OPTION_KEYS } from '@spillway/node/adapter-kit'
 import type { ShedRouteOptions } from './options.js'
 import { SHED_METADATA } from './tokens.js'
 

@@ -10,14 +10,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common'
 import { Reflector } from '@nestjs/core'
 import type { Rejection } from '@spillway/core'
+import { writeRejection } from '@spillway/node'
 import {
   createGate,
   type Gate,
   isThenable,
   type Passage,
   resolveRouteOptions,
-  writeRejection,
-} from '@spillway/node'
+} from '@spillway/node/adapter-kit'
 import type { NestOnRejected, ResolvedModule } from './options.js'
 import { ShedRejectedException } from './rejected-exception.js'
 import { SHED_METADATA, SPILLWAY_RESOLVED } from './tokens.js'

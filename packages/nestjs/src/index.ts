@@ -1,5 +1,6 @@
 export { Shed, SkipShed } from './decorators.js'
 export { SpillwayGuard } from './guard.js'
+export { SpillwayInterceptor } from './interceptor.js'
 export { SpillwayModule, type SpillwayModuleAsyncOptions } from './module.js'
 export type {
   NestOnRejected,

@@ -12,8 +12,9 @@ import {
   type OptionalFactoryDependency,
   type Provider,
 } from '@nestjs/common'
-import { APP_GUARD } from '@nestjs/core'
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core'
 import { SpillwayGuard } from './guard.js'
+import { SpillwayInterceptor } from './interceptor.js'
 import { type ResolvedModule, resolveModuleOptions, type SpillwayModuleOptions } from './options.js'
 import { SPILLWAY_CONTROLLER, SPILLWAY_OPTIONS, SPILLWAY_RESOLVED } from './tokens.js'
 
@@ -59,8 +60,12 @@ function providers(optionsProvider: Provider, globalGuard: boolean): Provider[] 
       inject: [SPILLWAY_RESOLVED],
     },
     SpillwayGuard,
+    SpillwayInterceptor,
   ]
-  if (globalGuard) list.push({ provide: APP_GUARD, useExisting: SpillwayGuard })
+  if (globalGuard) {
+    list.push({ provide: APP_GUARD, useExisting: SpillwayGuard })
+    list.push({ provide: APP_INTERCEPTOR, useExisting: SpillwayInterceptor })
+  }
   return list
 }
 
@@ -76,7 +81,7 @@ export class SpillwayModule {
         { provide: SPILLWAY_OPTIONS, useValue: options },
         options.globalGuard !== false,
       ),
-      exports: [SPILLWAY_CONTROLLER, SpillwayGuard],
+      exports: [SPILLWAY_CONTROLLER, SpillwayGuard, SpillwayInterceptor],
     }
   }
 
@@ -92,7 +97,7 @@ export class SpillwayModule {
       global: true,
       imports: options.imports ?? [],
       providers: providers(factory, options.globalGuard !== false),
-      exports: [SPILLWAY_CONTROLLER, SpillwayGuard],
+      exports: [SPILLWAY_CONTROLLER, SpillwayGuard, SpillwayInterceptor],
     }
   }
 }

@@ -2,21 +2,15 @@
  * Module options: the controller's options (or a shared `controller`) plus
  * the route options every guarded handler starts from.
  */
-import {
-  type AdmissionController,
-  type AdmissionControllerOptions,
-  describeValue,
-  invalidOption,
-  isPlainObject,
-  type Rejection,
-} from '@spillway/core'
+import type { AdmissionController, AdmissionControllerOptions, Rejection } from '@spillway/core'
+import { describeValue, invalidOption, isPlainObject } from '@spillway/core/internal'
 import {
   isAdmissionController,
   ROUTE_OPTION_KEYS,
   type RouteOptions,
   resolveAdapterOptions,
   resolveRouteOptions,
-} from '@spillway/node'
+} from '@spillway/node/adapter-kit'
 
 /**
  * A custom rejection: `request` and `response` are the platform's (Express
@@ -45,8 +39,9 @@ export interface SpillwayModuleOptions extends AdmissionControllerOptions, ShedR
    */
   controller?: AdmissionController | undefined
   /**
-   * Install the guard for every route (`APP_GUARD`). With `false`, add
-   * `@UseGuards(SpillwayGuard)` where wanted.
+   * Install the guard and the interceptor for every route (`APP_GUARD`,
+   * `APP_INTERCEPTOR`). With `false`, add `@UseGuards(SpillwayGuard)` and
+   * `@UseInterceptors(SpillwayInterceptor)` where wanted.
    * @default true
    */
   globalGuard?: boolean | undefined
