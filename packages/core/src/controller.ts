@@ -21,9 +21,12 @@
  *     `quota` (429) if its key holds an equal share or more, else `queueFull`.
  *  5. A waiter leaves by exactly one door: admitted when a permit is
  *     released, `queueTimeout`, `deadline`, `aborted`, `evicted` or `closed`.
- *     One timer per controller, armed for the earliest expiry, serves them all.
+ *     One timer per controller, armed for the earliest expiry, serves them all
+ *     (`QueueExpiry`, `ExpiryTimer`).
  *  6. A permit is released exactly once; its service time (admission to
  *     release, never the queue wait) feeds the limit algorithm.
+ * A dry run goes through 1–2b as above, then the `ShadowLane` plays 3–5 on a
+ * shadow queue and the request is let through whatever it says.
  */
 import { RejectedError } from './errors.js'
 import { type FairNode, FairQueue, type Flow, Share } from './fair-queue.js'
