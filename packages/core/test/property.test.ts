@@ -14,6 +14,7 @@ import {
   type RejectionReason,
 } from '@spillway/core'
 import fc from 'fast-check'
+import { seededRandom } from '../src/seeded-random.js'
 import { flush } from './harness.js'
 
 const PRIORITIES = ['critical', 'normal', 'sheddable', 'unknown-name']
@@ -415,18 +416,6 @@ class Harness {
 /** Closing ends a scenario's interest early, so only some scenarios close, at a random step. */
 const closeAtArb = fc.option(fc.nat({ max: 60 }), { nil: undefined, freq: 2 })
 
-/** Deterministic draws for the re-entrant listener (mulberry32). */
-function draws(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /**
  * A listener that acts from inside events, as user code may: acquires on a
  * release (a worker pool), retries on a rejection, releases on an admission,
@@ -434,7 +423,7 @@ function draws(seed: number): () => number {
  * Bounded in depth and in count, so every scenario ends.
  */
 function reenter(h: Harness, seed: number): void {
-  const draw = draws(seed)
+  const draw = seededRandom(seed)
   h.reentrant = true
   let budget = 40
   h.c.on((event) => {
