@@ -8,6 +8,8 @@ import {
   answerRejection,
   createGate,
   type Passage,
+  pathOf,
+  type RouteOf,
   type RouteOptions,
   resolveAdapterOptions,
 } from '@spillway/node'
@@ -34,6 +36,13 @@ export interface ShedMiddleware extends RequestHandler {
 
 type OnRejected = NonNullable<ExpressRouteOptions['onRejected']>
 
+// A route layer runs after routing, so Express knows the template; an
+// app-wide layer runs before it, so only the path is known there.
+const routeOf: RouteOf<Request> = (req) => {
+  const path: unknown = req.route?.path
+  return typeof path === 'string' ? req.baseUrl + path : pathOf(req.originalUrl)
+}
+
 /**
  * Load-shedding middleware. `shed(options)` makes its own controller;
  * `shed(controller, routeOptions)` shares one across routes. Admitted
@@ -53,7 +62,7 @@ export function shed(
     optionsOrController,
     routeOptions,
   )
-  const gate = createGate(controller, route)
+  const gate = createGate(controller, route, routeOf)
 
   const pass = (passage: Passage, req: Request, res: Response, next: NextFunction): void => {
     if (passage === 'proceed') next()

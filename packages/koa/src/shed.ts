@@ -13,6 +13,7 @@ import {
   type Passage,
   PROBLEM_CONTENT_TYPE,
   problemBody,
+  type RouteOf,
   type RouteOptions,
   resolveAdapterOptions,
   retryAfterValue,
@@ -40,6 +41,12 @@ export interface ShedMiddleware extends Middleware {
 }
 
 type OnRejected = NonNullable<KoaRouteOptions['onRejected']>
+
+// @koa/router sets `_matchedRoute` (the template) before a route's own middleware.
+const routeOf: RouteOf<Context> = (ctx) => {
+  const matched: unknown = (ctx as Context & { _matchedRoute?: unknown })._matchedRoute
+  return typeof matched === 'string' ? matched : ctx.path
+}
 
 /**
  * Sets the default rejection as Koa's own response, so upstream middleware
@@ -98,7 +105,7 @@ export function shed(
     optionsOrController,
     routeOptions,
   )
-  const gate = createGate(controller, route)
+  const gate = createGate(controller, route, routeOf)
   const { onRejected } = route
 
   const pass = (passage: Passage, ctx: Context, next: Next): unknown => {

@@ -31,7 +31,7 @@ export {
 } from './bind-permit.js'
 export { abortSignalFor, type ClientSignal, clientGone } from './client-signal.js'
 export { sendContinue } from './expect-continue.js'
-export { createGate, type Gate, type Passage } from './gate.js'
+export { createGate, type Gate, type Passage, pathOf, type RouteOf } from './gate.js'
 export * from './pressure-monitor.js'
 export {
   checkReadinessController,
@@ -56,6 +56,7 @@ export {
   type ShedListener,
   shed,
 } from './shed.js'
+export { warnOnce } from './warnings.js'
 export {
   PROBLEM_CONTENT_TYPE,
   problemBody,

@@ -17,9 +17,11 @@ import {
   failOption,
   invalidOption,
   isPlainObject,
+  type Rejection,
   resolveObject,
 } from '@spillway/core'
 import type { IsFailure } from './bind-permit.js'
+import { noteOwnController } from './warnings.js'
 
 /**
  * Per-route options. `In` is what user functions receive: the request in
@@ -75,6 +77,21 @@ export interface RouteOptions<In> {
    * @default false
    */
   dryRun?: boolean | undefined
+  /**
+   * Observes every rejection this route answers, e.g. to log it; called
+   * before the response is written. It cannot change the response: a throw
+   * (or, async, a rejection) is reported as an `error` event with
+   * `source: 'onShed'` and the answer goes out as it would have.
+   * @default undefined
+   */
+  onShed?: ((input: In, rejection: Rejection) => unknown) | undefined
+  /**
+   * Rate-limited process warnings (`process.emitWarning`, type
+   * `SpillwayWarning`) for mistakes that are otherwise invisible: one
+   * controller guarding a request twice, `shed(options)` made per request.
+   * @default true
+   */
+  warnings?: boolean | undefined
 }
 
 /** Route options after checking; `onRejected` keeps the adapter's own signature. */
@@ -88,6 +105,8 @@ export interface ResolvedRouteOptions<In, OnRejected> {
   readonly skip: ((input: In) => boolean) | undefined
   readonly isFailure: IsFailure | undefined
   readonly dryRun: boolean
+  readonly onShed: ((input: In, rejection: Rejection) => unknown) | undefined
+  readonly warnings: boolean
   readonly onRejected: OnRejected | undefined
 }
 
@@ -100,6 +119,8 @@ const ROUTE_DEFAULTS = Object.freeze({
   skip: undefined,
   isFailure: undefined,
   dryRun: false,
+  onShed: undefined,
+  warnings: true,
   onRejected: undefined,
 })
 
@@ -152,6 +173,8 @@ export function resolveRouteOptions<In, OnRejected>(
     skip: optionalFunction(top.skip, 'skip'),
     isFailure: optionalFunction<IsFailure>(top.isFailure, 'isFailure'),
     dryRun: checkBoolean(top.dryRun, 'dryRun'),
+    onShed: optionalFunction(top.onShed, 'onShed'),
+    warnings: checkBoolean(top.warnings, 'warnings'),
     onRejected: optionalFunction(top.onRejected, 'onRejected') as OnRejected | undefined,
   }
 }
@@ -211,7 +234,9 @@ export function resolveAdapterOptions<In, OnRejected>(
     }
   }
   const controller = createAdmissionController(controllerOptions as AdmissionControllerOptions)
-  return { controller, route: resolveRouteOptions(route, controller) }
+  const resolved = resolveRouteOptions<In, OnRejected>(route, controller)
+  if (resolved.warnings) noteOwnController()
+  return { controller, route: resolved }
 }
 
 /** Reads the client's time budget from a header; anything malformed counts as none. */
