@@ -246,7 +246,7 @@ function routeOf(reply: Reply): string {
   return reply.path.replace(/\?.*$/, '')
 }
 
-describe.each(['express-basic', 'express-priorities', 'koa-basic', 'node-http'])(
+describe.each(['express-basic', 'express-pino', 'express-priorities', 'koa-basic', 'node-http'])(
   'the examples/%s README quick start',
   (example) => {
     const quickStart = readQuickStart(example)
