@@ -43,17 +43,19 @@ const routeOf: RouteOf<Request> = (req) => {
   return typeof path === 'string' ? req.baseUrl + path : pathOf(req.originalUrl)
 }
 
+// The options overload comes last: TypeScript 7 reports only the last overload
+// that failed, and a typo in `shed({ ... })` must be named against `ShedOptions`.
 /**
  * Load-shedding middleware. `shed(options)` makes its own controller;
  * `shed(controller, routeOptions)` shares one across routes. Admitted
  * requests continue with `next()`; rejected ones get the rejection response
  * (never `next(err)`); a request whose client left while queued goes nowhere.
  */
-export function shed(options?: ShedOptions): ShedMiddleware
 export function shed(
   controller: AdmissionController,
   routeOptions?: ExpressRouteOptions,
 ): ShedMiddleware
+export function shed(options?: ShedOptions): ShedMiddleware
 export function shed(
   optionsOrController?: ShedOptions | AdmissionController,
   routeOptions?: ExpressRouteOptions,

@@ -86,17 +86,19 @@ function endOnStreamError(ctx: Context): void {
   else body.once('close', closed)
 }
 
+// The options overload comes last: TypeScript 7 reports only the last overload
+// that failed, and a typo in `shed({ ... })` must be named against `ShedOptions`.
 /**
  * Load-shedding middleware. `shed(options)` makes its own controller;
  * `shed(controller, routeOptions)` shares one across routes. Admitted
  * requests continue with `next()`; rejected ones get the rejection response
  * (never a thrown error); a request whose client left while queued goes nowhere.
  */
-export function shed(options?: ShedOptions): ShedMiddleware
 export function shed(
   controller: AdmissionController,
   routeOptions?: KoaRouteOptions,
 ): ShedMiddleware
+export function shed(options?: ShedOptions): ShedMiddleware
 export function shed(
   optionsOrController?: ShedOptions | AdmissionController,
   routeOptions?: KoaRouteOptions,
