@@ -17,6 +17,7 @@ import { isThenable } from './answer-rejection.js'
 import { type BindPermitOptions, bindPermit, heldBy } from './bind-permit.js'
 import { abortSignalFor, type ClientSignal, clientGone } from './client-signal.js'
 import { sendContinue } from './expect-continue.js'
+import { setRateLimitHeaders } from './rate-limit-headers.js'
 import { headerDeadline, type ResolvedRouteOptions } from './route-options.js'
 import { warnOnce } from './warnings.js'
 
@@ -83,6 +84,7 @@ export function createGate<In, OnRejected>(
     owner: controller,
   }
   const { priority, key, deadline, deadlineHeader, skip, onShed, warnings } = route
+  const { rateLimitHeaders, rateLimitQuota } = route
 
   // Observe-only: whatever it does, the rejection is answered as it would have been.
   const observe = (input: In, rejection: Rejection): void => {
@@ -141,6 +143,13 @@ export function createGate<In, OnRejected>(
     const { rejection } = decision
     if (rejection.reason === 'aborted' && clientGone(req, res)) return 'gone'
     if (res.writableEnded) return 'gone'
+    if (rateLimitHeaders !== false && rejection.reason === 'quota') {
+      const quota =
+        typeof rateLimitQuota === 'function'
+          ? attempt(controller, 'rateLimitQuota', rateLimitQuota, input)
+          : rateLimitQuota
+      setRateLimitHeaders(res, rateLimitHeaders, rejection, quota)
+    }
     observe(input, rejection)
     return rejection
   }

@@ -33,6 +33,7 @@ export { abortSignalFor, type ClientSignal, clientGone } from './client-signal.j
 export { sendContinue } from './expect-continue.js'
 export { createGate, type Gate, type Passage, pathOf, type RouteOf } from './gate.js'
 export * from './pressure-monitor.js'
+export { type RateLimitHeaders, setRateLimitHeaders } from './rate-limit-headers.js'
 export {
   checkReadinessController,
   type ReadinessBody,

@@ -21,7 +21,10 @@ import {
   resolveObject,
 } from '@spillway/core'
 import type { IsFailure } from './bind-permit.js'
+import type { RateLimitHeaders } from './rate-limit-headers.js'
 import { noteOwnController } from './warnings.js'
+
+const RATE_LIMIT_DRAFTS = ['draft-7', 'draft-8'] as const
 
 /**
  * Per-route options. `In` is what user functions receive: the request in
@@ -86,6 +89,21 @@ export interface RouteOptions<In> {
    */
   onShed?: ((input: In, rejection: Rejection) => unknown) | undefined
   /**
+   * On a `429 quota`, also send the IETF `RateLimit` and `RateLimit-Policy`
+   * fields in this draft's format (as express-rate-limit's `standardHeaders`);
+   * `Retry-After` is sent either way.
+   * @default false
+   */
+  rateLimitHeaders?: RateLimitHeaders | undefined
+  /**
+   * The per-key cap of concurrent requests to state in `RateLimit-Policy`
+   * (and draft 7's `limit`), e.g. the controller's `perKey.limit`; a
+   * function gets the request. Without it draft 8 sends `RateLimit` alone and
+   * draft 7 sends nothing (its `limit` is required).
+   * @default undefined
+   */
+  rateLimitQuota?: number | ((input: In) => number | undefined) | undefined
+  /**
    * Rate-limited process warnings (`process.emitWarning`, type
    * `SpillwayWarning`) for mistakes that are otherwise invisible: one
    * controller guarding a request twice, `shed(options)` made per request.
@@ -107,6 +125,8 @@ export interface ResolvedRouteOptions<In, OnRejected> {
   readonly dryRun: boolean
   readonly onShed: ((input: In, rejection: Rejection) => unknown) | undefined
   readonly warnings: boolean
+  readonly rateLimitHeaders: RateLimitHeaders
+  readonly rateLimitQuota: number | ((input: In) => number | undefined) | undefined
   readonly onRejected: OnRejected | undefined
 }
 
@@ -121,6 +141,8 @@ const ROUTE_DEFAULTS = Object.freeze({
   dryRun: false,
   onShed: undefined,
   warnings: true,
+  rateLimitHeaders: false,
+  rateLimitQuota: undefined,
   onRejected: undefined,
 })
 
@@ -175,6 +197,16 @@ export function resolveRouteOptions<In, OnRejected>(
     dryRun: checkBoolean(top.dryRun, 'dryRun'),
     onShed: optionalFunction(top.onShed, 'onShed'),
     warnings: checkBoolean(top.warnings, 'warnings'),
+    rateLimitHeaders:
+      top.rateLimitHeaders === false
+        ? false
+        : checkOneOf(top.rateLimitHeaders, 'rateLimitHeaders', RATE_LIMIT_DRAFTS),
+    rateLimitQuota:
+      typeof top.rateLimitQuota === 'function'
+        ? (top.rateLimitQuota as (input: In) => number | undefined)
+        : top.rateLimitQuota === undefined
+          ? undefined
+          : checkNumber(top.rateLimitQuota, 'rateLimitQuota', { integer: true, min: 0 }),
     onRejected: optionalFunction(top.onRejected, 'onRejected') as OnRejected | undefined,
   }
 }
