@@ -12,7 +12,7 @@ import {
   type RouteOf,
   type RouteOptions,
   resolveAdapterOptions,
-} from '@spillway/node'
+} from '@spillway/node/adapter-kit'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 
 /** Per-route options: the shared ones (see `@spillway/node`) plus an Express `onRejected`. */

@@ -6,18 +6,16 @@
  */
 import { type Readable, Stream } from 'node:stream'
 import type { AdmissionController, AdmissionControllerOptions, Rejection } from '@spillway/core'
+import { PROBLEM_CONTENT_TYPE, problemBody, retryAfterValue } from '@spillway/node'
 import {
   createGate,
   holdPermits,
   isThenable,
   type Passage,
-  PROBLEM_CONTENT_TYPE,
-  problemBody,
   type RouteOf,
   type RouteOptions,
   resolveAdapterOptions,
-  retryAfterValue,
-} from '@spillway/node'
+} from '@spillway/node/adapter-kit'
 import type { Context, Middleware, Next } from 'koa'
 
 /** Per-route options: the shared ones (see `@spillway/node`) plus a Koa `onRejected`. */

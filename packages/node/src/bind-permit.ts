@@ -11,7 +11,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Readable } from 'node:stream'
-import { failOption, type Outcome, type Permit } from '@spillway/core'
+import type { Outcome, Permit } from '@spillway/core'
+import { failOption } from '@spillway/core/internal'
 import { clientGone, onSocketClose, responseFinished } from './client-signal.js'
 
 /** How a response ended, from its status: a server error is a drop signal for adaptive limits. */

@@ -6,20 +6,22 @@ import type { IncomingMessage } from 'node:http'
 import {
   type AdmissionController,
   type AdmissionControllerOptions,
+  createAdmissionController,
+  DEFAULTS,
+  type Rejection,
+} from '@spillway/core'
+import {
   checkBoolean,
   checkFunction,
   checkNumber,
   checkOneOf,
   checkString,
-  createAdmissionController,
-  DEFAULTS,
   describeValue,
   failOption,
   invalidOption,
   isPlainObject,
-  type Rejection,
   resolveObject,
-} from '@spillway/core'
+} from '@spillway/core/internal'
 import type { IsFailure } from './bind-permit.js'
 import type { RateLimitHeaders } from './rate-limit-headers.js'
 import { noteOwnController } from './warnings.js'
