@@ -18,6 +18,4 @@ export {
   type QueueOrder,
   type RetryAfterOptions,
 } from './options.js'
-export { computeRetryAfterSeconds, type RetryAfterInput } from './retry-after.js'
-export { admitProbability, pressureCappedLimit } from './shedding.js'
 export type * from './types.js'
