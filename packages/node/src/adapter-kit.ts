@@ -6,7 +6,9 @@
  * change in any release together with the adapters that use them.
  */
 export { answerRejection, isThenable, type OnRejected } from './answer-rejection.js'
+export { heldBy, holdPermits } from './bind-permit.js'
 export { abortSignalFor, type ClientSignal, clientGone } from './client-signal.js'
+export { sendContinue } from './expect-continue.js'
 export { createGate, type Gate, type Passage } from './gate.js'
 export { checkReadinessController, readinessState } from './readiness.js'
 export {
