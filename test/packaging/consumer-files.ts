@@ -13,6 +13,7 @@ export const PACKAGES = [
   'client',
   'prometheus',
   'opentelemetry',
+  'redis',
 ] as const
 
 /** Every entry point the packages export: the roots and the internal subpaths. */
@@ -26,6 +27,7 @@ export const ENTRY_POINTS = [
   'client',
   'prometheus',
   'opentelemetry',
+  'redis',
 ] as const
 
 /** Named exports each entry point must offer, whichever way it is loaded. */
@@ -58,6 +60,7 @@ export const EXPECTED_EXPORTS: Readonly<Record<(typeof ENTRY_POINTS)[number], re
     client: ['createClient', 'withBackpressure', 'parseRetryAfter'],
     prometheus: ['collectMetrics', 'METRICS'],
     opentelemetry: ['collectMetrics', 'INSTRUMENTS'],
+    redis: ['createRedisStore', 'REDIS_STORE_DEFAULTS'],
   }
 
 /** What users do not call: only in the internal subpaths, never in a root export. */
@@ -132,6 +135,7 @@ async function main() {
       node: exportsOf(node), 'node/adapter-kit': exportsOf(adapterKit),
       express: exportsOf(spillwayExpress), koa: exportsOf(spillwayKoa), client: exportsOf(client),
       prometheus: exportsOf(prometheus), opentelemetry: exportsOf(opentelemetry),
+      redis: exportsOf(redis),
     },
     rejectedErrorName: new core.RejectedError({ reason: 'closed', status: 503, retryAfterSeconds: 1 }).name,
     smoke,
@@ -152,6 +156,7 @@ const spillwayKoa = require('@spillway/koa')
 const client = require('@spillway/client')
 const prometheus = require('@spillway/prometheus')
 const opentelemetry = require('@spillway/opentelemetry')
+const redis = require('@spillway/redis')
 ${SMOKE}
 main().catch((error) => { console.error(error); process.exitCode = 1 })
 `
@@ -168,6 +173,7 @@ import * as spillwayKoa from '@spillway/koa'
 import * as client from '@spillway/client'
 import * as prometheus from '@spillway/prometheus'
 import * as opentelemetry from '@spillway/opentelemetry'
+import * as redis from '@spillway/redis'
 ${SMOKE}
 await main()
 `
@@ -190,6 +196,7 @@ import { createGate, resolveRouteOptions, type RouteOptions } from '@spillway/no
 import { shed as shedExpress, type ShedMiddleware } from '@spillway/express'
 import { shed as shedKoa } from '@spillway/koa'
 import { createClient } from '@spillway/client'
+import { createRedisStore, type RedisStore } from '@spillway/redis'
 import express from 'express'
 import Koa from 'koa'
 
@@ -240,6 +247,18 @@ export const gate = createGate(
   controller,
   resolveRouteOptions<http.IncomingMessage, never>(route, controller),
 )
+// A node-redis-shaped client: the store needs only evalSha and eval.
+const store: RedisStore = createRedisStore({
+  client: { evalSha: async () => [1, 1], eval: async () => [1, 1] },
+  onError: 'local',
+  expectedInstances: 3,
+})
+export const perKeyController: AdmissionController = createAdmissionController({
+  limit: 4,
+  perKey: { limit: 2, store },
+})
+// @ts-expect-error a failure mode that does not exist
+createRedisStore({ client: { evalSha: async () => 1, eval: async () => 1 }, onError: 'maybe' })
 
 // @ts-expect-error an outcome that does not exist
 controller.tryAcquire({})?.release('maybe')

@@ -115,6 +115,8 @@ export interface RequestOptions {
 
 /** Options after checking, defaults applied (internal). */
 export interface ResolvedOptions {
+  /** The header names spillway sets (dropped on a cross-origin redirect). */
+  spillwayHeaders: string[]
   fetch: FetchLike | undefined
   baseUrl: URL | undefined
   maxAttempts: number
@@ -194,6 +196,7 @@ function checkSection(value: unknown, option: string, expected: string): void {
 export function resolveOptions(options: unknown): ResolvedOptions {
   const o = resolveObject<Record<string, unknown>>(options, '', DEFAULTS)
   const resolved: ResolvedOptions = {
+    spillwayHeaders: [],
     fetch: o.fetch === undefined ? undefined : checkFunction<FetchLike>(o.fetch, 'fetch'),
     baseUrl: o.baseUrl === undefined ? undefined : checkBaseUrl(o.baseUrl),
     maxAttempts: checkNumber(o.maxAttempts, 'maxAttempts', { integer: true, min: 1, max: 100 }),
@@ -249,6 +252,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
         max: MAX_TIMER_MS,
       }),
     }
+  }
+  for (const name of [resolved.deadlineHeader, resolved.priorityHeader]) {
+    if (name !== false) resolved.spillwayHeaders.push(name)
   }
   // Cross-field rules come after every field is known to be valid.
   if (resolved.maxDelayMs < resolved.baseDelayMs) {

@@ -13,6 +13,7 @@ export { createMemoryKeyStore, type MemoryKeyStoreHandle } from './memory-key-st
 export {
   type AdmissionControllerOptions,
   DEFAULTS,
+  type FairnessOptions,
   type PerKeyOptions,
   type QueueOptions,
   type QueueOrder,
