@@ -41,7 +41,9 @@ export const EXPECTED_EXPORTS: Readonly<Record<(typeof ENTRY_POINTS)[number], re
   {
     core: ['createAdmissionController', 'RejectedError', 'INVALID_OPTION'],
     'core/internal': [
+      'admitProbability',
       'checkNumber',
+      'computeRetryAfterSeconds',
       'describeValue',
       'epochNow',
       'failOption',
