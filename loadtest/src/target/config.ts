@@ -32,7 +32,25 @@ export type Protection =
       limit: number | AdaptiveLimitConfig
       /** The controller's queue options. */
       queue: { size: number; timeoutMs: number; order?: 'fifo' | 'lifo' | 'adaptive' }
+      /** A cap per tenant (the `tenant` query parameter), shared through Redis when `redis` is set. */
+      perKey?: PerKeyConfig | undefined
     }
+
+/** `perKey` of the controller: the key is the request's `?tenant=`. */
+export interface PerKeyConfig {
+  /** Requests one tenant may hold in flight (across the fleet when shared). */
+  limit: number
+  /** The shared store (`@spillway/redis` over node-redis); in-memory per process when absent. */
+  redis?:
+    | {
+        port: number
+        leaseMs: number
+        callTimeoutMs: number
+        onError: 'open' | 'closed' | 'local'
+        expectedInstances?: number | undefined
+      }
+    | undefined
+}
 
 /** A target server's whole configuration. */
 export interface TargetConfig {
@@ -44,6 +62,11 @@ export interface TargetConfig {
   downstream: { slots: number; serviceMs: number }
   /** Busy-loop CPU work per request, in milliseconds; saturates the event loop itself. @default 0 */
   cpuMs: number
+  /**
+   * Serve `GET /metrics` from `@spillway/prometheus` (spillway targets only), so a
+   * report can show the server's own series beside the load generator's. @default false
+   */
+  metrics?: boolean
 }
 
 /** Requests per second the downstream can serve: `slots / serviceMs · 1000`. */
@@ -66,7 +89,11 @@ export function describeProtection(protection: Protection): string {
         typeof protection.limit === 'number'
           ? `limit ${protection.limit}`
           : `${protection.limit.algorithm}`
-      return `spillway (${limit}, queue ${protection.queue.size}/${protection.queue.timeoutMs} ms)`
+      const perKey =
+        protection.perKey === undefined
+          ? ''
+          : `, ${protection.perKey.limit} per tenant${protection.perKey.redis === undefined ? '' : ' on Redis'}`
+      return `spillway (${limit}, queue ${protection.queue.size}/${protection.queue.timeoutMs} ms${perKey})`
     }
   }
 }
@@ -95,6 +122,8 @@ export interface TargetStats {
   adapter: string | null
   /** The controller's `stats()` (spillway targets only). */
   controller: ControllerStatsSnapshot | null
+  /** The Redis store's `stats()` (targets with a shared `perKey` only). */
+  keyStore?: Record<string, unknown> | null
 }
 
 /** The part of `controller.stats()` the harness reads; the rest is kept as it came. */

@@ -3,10 +3,11 @@ import {
   checkFunction,
   checkNumber,
   checkString,
+  epochNow,
   failOption,
   isPlainObject,
   resolveObject,
-} from '@spillway/core'
+} from '@spillway/core/internal'
 import { checkBaseUrl } from './request-input.js'
 import { defaultTimers, MAX_TIMER_MS, type Timers } from './timers.js'
 
@@ -165,10 +166,6 @@ const CONCURRENCY_DEFAULTS = Object.freeze({
   queueTimeoutMs: 1000,
 })
 
-function defaultNow(): number {
-  return performance.timeOrigin + performance.now()
-}
-
 function checkHeader(value: unknown, option: string): string | false {
   if (value === false) return false
   const name = checkString(value, option)
@@ -222,7 +219,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     deadlineHeader: checkHeader(o.deadlineHeader, 'deadlineHeader'),
     priorityHeader: checkHeader(o.priorityHeader, 'priorityHeader'),
     maxOrigins: checkNumber(o.maxOrigins, 'maxOrigins', { integer: true, min: 1 }),
-    now: o.now === undefined ? defaultNow : checkFunction<() => number>(o.now, 'now'),
+    now: o.now === undefined ? epochNow : checkFunction<() => number>(o.now, 'now'),
     random: o.random === undefined ? Math.random : checkFunction<() => number>(o.random, 'random'),
     timers: o.timers === undefined ? defaultTimers : checkTimers(o.timers),
   }
