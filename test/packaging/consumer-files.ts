@@ -5,15 +5,25 @@
  */
 
 /** The published packages, by directory under `packages/`. */
-export const PACKAGES = ['core', 'node', 'express', 'koa', 'client'] as const
+export const PACKAGES = [
+  'core',
+  'node',
+  'express',
+  'koa',
+  'client',
+  'prometheus',
+  'opentelemetry',
+] as const
 
 /** Named exports each package must offer, whichever way it is loaded. */
 export const EXPECTED_EXPORTS: Readonly<Record<(typeof PACKAGES)[number], readonly string[]>> = {
   core: ['createAdmissionController', 'RejectedError', 'resolveObject', 'checkNumber'],
-  node: ['shed', 'bindPermit', 'writeRejection', 'problemBody'],
-  express: ['shed'],
-  koa: ['shed'],
+  node: ['shed', 'bindPermit', 'writeRejection', 'problemBody', 'readiness'],
+  express: ['shed', 'readiness'],
+  koa: ['shed', 'readiness'],
   client: ['createClient', 'withBackpressure', 'parseRetryAfter'],
+  prometheus: ['collectMetrics', 'METRICS', 'DEFAULT_BUCKETS'],
+  opentelemetry: ['collectMetrics', 'INSTRUMENTS', 'METER_NAME', 'VERSION'],
 }
 
 /**
@@ -75,12 +85,23 @@ async function main() {
     c.close()
     await new Promise((resolve) => server.close(resolve))
   }
+  // Metrics of a controller that saw one admission, through a registry of the app's prom-client.
+  const registry = new promClient.Registry()
+  const metered = core.createAdmissionController({ limit: 1 })
+  const stopMetrics = prometheus.collectMetrics(metered, { registry, name: 'api' })
+  const stopOtel = opentelemetry.collectMetrics(metered, { name: 'api' })
+  metered.tryAcquire().release()
+  const scrape = await registry.metrics()
+  stopMetrics()
+  stopOtel()
   const exportsOf = (m) => Object.keys(m).filter((k) => k !== 'default' && k !== '__esModule').sort()
   console.log(JSON.stringify({
     exports: {
       core: exportsOf(core), node: exportsOf(node), express: exportsOf(spillwayExpress),
       koa: exportsOf(spillwayKoa), client: exportsOf(client),
+      prometheus: exportsOf(prometheus), opentelemetry: exportsOf(opentelemetry),
     },
+    scrape,
     rejectedErrorName: new core.RejectedError({ reason: 'closed', status: 503, retryAfterSeconds: 1 }).name,
     smoke,
   }))
@@ -96,6 +117,9 @@ const node = require('@spillway/node')
 const spillwayExpress = require('@spillway/express')
 const spillwayKoa = require('@spillway/koa')
 const client = require('@spillway/client')
+const prometheus = require('@spillway/prometheus')
+const opentelemetry = require('@spillway/opentelemetry')
+const promClient = require('prom-client')
 ${SMOKE}
 main().catch((error) => { console.error(error); process.exitCode = 1 })
 `
@@ -108,6 +132,9 @@ import * as node from '@spillway/node'
 import * as spillwayExpress from '@spillway/express'
 import * as spillwayKoa from '@spillway/koa'
 import * as client from '@spillway/client'
+import * as prometheus from '@spillway/prometheus'
+import * as opentelemetry from '@spillway/opentelemetry'
+import * as promClient from 'prom-client'
 ${SMOKE}
 await main()
 `
@@ -124,10 +151,13 @@ import {
   RejectedError,
   type Rejection,
 } from '@spillway/core'
-import { shed as shedNode, writeRejection } from '@spillway/node'
-import { shed as shedExpress, type ShedMiddleware } from '@spillway/express'
-import { shed as shedKoa } from '@spillway/koa'
+import { readiness as readinessNode, shed as shedNode, writeRejection } from '@spillway/node'
+import { readiness as readinessExpress, shed as shedExpress, type ShedMiddleware } from '@spillway/express'
+import { readiness as readinessKoa, shed as shedKoa } from '@spillway/koa'
 import { createClient } from '@spillway/client'
+import { collectMetrics } from '@spillway/prometheus'
+import { collectMetrics as collectOtel } from '@spillway/opentelemetry'
+import { Registry } from 'prom-client'
 import express from 'express'
 import Koa from 'koa'
 
@@ -169,6 +199,14 @@ export function statusOf(error: unknown): number | undefined {
 
 export const write: (res: http.ServerResponse, rejection: Rejection) => boolean = writeRejection
 export const fetchWithBackpressure = createClient()
+
+export const stopMetrics: () => void = collectMetrics(controller, { registry: new Registry(), name: 'api' })
+export const stopOtel: () => void = collectOtel(controller, { name: 'api', buckets: [0.01, 0.1] })
+app.get('/ready', readinessExpress(controller))
+koa.use(readinessKoa(controller))
+http.createServer(readinessNode(controller))
+// @ts-expect-error buckets are numbers
+collectMetrics(controller, { buckets: ['0.1'] })
 
 // @ts-expect-error an outcome that does not exist
 controller.tryAcquire({})?.release('maybe')

@@ -128,6 +128,7 @@ async function assertBuilt(): Promise<void> {
 
 interface ScriptOutput {
   exports: Record<string, string[]>
+  scrape: string
   rejectedErrorName: string
   smoke: Record<
     string,
@@ -188,6 +189,8 @@ beforeAll(async () => {
       ...PACKAGES.map((name) => tarballs.get(name) as string),
       'express@^5',
       'koa@^3',
+      'prom-client@^15',
+      '@opentelemetry/api@~1.9',
       '@types/express@^5',
       '@types/koa@^3',
       '@types/node@^20',
@@ -231,6 +234,10 @@ describe('the packed packages, installed outside the workspace', () => {
     }
     for (const output of [fromRequire, fromImport]) {
       expect(output.rejectedErrorName).toBe('RejectedError')
+      expect(output.scrape).toContain('# TYPE spillway_admitted_total counter')
+      expect(output.scrape).toContain(
+        'spillway_admitted_total{controller="api",priority="normal"} 1',
+      )
       expect(Object.keys(output.smoke).sort()).toEqual(['express', 'koa', 'node'])
       for (const result of Object.values(output.smoke)) {
         expect(result.first.status).toBe(200)
