@@ -15,6 +15,7 @@ import { capacityStep } from './scenarios/capacity-step.js'
 import { closedLoop } from './scenarios/closed-loop-report.js'
 import { DEFAULT_OPTIONS, type ScenarioOptions } from './scenarios/common.js'
 import { demo } from './scenarios/demo.js'
+import { FLEET_DEFAULTS, fleet } from './scenarios/fleet.js'
 import { overhead } from './scenarios/overhead.js'
 import { overload } from './scenarios/overload.js'
 import { priorities } from './scenarios/priorities.js'
@@ -28,6 +29,12 @@ const SCENARIOS: Record<string, (options: ScenarioOptions) => Promise<Report>> =
   priorities,
   calibrate,
   'closed-loop': closedLoop,
+  fleet,
+}
+
+/** Defaults that differ from {@link DEFAULT_OPTIONS} for one scenario. */
+const SCENARIO_DEFAULTS: Record<string, Partial<ScenarioOptions>> = {
+  fleet: FLEET_DEFAULTS,
 }
 
 const USAGE = `Usage: pnpm loadtest <scenario> [options]
@@ -41,13 +48,14 @@ Scenarios:
   priorities      20/50/30 critical/normal/sheddable mix at 3×
   calibrate       step the load up, find the knee, suggest a configuration
   closed-loop     naive retrying clients vs @spillway/client (retry amplification)
+  fleet           3 instances behind nginx, per-tenant caps on Redis, one instance killed
 
 Options:
   --duration <s>          seconds of load per run (scenario default)
   --rate <req/s>          offered rate instead of the scenario's multiple of capacity
   --levels <2,4>          overload multiples of capacity
   --framework <express|koa>
-  --slots <8> --service-ms <20>   the downstream: slots × ms per operation
+  --slots <8> --service-ms <20>   the downstream: slots × ms per operation (fleet: 8 × 100 per instance)
   --cpu-ms <0>            busy-loop CPU work per request
   --timeout-ms <2000>     client timeout
   --slo-ms <500>          goodput counts 2xx answered within this
@@ -122,24 +130,25 @@ async function main(): Promise<void> {
       : values.adaptive === 'none'
         ? []
         : (values.adaptive.split(',') as ScenarioOptions['adaptive'])
+  // A scenario may change a default (the fleet runs five processes on the same cores).
+  const defaults: ScenarioOptions = { ...DEFAULT_OPTIONS, ...SCENARIO_DEFAULTS[name as string] }
   const options: ScenarioOptions = {
     durationSeconds: numberOption(values.duration, 'duration'),
     rate: numberOption(values.rate, 'rate'),
     framework,
-    slots: numberOption(values.slots, 'slots') ?? DEFAULT_OPTIONS.slots,
-    serviceMs: numberOption(values['service-ms'], 'service-ms') ?? DEFAULT_OPTIONS.serviceMs,
-    cpuMs: numberOption(values['cpu-ms'], 'cpu-ms') ?? DEFAULT_OPTIONS.cpuMs,
-    timeoutMs: numberOption(values['timeout-ms'], 'timeout-ms') ?? DEFAULT_OPTIONS.timeoutMs,
-    sloMs: numberOption(values['slo-ms'], 'slo-ms') ?? DEFAULT_OPTIONS.sloMs,
-    limit: numberOption(values.limit, 'limit') ?? DEFAULT_OPTIONS.limit,
-    queueSize: numberOption(values['queue-size'], 'queue-size') ?? DEFAULT_OPTIONS.queueSize,
+    slots: numberOption(values.slots, 'slots') ?? defaults.slots,
+    serviceMs: numberOption(values['service-ms'], 'service-ms') ?? defaults.serviceMs,
+    cpuMs: numberOption(values['cpu-ms'], 'cpu-ms') ?? defaults.cpuMs,
+    timeoutMs: numberOption(values['timeout-ms'], 'timeout-ms') ?? defaults.timeoutMs,
+    sloMs: numberOption(values['slo-ms'], 'slo-ms') ?? defaults.sloMs,
+    limit: numberOption(values.limit, 'limit') ?? defaults.limit,
+    queueSize: numberOption(values['queue-size'], 'queue-size') ?? defaults.queueSize,
     queueTimeoutMs:
-      numberOption(values['queue-timeout-ms'], 'queue-timeout-ms') ??
-      DEFAULT_OPTIONS.queueTimeoutMs,
+      numberOption(values['queue-timeout-ms'], 'queue-timeout-ms') ?? defaults.queueTimeoutMs,
     adaptive,
     levels:
       values.levels === undefined
-        ? DEFAULT_OPTIONS.levels
+        ? defaults.levels
         : values.levels.split(',').map((l) => numberOption(l, 'levels') as number),
   }
   const from = values.from ?? 'src'

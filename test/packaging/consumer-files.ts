@@ -13,17 +13,65 @@ export const PACKAGES = [
   'client',
   'prometheus',
   'opentelemetry',
+  'redis',
 ] as const
 
-/** Named exports each package must offer, whichever way it is loaded. */
-export const EXPECTED_EXPORTS: Readonly<Record<(typeof PACKAGES)[number], readonly string[]>> = {
-  core: ['createAdmissionController', 'RejectedError', 'resolveObject', 'checkNumber'],
-  node: ['shed', 'bindPermit', 'writeRejection', 'problemBody', 'readiness'],
-  express: ['shed', 'readiness'],
-  koa: ['shed', 'readiness'],
-  client: ['createClient', 'withBackpressure', 'parseRetryAfter'],
-  prometheus: ['collectMetrics', 'METRICS', 'DEFAULT_BUCKETS'],
-  opentelemetry: ['collectMetrics', 'INSTRUMENTS', 'METER_NAME', 'VERSION'],
+/** Every entry point the packages export: the roots and the internal subpaths. */
+export const ENTRY_POINTS = [
+  'core',
+  'core/internal',
+  'node',
+  'node/adapter-kit',
+  'express',
+  'koa',
+  'client',
+  'prometheus',
+  'opentelemetry',
+  'redis',
+] as const
+
+/** Named exports each entry point must offer, whichever way it is loaded. */
+export const EXPECTED_EXPORTS: Readonly<Record<(typeof ENTRY_POINTS)[number], readonly string[]>> =
+  {
+    core: ['createAdmissionController', 'RejectedError', 'INVALID_OPTION'],
+    'core/internal': [
+      'checkNumber',
+      'describeValue',
+      'epochNow',
+      'failOption',
+      'invalidOption',
+      'isPlainObject',
+      'RateWindow',
+      'resolveObject',
+      'seededRandom',
+    ],
+    node: [
+      'shed',
+      'bindPermit',
+      'writeRejection',
+      'problemBody',
+      'createPressureMonitor',
+      'readiness',
+    ],
+    'node/adapter-kit': [
+      'answerRejection',
+      'createGate',
+      'isThenable',
+      'resolveAdapterOptions',
+      'resolveRouteOptions',
+    ],
+    express: ['shed', 'readiness'],
+    koa: ['shed', 'readiness'],
+    client: ['createClient', 'withBackpressure', 'parseRetryAfter'],
+    prometheus: ['collectMetrics', 'METRICS', 'DEFAULT_BUCKETS'],
+    opentelemetry: ['collectMetrics', 'INSTRUMENTS', 'METER_NAME', 'VERSION'],
+    redis: ['createRedisStore', 'REDIS_STORE_DEFAULTS'],
+  }
+
+/** What users do not call: only in the internal subpaths, never in a root export. */
+export const INTERNAL_ONLY: Readonly<Record<'core' | 'node', readonly string[]>> = {
+  core: EXPECTED_EXPORTS['core/internal'],
+  node: EXPECTED_EXPORTS['node/adapter-kit'],
 }
 
 /**
@@ -97,9 +145,11 @@ async function main() {
   const exportsOf = (m) => Object.keys(m).filter((k) => k !== 'default' && k !== '__esModule').sort()
   console.log(JSON.stringify({
     exports: {
-      core: exportsOf(core), node: exportsOf(node), express: exportsOf(spillwayExpress),
-      koa: exportsOf(spillwayKoa), client: exportsOf(client),
+      core: exportsOf(core), 'core/internal': exportsOf(coreInternal),
+      node: exportsOf(node), 'node/adapter-kit': exportsOf(adapterKit),
+      express: exportsOf(spillwayExpress), koa: exportsOf(spillwayKoa), client: exportsOf(client),
       prometheus: exportsOf(prometheus), opentelemetry: exportsOf(opentelemetry),
+      redis: exportsOf(redis),
     },
     scrape,
     rejectedErrorName: new core.RejectedError({ reason: 'closed', status: 503, retryAfterSeconds: 1 }).name,
@@ -113,13 +163,16 @@ const http = require('node:http')
 const express = require('express')
 const Koa = require('koa')
 const core = require('@spillway/core')
+const coreInternal = require('@spillway/core/internal')
 const node = require('@spillway/node')
+const adapterKit = require('@spillway/node/adapter-kit')
 const spillwayExpress = require('@spillway/express')
 const spillwayKoa = require('@spillway/koa')
 const client = require('@spillway/client')
 const prometheus = require('@spillway/prometheus')
 const opentelemetry = require('@spillway/opentelemetry')
 const promClient = require('prom-client')
+const redis = require('@spillway/redis')
 ${SMOKE}
 main().catch((error) => { console.error(error); process.exitCode = 1 })
 `
@@ -128,13 +181,16 @@ export const IMPORT_SCRIPT = `import http from 'node:http'
 import express from 'express'
 import Koa from 'koa'
 import * as core from '@spillway/core'
+import * as coreInternal from '@spillway/core/internal'
 import * as node from '@spillway/node'
+import * as adapterKit from '@spillway/node/adapter-kit'
 import * as spillwayExpress from '@spillway/express'
 import * as spillwayKoa from '@spillway/koa'
 import * as client from '@spillway/client'
 import * as prometheus from '@spillway/prometheus'
 import * as opentelemetry from '@spillway/opentelemetry'
 import * as promClient from 'prom-client'
+import * as redis from '@spillway/redis'
 ${SMOKE}
 await main()
 `
@@ -152,9 +208,12 @@ import {
   type Rejection,
 } from '@spillway/core'
 import { readiness as readinessNode, shed as shedNode, writeRejection } from '@spillway/node'
+import { checkNumber, RateWindow } from '@spillway/core/internal'
+import { createGate, resolveRouteOptions, type RouteOptions } from '@spillway/node/adapter-kit'
 import { readiness as readinessExpress, shed as shedExpress, type ShedMiddleware } from '@spillway/express'
 import { readiness as readinessKoa, shed as shedKoa } from '@spillway/koa'
 import { createClient } from '@spillway/client'
+import { createRedisStore, type RedisStore } from '@spillway/redis'
 import { collectMetrics } from '@spillway/prometheus'
 import { collectMetrics as collectOtel } from '@spillway/opentelemetry'
 import { Registry } from 'prom-client'
@@ -200,6 +259,26 @@ export function statusOf(error: unknown): number | undefined {
 export const write: (res: http.ServerResponse, rejection: Rejection) => boolean = writeRejection
 export const fetchWithBackpressure = createClient()
 
+// The internal subpaths, as an adapter package uses them.
+export const port: number = checkNumber(3000, 'port', { integer: true, min: 1 })
+export const completions: number = new RateWindow(0).perSecond(1000)
+const route: RouteOptions<http.IncomingMessage> = { priority: 'sheddable' }
+export const gate = createGate(
+  controller,
+  resolveRouteOptions<http.IncomingMessage, never>(route, controller),
+)
+// A node-redis-shaped client: the store needs only evalSha and eval.
+const store: RedisStore = createRedisStore({
+  client: { evalSha: async () => [1, 1], eval: async () => [1, 1] },
+  onError: 'local',
+  expectedInstances: 3,
+})
+export const perKeyController: AdmissionController = createAdmissionController({
+  limit: 4,
+  perKey: { limit: 2, store },
+})
+// @ts-expect-error a failure mode that does not exist
+createRedisStore({ client: { evalSha: async () => 1, eval: async () => 1 }, onError: 'maybe' })
 export const stopMetrics: () => void = collectMetrics(controller, { registry: new Registry(), name: 'api' })
 export const stopOtel: () => void = collectOtel(controller, { name: 'api', buckets: [0.01, 0.1] })
 app.get('/ready', readinessExpress(controller))
@@ -210,6 +289,8 @@ collectMetrics(controller, { buckets: ['0.1'] })
 
 // @ts-expect-error an outcome that does not exist
 controller.tryAcquire({})?.release('maybe')
+// @ts-expect-error a route option that does not exist
+export const badRoute: RouteOptions<http.IncomingMessage> = { priorty: 'sheddable' }
 // @ts-expect-error a queue order that does not exist
 shedExpress({ queue: { order: 'random' } })
 `

@@ -41,6 +41,15 @@ function killAll(): void {
   children.clear()
 }
 
+/**
+ * Puts another child process we started (redis-server, nginx) under the same
+ * guarantee as the targets: killed by its PID on every exit path.
+ */
+export function trackChild(child: ChildProcess): void {
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+}
+
 /** Target processes started and not yet exited (a leak check for the harness itself). */
 export function runningTargetCount(): number {
   return children.size

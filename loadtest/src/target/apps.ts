@@ -18,6 +18,8 @@ export interface AppContext {
   work: Work
   downstream: Downstream
   controller: AdmissionController | null
+  /** The shared per-key store's stats, when the controller has one. */
+  keyStoreStats: (() => Record<string, unknown>) | null
   /** Pending count of the p-limit queue, when the target uses one. */
   pLimitPending: () => number | null
   /** Runs `fn` through the p-limit queue, when the target uses one. */
@@ -48,6 +50,7 @@ function statsOf(context: AppContext): TargetStats {
     pLimitPending: context.pLimitPending(),
     adapter: context.adapter,
     controller: context.controller === null ? null : { ...context.controller.stats() },
+    keyStore: context.keyStoreStats?.() ?? null,
   }
 }
 
@@ -55,6 +58,12 @@ function control(context: AppContext, url: URL): { serviceMs: number } {
   const serviceMs = Number(url.searchParams.get('serviceMs'))
   if (Number.isFinite(serviceMs) && serviceMs > 0) context.downstream.serviceMs = serviceMs
   return { serviceMs: context.downstream.serviceMs }
+}
+
+/** Whether requests carry a key (`?tenant=`) for the controller's `perKey` cap. */
+function isPerKey(context: AppContext): boolean {
+  const { protection } = context.config
+  return protection.kind === 'spillway' && protection.perKey !== undefined
 }
 
 const WORK_ROUTES = new Set(['/critical', '/normal', '/sheddable'])
@@ -81,8 +90,14 @@ export async function createExpressApp(context: AppContext): Promise<RequestList
   }
   if (context.controller !== null) {
     const { shed } = await import('@spillway/express')
-    const { classify } = await import('./protect.js')
-    app.use(shed(context.controller, { priority: (req) => classify(req.path) }))
+    const { classify, tenantOf } = await import('./protect.js')
+    const perKey = isPerKey(context)
+    app.use(
+      shed(context.controller, {
+        priority: (req) => classify(req.path),
+        ...(perKey ? { key: (req) => tenantOf(req.query) } : {}),
+      }),
+    )
   }
   if (context.config.protection.kind === 'passthrough') app.use((_req, _res, next) => next())
   app.get('/trivial', (_req, res) => {
@@ -128,8 +143,14 @@ export async function createKoaApp(context: AppContext): Promise<RequestListener
   })
   if (context.controller !== null) {
     const { shed } = await import('@spillway/koa')
-    const { classify } = await import('./protect.js')
-    app.use(shed(context.controller, { priority: (ctx) => classify(ctx.path) }))
+    const { classify, tenantOf } = await import('./protect.js')
+    const perKey = isPerKey(context)
+    app.use(
+      shed(context.controller, {
+        priority: (ctx) => classify(ctx.path),
+        ...(perKey ? { key: (ctx) => tenantOf(ctx.query) } : {}),
+      }),
+    )
   }
   if (context.config.protection.kind === 'passthrough') app.use((_ctx, next) => next())
   app.use(async (ctx) => {

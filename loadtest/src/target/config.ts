@@ -32,7 +32,25 @@ export type Protection =
       limit: number | AdaptiveLimitConfig
       /** The controller's queue options. */
       queue: { size: number; timeoutMs: number; order?: 'fifo' | 'lifo' | 'adaptive' }
+      /** A cap per tenant (the `tenant` query parameter), shared through Redis when `redis` is set. */
+      perKey?: PerKeyConfig | undefined
     }
+
+/** `perKey` of the controller: the key is the request's `?tenant=`. */
+export interface PerKeyConfig {
+  /** Requests one tenant may hold in flight (across the fleet when shared). */
+  limit: number
+  /** The shared store (`@spillway/redis` over node-redis); in-memory per process when absent. */
+  redis?:
+    | {
+        port: number
+        leaseMs: number
+        callTimeoutMs: number
+        onError: 'open' | 'closed' | 'local'
+        expectedInstances?: number | undefined
+      }
+    | undefined
+}
 
 /** A target server's whole configuration. */
 export interface TargetConfig {
@@ -71,7 +89,11 @@ export function describeProtection(protection: Protection): string {
         typeof protection.limit === 'number'
           ? `limit ${protection.limit}`
           : `${protection.limit.algorithm}`
-      return `spillway (${limit}, queue ${protection.queue.size}/${protection.queue.timeoutMs} ms)`
+      const perKey =
+        protection.perKey === undefined
+          ? ''
+          : `, ${protection.perKey.limit} per tenant${protection.perKey.redis === undefined ? '' : ' on Redis'}`
+      return `spillway (${limit}, queue ${protection.queue.size}/${protection.queue.timeoutMs} ms${perKey})`
     }
   }
 }
@@ -100,6 +122,8 @@ export interface TargetStats {
   adapter: string | null
   /** The controller's `stats()` (spillway targets only). */
   controller: ControllerStatsSnapshot | null
+  /** The Redis store's `stats()` (targets with a shared `perKey` only). */
+  keyStore?: Record<string, unknown> | null
 }
 
 /** The part of `controller.stats()` the harness reads; the rest is kept as it came. */

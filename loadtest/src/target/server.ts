@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     work: createWork(downstream, config.cpuMs),
     downstream,
     controller: null,
+    keyStoreStats: null,
     pLimitPending: () => null,
     pLimit: null,
     adapter: null,
@@ -32,7 +33,9 @@ async function main(): Promise<void> {
   const { protection } = config
   if (protection.kind === 'spillway') {
     const { createController } = await import('./protect.js')
-    context.controller = createController(protection)
+    const built = await createController(protection)
+    context.controller = built.controller
+    context.keyStoreStats = built.keyStoreStats
     context.adapter = `@spillway/${config.framework} (${process.env.SPILLWAY_FROM ?? 'src'})`
     if (config.metrics === true) {
       const { Registry } = await import('prom-client')

@@ -7,8 +7,10 @@
  *      optional concurrency cap (a `@spillway/core` controller) may queue or
  *      fail it; then it is sent.
  *   3. A 429 or 503 is retried when the method is idempotent (or the caller
- *      opted in), the body can be replayed, attempts remain, the wait ends before
- *      the deadline and the retry budget has a retry to spend. The wait is
+ *      opted in), the body can be replayed, attempts remain, `Retry-After` is
+ *      within `maxRetryAfterMs`, the wait ends before the deadline, the
+ *      throttle's draw lets it through and the retry budget has a retry to
+ *      spend (`retry-policy.ts`); each "no" is counted by reason. The wait is
  *      `Retry-After` plus upward jitter, or exponential backoff with full jitter.
  *   4. Otherwise the last response is returned as it is: HTTP statuses are
  *      answers, not errors, exactly as with `fetch`.
@@ -20,7 +22,10 @@
  * deadline already past, a full concurrency cap), is not counted at all: it
  * says nothing about the server.
  */
+
+import { onBodySettled } from './body-settled.js'
 import { ThrottledError, type ThrottleReason } from './errors.js'
+import { type ClientListener, Emitter } from './events.js'
 import {
   type ClientOptions,
   type FetchLike,
@@ -29,32 +34,23 @@ import {
   resolveOptions,
   resolveRequestOptions,
 } from './options.js'
-import { OriginMap, type OriginStats } from './origin-state.js'
-import { parseRetryAfter } from './retry-after.js'
+import { OriginMap, type OriginState, type OriginStats } from './origin-state.js'
+import { type Hop, nextHop, redirectTarget } from './redirect.js'
+import { isRequest, parseInput } from './request-input.js'
+import { decideRetry, isConnectionError, retryScopes } from './retry-policy.js'
 import { linkSignal, sleep } from './timers.js'
+import { SHARED, type SharedState } from './undici-interceptor.js'
 
 /** A `fetch` that hears "slow down"; the third argument holds per-request options. */
 export interface Client {
   (input: string | URL | Request, init?: RequestInit, options?: RequestOptions): Promise<Response>
   /** Per-origin counters and windows, keyed by origin (`scheme://host:port`). */
   stats(): Record<string, OriginStats>
-}
-
-/** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
-
-function isRequest(input: unknown): input is Request {
-  return typeof Request !== 'undefined' && input instanceof Request
-}
-
-function originOf(input: string | URL | Request): string | undefined {
-  try {
-    if (typeof input === 'string') return new URL(input).origin
-    if (input instanceof URL) return input.origin
-    return new URL(input.url).origin
-  } catch {
-    return undefined
-  }
+  /**
+   * Subscribes to every retry taken (`retry`) and not taken (`retrySkipped`,
+   * with its reason), for every origin; returns the unsubscribe function.
+   */
+  on(listener: ClientListener): () => void
 }
 
 /** A body `fetch` can send twice: anything but a stream or an iterable. */
@@ -77,14 +73,21 @@ function discard(response: Response): void {
 /** Wraps `options.fetch` (global `fetch` by default). See {@link ClientOptions}. */
 export function createClient(options?: ClientOptions): Client {
   const resolved = resolveOptions(options)
-  const origins = new OriginMap(resolved)
+  const origins = new OriginMap(resolved, new Emitter())
   const call = (input: string | URL | Request, init?: RequestInit, request?: RequestOptions) =>
     send(resolved, origins, input, init, request)
+  // Shared with undici interceptors made from this client; hidden from its type and from enumeration.
+  Object.defineProperty(call, SHARED, {
+    value: { options: resolved, origins } satisfies SharedState,
+  })
   return Object.assign(call, {
     stats(): Record<string, OriginStats> {
       const result: Record<string, OriginStats> = {}
       for (const [origin, state] of origins.entries()) result[origin] = state.stats()
       return result
+    },
+    on(listener: ClientListener): () => void {
+      return origins.events.on(listener)
     },
   })
 }
@@ -102,34 +105,68 @@ async function send(
   requestOptions: RequestOptions | undefined,
 ): Promise<Response> {
   const request = resolveRequestOptions(requestOptions)
+  const call = parseInput(input, init, o.baseUrl)
   // Resolved per call so a test or an APM agent that replaces globalThis.fetch is honoured.
   const fetchImpl = o.fetch ?? globalThis.fetch
-  const origin = originOf(input)
-  // Not a URL fetch can use: let fetch itself throw its own error.
-  if (origin === undefined) return fetchImpl(input, init)
-
-  const { now, random, timers } = o
-  const start = now()
+  // data:, blob:, file:… reach no server: nothing to protect, nothing to retry.
+  if (!call.http) return fetchImpl(call.fetchInput, init)
   const timeoutMs = request.timeoutMs ?? o.timeoutMs
   let deadline = request.deadline
-  if (timeoutMs !== undefined) deadline = Math.min(deadline ?? Infinity, start + timeoutMs)
-
-  const state = origins.get(origin)
-  const method = (init?.method ?? (isRequest(input) ? input.method : 'GET')).toUpperCase()
-  const caller = init?.signal ?? (isRequest(input) ? input.signal : undefined) ?? undefined
-  const mayRetry =
-    (IDEMPOTENT.has(method) || (request.retryNonIdempotent ?? o.retryNonIdempotent)) &&
-    isReplayable(input, init)
-  const maxAttempts = mayRetry ? (request.maxAttempts ?? o.maxAttempts) : 1
+  if (timeoutMs !== undefined) deadline = Math.min(deadline ?? Infinity, o.now() + timeoutMs)
 
   // Built before any permit is held: a header value fetch rejects throws here, leaking nothing.
-  const baseHeaders = new Headers(init?.headers ?? (isRequest(input) ? input.headers : undefined))
+  const headers = new Headers(init?.headers ?? (isRequest(input) ? input.headers : undefined))
   if (o.priorityHeader !== false && request.priority !== undefined) {
-    baseHeaders.set(o.priorityHeader, request.priority)
+    headers.set(o.priorityHeader, request.priority)
   }
+  const mode = init?.redirect ?? (isRequest(input) ? input.redirect : 'follow')
+  let hop: Hop = {
+    url: call.url,
+    input: call.fetchInput,
+    init,
+    method: call.method,
+    headers,
+    replayable: isReplayable(input, init),
+    propagate: true,
+    redirects: 0,
+  }
+  for (;;) {
+    const state = origins.acquire(hop.url.origin)
+    let result: Response | Redirect
+    try {
+      result = await attempts(o, state, hop, call.signal, request, deadline, mode === 'follow')
+    } finally {
+      origins.release(state)
+    }
+    if (result instanceof Response) return result
+    hop = nextHop(hop, result.status, result.target, o.spillwayHeaders)
+  }
+}
 
-  state.counters.requests++
-  state.budget?.recordRequest()
+/** A redirect `attempts` leaves to its caller to follow. */
+interface Redirect {
+  readonly status: number
+  readonly target: URL
+}
+
+/**
+ * The attempts of one hop of a call to `state`'s origin, and the waits between
+ * them; with `follow`, a redirect is handed back instead of returned.
+ */
+async function attempts(
+  o: ResolvedOptions,
+  state: OriginState,
+  hop: Hop,
+  caller: AbortSignal | undefined,
+  request: RequestOptions,
+  deadline: number | undefined,
+  follow: boolean,
+): Promise<Response | Redirect> {
+  const { now, random, timers } = o
+  const fetchImpl = o.fetch ?? globalThis.fetch
+  const origin = state.origin
+  const { method, replayable, input, init } = hop
+  const { scope, networkScope } = retryScopes(o, method, replayable, request, deadline)
   const throttle = state.throttle
   // After a refusal, a call that ends without an answer counts as refused.
   let refusedBefore = false
@@ -140,22 +177,8 @@ async function send(
   }
 
   if (caller?.aborted) throw caller.reason
-  if (deadline !== undefined && deadline <= now()) fail('deadline')
-  if (throttle !== undefined) {
-    const probability = throttle.rejectProbability()
-    if (probability > 0 && random() < probability) {
-      const { requests, accepts } = throttle.stats()
-      throttle.record(false)
-      state.reject('throttled')
-      throw new ThrottledError('throttled', origin, {
-        requests,
-        accepts,
-        k: throttle.k,
-        windowMs: throttle.windowMs,
-        probability,
-      })
-    }
-  }
+  const refusal = state.startCall(deadline, now(), random)
+  if (refusal !== undefined) throw refusal
 
   for (let attempt = 1; ; attempt++) {
     if (caller?.aborted) throw caller.reason
@@ -180,12 +203,13 @@ async function send(
       permit?.release('ignore')
       fail('deadline')
     }
-    const headers = new Headers(baseHeaders)
-    if (o.deadlineHeader !== false && remainingMs !== undefined) {
+    const headers = new Headers(hop.headers)
+    if (o.deadlineHeader !== false && remainingMs !== undefined && hop.propagate) {
       headers.set(o.deadlineHeader, String(Math.floor(remainingMs)))
     }
     const link = linkSignal(caller, remainingMs, timers)
     const attemptInit: RequestInit = { ...init, headers }
+    if (follow) attemptInit.redirect = 'manual'
     if (link.signal !== undefined) attemptInit.signal = link.signal
 
     state.counters.attempts++
@@ -196,10 +220,17 @@ async function send(
     } catch (error) {
       link.dispose()
       permit?.release(caller?.aborted ? 'ignore' : 'failure')
-      if (!caller?.aborted) {
-        state.counters.errors++
-        throttle?.record(false)
+      if (caller?.aborted) throw error
+      state.counters.errors++
+      if (isConnectionError(error)) {
+        const decision = decideRetry(o, state, networkScope, attempt, { error }, undefined)
+        if (decision.retry) {
+          refusedBefore = true
+          await sleep(decision.delayMs, caller, timers)
+          continue
+        }
       }
+      throttle?.record(false)
       throw error
     }
 
@@ -209,37 +240,31 @@ async function send(
     if (!refused) {
       throttle?.record(true)
       state.counters.accepts++
-      // The deadline keeps bounding the body: the link is dropped when it fires.
-      return response
+      const target = follow ? redirectTarget(response, hop.url) : undefined
+      if (target !== undefined) {
+        link.dispose()
+        discard(response)
+        return { status: response.status, target }
+      }
+      // fetch would have said so; the copy handed back keeps it.
+      if (hop.redirects > 0) Object.defineProperty(response, 'redirected', { value: true })
+      // The deadline keeps bounding the body, without holding the process for a body nobody reads.
+      link.unref()
+      return onBodySettled(response, link.dispose)
     }
     state.counters.refusals++
     refusedBefore = true
 
-    const delayMs = retryDelay(o, response, attempt)
-    let retry = attempt < maxAttempts && (deadline === undefined || now() + delayMs < deadline)
-    // Checked last: asking the budget spends a retry.
-    if (retry && state.budget !== undefined && !state.budget.tryRetry()) {
-      state.counters.budgetExhausted++
-      retry = false
-    }
-    if (!retry) {
+    const retryAfter = response.headers.get('retry-after')
+    const decision = decideRetry(o, state, scope, attempt, { status: response.status }, retryAfter)
+    if (!decision.retry) {
       throttle?.record(false)
-      return response
+      if (hop.redirects > 0) Object.defineProperty(response, 'redirected', { value: true })
+      link.unref()
+      return onBodySettled(response, link.dispose)
     }
     link.dispose()
     discard(response)
-    await sleep(delayMs, caller, timers)
+    await sleep(decision.delayMs, caller, timers)
   }
-}
-
-/** `Retry-After` plus upward jitter when the server gave one; else full-jitter backoff. */
-function retryDelay(o: ResolvedOptions, response: Response, attempt: number): number {
-  const header = response.headers.get('retry-after')
-  const retryAfterMs = parseRetryAfter(header, o.now(), o.maxRetryAfterMs)
-  if (retryAfterMs !== undefined) {
-    return retryAfterMs + o.random() * o.retryAfterJitter * Math.max(retryAfterMs, o.baseDelayMs)
-  }
-  // "Exponential backoff and jitter" (AWS Architecture Blog): uniform in [0, step].
-  const step = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1))
-  return o.random() * step
 }

@@ -107,6 +107,9 @@ export interface LimitSample {
 export interface PressureSource {
   /** Read on every admission decision, so it must be a cheap field read. */
   readonly level: number
-  /** Stops the source's sampling; the controller calls it from its own `close()`. */
+  /**
+   * Stops the source's sampling. A controller calls it from its own `close()`;
+   * a source shared by several controllers is closed by the last of them.
+   */
   close?(): void
 }

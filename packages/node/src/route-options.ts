@@ -6,19 +6,21 @@ import type { IncomingMessage } from 'node:http'
 import {
   type AdmissionController,
   type AdmissionControllerOptions,
+  createAdmissionController,
+  DEFAULTS,
+} from '@spillway/core'
+import {
   checkBoolean,
   checkFunction,
   checkNumber,
   checkOneOf,
   checkString,
-  createAdmissionController,
-  DEFAULTS,
   describeValue,
   failOption,
   invalidOption,
   isPlainObject,
   resolveObject,
-} from '@spillway/core'
+} from '@spillway/core/internal'
 import type { IsFailure } from './bind-permit.js'
 
 /**
@@ -176,6 +178,15 @@ export function resolveAdapterOptions<In, OnRejected>(
   routeOptions: unknown,
 ): { controller: AdmissionController; route: ResolvedRouteOptions<In, OnRejected> } {
   if (isAdmissionController(optionsOrController)) {
+    if (typeof routeOptions === 'function') {
+      throw invalidOption(
+        'type',
+        'routeOptions',
+        'Expected `routeOptions` to be an object, got a function. `shed(controller, handler)` is ' +
+          'the @spillway/node signature; in a framework, `shed(controller, routeOptions)` is a ' +
+          'middleware placed before the handler: `app.get(path, shed(controller), handler)`.',
+      )
+    }
     return {
       controller: optionsOrController,
       route: resolveRouteOptions(routeOptions, optionsOrController),

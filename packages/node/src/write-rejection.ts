@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from 'node:http'
 import type { Rejection, RejectionReason } from '@spillway/core'
+import { failOption } from '@spillway/core/internal'
 
 /** `Content-Type` of the default rejection body (RFC 9457 §3). */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
@@ -67,6 +68,14 @@ export function retryAfterValue(rejection: Rejection): string {
  * has ended or its client is gone. Returns whether it wrote.
  */
 export function writeRejection(res: ServerResponse, rejection: Rejection): boolean {
+  if (typeof rejection !== 'object' || rejection === null || typeof rejection.status !== 'number') {
+    failOption(
+      'type',
+      'rejection',
+      'a rejection (`{ reason, status, retryAfterSeconds }`)',
+      rejection,
+    )
+  }
   if (res.headersSent || res.writableEnded || res.destroyed) return false
   const body = problemBody(rejection)
   res.writeHead(rejection.status, {
