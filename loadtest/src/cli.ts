@@ -4,11 +4,13 @@
  * kills the servers it started on every exit path.
  */
 import { parseArgs } from 'node:util'
-import { installExitHandlers, useSpillwayFrom } from './harness/processes.js'
+import { installExitHandlers, useMetrics, useSpillwayFrom } from './harness/processes.js'
+import { metricsTables } from './report/metrics-table.js'
 import type { Report } from './report/model.js'
 import { renderTerminal, writeReport } from './report/write.js'
 import { burst } from './scenarios/burst.js'
 import { calibrate } from './scenarios/calibrate.js'
+import { calibrateUrl, resolveUrlTarget } from './scenarios/calibrate-url.js'
 import { capacityStep } from './scenarios/capacity-step.js'
 import { closedLoop } from './scenarios/closed-loop-report.js'
 import { DEFAULT_OPTIONS, type ScenarioOptions } from './scenarios/common.js'
@@ -63,6 +65,14 @@ Options:
   --from <src|dist>       load spillway from packages/*/src (default, no build needed)
                           or from the built packages/*/dist (run \`pnpm run build\` first)
   --svg <file>            also write the first group's latency and throughput charts as one SVG
+  --metrics               spillway targets serve /metrics (@spillway/prometheus); the report shows
+                          the server's series over each run beside the load generator's figures
+
+calibrate against your own server (instead of the synthetic app):
+  --url <http://127.0.0.1:3000/path>   loopback addresses only, unless --allow-remote
+  --method <GET> --header 'Name: value' (repeatable) --body <text>
+  --start-rate <50>       first step's rate; steps grow ×1.25 up to --rate (default 1000)
+  --allow-remote          allow a non-loopback URL (only a server of yours, on a network you may load)
 `
 
 function numberOption(value: string | undefined, name: string): number | undefined {
@@ -94,6 +104,13 @@ async function main(): Promise<void> {
       html: { type: 'string' },
       svg: { type: 'string' },
       from: { type: 'string' },
+      url: { type: 'string' },
+      method: { type: 'string' },
+      header: { type: 'string', multiple: true },
+      body: { type: 'string' },
+      'start-rate': { type: 'string' },
+      'allow-remote': { type: 'boolean' },
+      metrics: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -137,8 +154,26 @@ async function main(): Promise<void> {
   const from = values.from ?? 'src'
   if (from !== 'src' && from !== 'dist') throw new RangeError('--from must be src or dist')
   useSpillwayFrom(from)
+  useMetrics(values.metrics === true)
   installExitHandlers()
-  const report = await scenario(options)
+  if (values.url !== undefined && name !== 'calibrate') {
+    throw new RangeError('--url goes with the calibrate scenario only')
+  }
+  const report =
+    values.url === undefined
+      ? await scenario(options)
+      : await calibrateUrl(
+          options,
+          resolveUrlTarget({
+            url: values.url,
+            method: values.method,
+            headers: values.header,
+            body: values.body,
+            allowRemote: values['allow-remote'],
+          }),
+          numberOption(values['start-rate'], 'start-rate') ?? 50,
+        )
+  report.tables.push(...metricsTables(report))
   process.stdout.write(`${renderTerminal(report)}\n`)
   const paths = writeReport(report, { json: values.json, html: values.html, svg: values.svg })
   process.stdout.write(`\nJSON:   ${paths.json}\nReport: ${paths.html}\n`)

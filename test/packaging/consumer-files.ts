@@ -5,16 +5,66 @@
  */
 
 /** The published packages, by directory under `packages/`. */
-export const PACKAGES = ['core', 'node', 'express', 'koa', 'client', 'redis'] as const
+export const PACKAGES = [
+  'core',
+  'node',
+  'express',
+  'koa',
+  'client',
+  'prometheus',
+  'opentelemetry',
+  'redis',
+] as const
 
-/** Named exports each package must offer, whichever way it is loaded. */
-export const EXPECTED_EXPORTS: Readonly<Record<(typeof PACKAGES)[number], readonly string[]>> = {
-  core: ['createAdmissionController', 'RejectedError', 'resolveObject', 'checkNumber'],
-  node: ['shed', 'bindPermit', 'writeRejection', 'problemBody'],
-  express: ['shed'],
-  koa: ['shed'],
-  client: ['createClient', 'withBackpressure', 'parseRetryAfter'],
-  redis: ['createRedisStore', 'REDIS_STORE_DEFAULTS'],
+/** Every entry point the packages export: the roots and the internal subpaths. */
+export const ENTRY_POINTS = [
+  'core',
+  'core/internal',
+  'node',
+  'node/adapter-kit',
+  'express',
+  'koa',
+  'client',
+  'prometheus',
+  'opentelemetry',
+  'redis',
+] as const
+
+/** Named exports each entry point must offer, whichever way it is loaded. */
+export const EXPECTED_EXPORTS: Readonly<Record<(typeof ENTRY_POINTS)[number], readonly string[]>> =
+  {
+    core: ['createAdmissionController', 'RejectedError', 'INVALID_OPTION'],
+    'core/internal': [
+      'checkNumber',
+      'describeValue',
+      'epochNow',
+      'failOption',
+      'invalidOption',
+      'isPlainObject',
+      'RateWindow',
+      'resolveObject',
+      'seededRandom',
+    ],
+    node: ['shed', 'bindPermit', 'writeRejection', 'problemBody', 'createPressureMonitor'],
+    'node/adapter-kit': [
+      'answerRejection',
+      'createGate',
+      'isThenable',
+      'resolveAdapterOptions',
+      'resolveRouteOptions',
+    ],
+    express: ['shed'],
+    koa: ['shed'],
+    client: ['createClient', 'withBackpressure', 'parseRetryAfter'],
+    prometheus: ['collectMetrics', 'METRICS'],
+    opentelemetry: ['collectMetrics', 'INSTRUMENTS'],
+    redis: ['createRedisStore', 'REDIS_STORE_DEFAULTS'],
+  }
+
+/** What users do not call: only in the internal subpaths, never in a root export. */
+export const INTERNAL_ONLY: Readonly<Record<'core' | 'node', readonly string[]>> = {
+  core: EXPECTED_EXPORTS['core/internal'],
+  node: EXPECTED_EXPORTS['node/adapter-kit'],
 }
 
 /**
@@ -79,8 +129,11 @@ async function main() {
   const exportsOf = (m) => Object.keys(m).filter((k) => k !== 'default' && k !== '__esModule').sort()
   console.log(JSON.stringify({
     exports: {
-      core: exportsOf(core), node: exportsOf(node), express: exportsOf(spillwayExpress),
-      koa: exportsOf(spillwayKoa), client: exportsOf(client), redis: exportsOf(redis),
+      core: exportsOf(core), 'core/internal': exportsOf(coreInternal),
+      node: exportsOf(node), 'node/adapter-kit': exportsOf(adapterKit),
+      express: exportsOf(spillwayExpress), koa: exportsOf(spillwayKoa), client: exportsOf(client),
+      prometheus: exportsOf(prometheus), opentelemetry: exportsOf(opentelemetry),
+      redis: exportsOf(redis),
     },
     rejectedErrorName: new core.RejectedError({ reason: 'closed', status: 503, retryAfterSeconds: 1 }).name,
     smoke,
@@ -93,10 +146,14 @@ const http = require('node:http')
 const express = require('express')
 const Koa = require('koa')
 const core = require('@spillway/core')
+const coreInternal = require('@spillway/core/internal')
 const node = require('@spillway/node')
+const adapterKit = require('@spillway/node/adapter-kit')
 const spillwayExpress = require('@spillway/express')
 const spillwayKoa = require('@spillway/koa')
 const client = require('@spillway/client')
+const prometheus = require('@spillway/prometheus')
+const opentelemetry = require('@spillway/opentelemetry')
 const redis = require('@spillway/redis')
 ${SMOKE}
 main().catch((error) => { console.error(error); process.exitCode = 1 })
@@ -106,10 +163,14 @@ export const IMPORT_SCRIPT = `import http from 'node:http'
 import express from 'express'
 import Koa from 'koa'
 import * as core from '@spillway/core'
+import * as coreInternal from '@spillway/core/internal'
 import * as node from '@spillway/node'
+import * as adapterKit from '@spillway/node/adapter-kit'
 import * as spillwayExpress from '@spillway/express'
 import * as spillwayKoa from '@spillway/koa'
 import * as client from '@spillway/client'
+import * as prometheus from '@spillway/prometheus'
+import * as opentelemetry from '@spillway/opentelemetry'
 import * as redis from '@spillway/redis'
 ${SMOKE}
 await main()
@@ -128,6 +189,8 @@ import {
   type Rejection,
 } from '@spillway/core'
 import { shed as shedNode, writeRejection } from '@spillway/node'
+import { checkNumber, RateWindow } from '@spillway/core/internal'
+import { createGate, resolveRouteOptions, type RouteOptions } from '@spillway/node/adapter-kit'
 import { shed as shedExpress, type ShedMiddleware } from '@spillway/express'
 import { shed as shedKoa } from '@spillway/koa'
 import { createClient } from '@spillway/client'
@@ -187,8 +250,19 @@ export const perKeyController: AdmissionController = createAdmissionController({
 // @ts-expect-error a failure mode that does not exist
 createRedisStore({ client: { evalSha: async () => 1, eval: async () => 1 }, onError: 'maybe' })
 
+// The internal subpaths, as an adapter package uses them.
+export const port: number = checkNumber(3000, 'port', { integer: true, min: 1 })
+export const completions: number = new RateWindow(0).perSecond(1000)
+const route: RouteOptions<http.IncomingMessage> = { priority: 'sheddable' }
+export const gate = createGate(
+  controller,
+  resolveRouteOptions<http.IncomingMessage, never>(route, controller),
+)
+
 // @ts-expect-error an outcome that does not exist
 controller.tryAcquire({})?.release('maybe')
+// @ts-expect-error a route option that does not exist
+export const badRoute: RouteOptions<http.IncomingMessage> = { priorty: 'sheddable' }
 // @ts-expect-error a queue order that does not exist
 shedExpress({ queue: { order: 'random' } })
 `

@@ -20,8 +20,10 @@ import { readdir } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import {
+  ENTRY_POINTS,
   EXPECTED_EXPORTS,
   IMPORT_SCRIPT,
+  INTERNAL_ONLY,
   OPTIONS_TYPES_SOURCE,
   PACKAGES,
   REQUIRE_SCRIPT,
@@ -126,6 +128,13 @@ async function assertBuilt(): Promise<void> {
   }
 }
 
+/** Every file path an `exports` map points at, through its nested conditions. */
+function exportTargets(map: unknown): string[] {
+  if (typeof map === 'string') return [map]
+  if (map === null || typeof map !== 'object') return []
+  return Object.values(map).flatMap(exportTargets)
+}
+
 interface ScriptOutput {
   exports: Record<string, string[]>
   rejectedErrorName: string
@@ -188,6 +197,8 @@ beforeAll(async () => {
       ...PACKAGES.map((name) => tarballs.get(name) as string),
       'express@^5',
       'koa@^3',
+      'prom-client@^15',
+      '@opentelemetry/api@^1.9',
       '@types/express@^5',
       '@types/koa@^3',
       '@types/node@^20',
@@ -215,6 +226,10 @@ describe('the packed packages, installed outside the workspace', () => {
       expect(JSON.stringify(manifest)).not.toContain('workspace:')
       expect(existsSync(path.join(dir, 'src'))).toBe(false)
       for (const file of DIST_FILES) expect(existsSync(path.join(dir, 'dist', file))).toBe(true)
+      // Every file the exports map names (the subpaths' too) is in the tarball.
+      for (const target of exportTargets(manifest.exports)) {
+        expect([target, existsSync(path.join(dir, target))]).toEqual([target, true])
+      }
       expect(readFileSync(path.join(dir, 'LICENSE'), 'utf8')).toBe(
         readFileSync(path.join(ROOT, 'LICENSE'), 'utf8'),
       )
@@ -223,7 +238,7 @@ describe('the packed packages, installed outside the workspace', () => {
     },
   )
 
-  it('loads through require and through import with the same named exports, and both serve and shed', async () => {
+  it('loads every entry point through require and through import with the same named exports, and both serve and shed', async () => {
     const cjs = await run(process.execPath, ['check.cjs'], consumer)
     expect(cjs.code).toBe(0)
     const esm = await run(process.execPath, ['check.mjs'], consumer)
@@ -232,8 +247,14 @@ describe('the packed packages, installed outside the workspace', () => {
     const fromImport = JSON.parse(esm.stdout) as ScriptOutput
 
     expect(fromImport.exports).toEqual(fromRequire.exports)
-    for (const name of PACKAGES) {
-      expect(fromRequire.exports[name]).toEqual(expect.arrayContaining([...EXPECTED_EXPORTS[name]]))
+    for (const entry of ENTRY_POINTS) {
+      expect(fromRequire.exports[entry]).toEqual(
+        expect.arrayContaining([...EXPECTED_EXPORTS[entry]]),
+      )
+    }
+    // The root exports are what users call; the building blocks live in the subpaths only.
+    for (const [name, internal] of Object.entries(INTERNAL_ONLY)) {
+      for (const symbol of internal) expect(fromRequire.exports[name]).not.toContain(symbol)
     }
     for (const output of [fromRequire, fromImport]) {
       expect(output.rejectedErrorName).toBe('RejectedError')

@@ -52,6 +52,17 @@ export interface OpenLoopOptions {
   onPhase?: (index: number) => void
   /** Seed for the route choice. @default 1 */
   seed?: number
+  /** Where to send (`calibrate --url`; the caller checks it is allowed). @default '127.0.0.1' */
+  host?: string
+  /** Method, headers and body of every request (`calibrate --url`). @default a bodiless GET */
+  request?: OpenLoopRequest
+}
+
+/** What every request of an open loop sends, beyond its path. */
+export interface OpenLoopRequest {
+  method?: string
+  headers?: Record<string, string>
+  body?: string
 }
 
 function reasonOf(body: string): string {
@@ -136,10 +147,12 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
       }
       const req = request(
         {
-          host: '127.0.0.1',
+          host: options.host ?? '127.0.0.1',
           port: options.port,
           path: (options.mix[route] as RouteShare).path,
           agent,
+          method: options.request?.method ?? 'GET',
+          headers: options.request?.headers,
         },
         (res) => {
           const status = res.statusCode ?? ERROR
@@ -166,7 +179,7 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
         req.destroy()
       }, timeoutMs)
       req.once('error', () => settle(ERROR))
-      req.end()
+      req.end(options.request?.body)
     }
 
     let phaseIndex = 0

@@ -26,6 +26,8 @@ export interface AppContext {
   pLimit: (<T>(fn: () => Promise<T>) => Promise<T>) | null
   /** The adapter protecting the server, for the record. */
   adapter: string | null
+  /** The Prometheus exposition, when the target serves `/metrics`. */
+  metrics?: (() => Promise<{ contentType: string; body: string }>) | undefined
 }
 
 const loopDelay = monitorEventLoopDelay({ resolution: 10 })
@@ -79,6 +81,13 @@ export async function createExpressApp(context: AppContext): Promise<RequestList
   app.get('/__control', (req, res) => {
     res.json(control(context, new URL(req.url, 'http://127.0.0.1')))
   })
+  const metrics = context.metrics
+  if (metrics !== undefined) {
+    app.get('/metrics', async (_req, res) => {
+      const { contentType, body } = await metrics()
+      res.type(contentType).send(body)
+    })
+  }
   if (context.controller !== null) {
     const { shed } = await import('@spillway/express')
     const { classify, tenantOf } = await import('./protect.js')
@@ -126,7 +135,11 @@ export async function createKoaApp(context: AppContext): Promise<RequestListener
     if (ctx.path === '/__stats') ctx.body = statsOf(context)
     else if (ctx.path === '/__control')
       ctx.body = control(context, new URL(ctx.url, 'http://127.0.0.1'))
-    else await next()
+    else if (ctx.path === '/metrics' && context.metrics !== undefined) {
+      const { contentType, body } = await context.metrics()
+      ctx.type = contentType
+      ctx.body = body
+    } else await next()
   })
   if (context.controller !== null) {
     const { shed } = await import('@spillway/koa')

@@ -62,6 +62,11 @@ export interface TargetConfig {
   downstream: { slots: number; serviceMs: number }
   /** Busy-loop CPU work per request, in milliseconds; saturates the event loop itself. @default 0 */
   cpuMs: number
+  /**
+   * Serve `GET /metrics` from `@spillway/prometheus` (spillway targets only), so a
+   * report can show the server's own series beside the load generator's. @default false
+   */
+  metrics?: boolean
 }
 
 /** Requests per second the downstream can serve: `slots / serviceMs · 1000`. */

@@ -37,6 +37,16 @@ async function main(): Promise<void> {
     context.controller = built.controller
     context.keyStoreStats = built.keyStoreStats
     context.adapter = `@spillway/${config.framework} (${process.env.SPILLWAY_FROM ?? 'src'})`
+    if (config.metrics === true) {
+      const { Registry } = await import('prom-client')
+      const { collectMetrics } = await import('@spillway/prometheus')
+      const registry = new Registry()
+      collectMetrics(context.controller, { registry, name: 'target' })
+      context.metrics = async () => ({
+        contentType: registry.contentType,
+        body: await registry.metrics(),
+      })
+    }
   } else if (protection.kind === 'p-limit') {
     const { default: pLimit } = await import('p-limit')
     const limit = pLimit(protection.concurrency)
@@ -50,7 +60,7 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 60_000
   server.listen(0, '127.0.0.1', () => {
     const { port } = server.address() as AddressInfo
-    send({ type: 'ready', port, adapter: context.adapter })
+    send({ type: 'ready', port, adapter: context.adapter, metrics: context.metrics !== undefined })
   })
 }
 

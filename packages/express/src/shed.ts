@@ -10,7 +10,7 @@ import {
   type Passage,
   type RouteOptions,
   resolveAdapterOptions,
-} from '@spillway/node'
+} from '@spillway/node/adapter-kit'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 
 /** Per-route options: the shared ones (see `@spillway/node`) plus an Express `onRejected`. */

@@ -6,17 +6,15 @@
  */
 import { type Readable, Stream } from 'node:stream'
 import type { AdmissionController, AdmissionControllerOptions, Rejection } from '@spillway/core'
+import { PROBLEM_CONTENT_TYPE, problemBody, retryAfterValue } from '@spillway/node'
 import {
   createGate,
   holdPermits,
   isThenable,
   type Passage,
-  PROBLEM_CONTENT_TYPE,
-  problemBody,
   type RouteOptions,
   resolveAdapterOptions,
-  retryAfterValue,
-} from '@spillway/node'
+} from '@spillway/node/adapter-kit'
 import type { Context, Middleware, Next } from 'koa'
 
 /** Per-route options: the shared ones (see `@spillway/node`) plus a Koa `onRejected`. */

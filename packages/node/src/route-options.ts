@@ -6,19 +6,21 @@ import type { IncomingMessage } from 'node:http'
 import {
   type AdmissionController,
   type AdmissionControllerOptions,
+  createAdmissionController,
+  DEFAULTS,
+} from '@spillway/core'
+import {
   checkBoolean,
   checkFunction,
   checkNumber,
   checkOneOf,
   checkString,
-  createAdmissionController,
-  DEFAULTS,
   describeValue,
   failOption,
   invalidOption,
   isPlainObject,
   resolveObject,
-} from '@spillway/core'
+} from '@spillway/core/internal'
 import type { IsFailure } from './bind-permit.js'
 
 /**

@@ -3,11 +3,8 @@
  * server is `http.createServer(shed({ limit: 64 }, handler))`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import {
-  type AdmissionController,
-  type AdmissionControllerOptions,
-  checkFunction,
-} from '@spillway/core'
+import type { AdmissionController, AdmissionControllerOptions } from '@spillway/core'
+import { checkFunction } from '@spillway/core/internal'
 import { answerRejection, isThenable, type OnRejected } from './answer-rejection.js'
 import { holdPermits } from './bind-permit.js'
 import { createGate, type Passage } from './gate.js'

@@ -1,6 +1,10 @@
 import type { IncomingMessage } from 'node:http'
 import { createAdmissionController } from '@spillway/core'
-import { headerDeadline, resolveAdapterOptions, resolveRouteOptions } from '@spillway/node'
+import {
+  headerDeadline,
+  resolveAdapterOptions,
+  resolveRouteOptions,
+} from '@spillway/node/adapter-kit'
 import fc from 'fast-check'
 
 const controller = createAdmissionController({ limit: 1 })

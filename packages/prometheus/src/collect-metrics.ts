@@ -9,7 +9,8 @@
  * only work is the tally's increment and one histogram observation per
  * admission; everything else is read at scrape time.
  */
-import { type AdmissionController, type ControllerStats, invalidOption } from '@spillway/core'
+import type { AdmissionController, ControllerStats } from '@spillway/core'
+import { invalidOption } from '@spillway/core/internal'
 import type { Registry } from 'prom-client'
 import { tallyEvents } from './event-tally.js'
 import { createMetricSet, type MetricSet, type MetricSource } from './metric-set.js'

@@ -99,6 +99,12 @@ export const METRICS = Object.freeze({
     labels: ['controller', 'reason'],
     help: 'Dry-run requests that would have been rejected, by reason (they were let through).',
   },
+  dryRunQueued: {
+    name: 'spillway_dry_run_queued_total',
+    type: 'counter',
+    labels: ['controller'],
+    help: 'Dry-run requests that would have waited in the queue (they were let through).',
+  },
   queueWait: {
     name: 'spillway_queue_wait_seconds',
     type: 'histogram',
@@ -234,6 +240,12 @@ export function createMetricSet(registry: Registry, buckets: readonly number[]):
     for (const [reason, n] of Object.entries(now)) {
       c.inc({ controller: source.name, reason }, n - (base[reason] ?? 0))
     }
+  })
+  counter(METRICS.dryRunQueued, (c, source, stats) => {
+    c.inc(
+      { controller: source.name },
+      stats.counters.dryRun.wouldQueue - source.baseline.dryRun.wouldQueue,
+    )
   })
   const queueWait = track(
     METRICS.queueWait.name,

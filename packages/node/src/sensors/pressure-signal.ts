@@ -8,7 +8,7 @@
  * the failure is counted and passed to `onError`. The value then goes through
  * the hysteresis, which returns the signal's level in [0, 1].
  */
-import { describeValue } from '@spillway/core'
+import { describeValue } from '@spillway/core/internal'
 import type { PressureSignalReading } from '../pressure-monitor.js'
 import type { PressureSignalName } from '../pressure-options.js'
 import { Signal, type SignalThresholds } from './signal.js'

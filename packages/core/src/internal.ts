@@ -1,0 +1,22 @@
+/**
+ * `@spillway/core/internal`: what the other spillway packages build on —
+ * option checking in the house style, the epoch clock, the sliding rate
+ * window, a seeded PRNG for tests. Not part of the public API: semver binds
+ * only the root export, and these may change in any release.
+ */
+export { invalidOption } from './errors.js'
+export { RateWindow } from './rate-window.js'
+export { seededRandom } from './seeded-random.js'
+export { epochNow } from './timers.js'
+export {
+  checkBoolean,
+  checkFunction,
+  checkNumber,
+  checkOneOf,
+  checkString,
+  describeValue,
+  fail as failOption,
+  isPlainObject,
+  type NumberRule,
+  resolveObject,
+} from './validate.js'
