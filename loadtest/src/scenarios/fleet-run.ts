@@ -45,6 +45,8 @@ export interface WindowFigures {
   sent: number
   /** 2xx within the objective per second (by send time). */
   goodputPerSecond: number
+  /** Every 2xx per second, however late (what was served at all). */
+  okPerSecond: number
   /** 2xx p99, ms. */
   p99Ms: number | null
   status503: number
@@ -125,6 +127,7 @@ export function windowFigures(
     toMs,
     sent: figures.sent,
     goodputPerSecond: figures.within / ((toMs - fromMs) / 1000),
+    okPerSecond: ok.length / ((toMs - fromMs) / 1000),
     p99Ms: summarizeLatency(ok).p99,
     status503: figures.status503,
     status429: figures.status429,
