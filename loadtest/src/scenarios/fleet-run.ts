@@ -282,7 +282,8 @@ export async function runFleet(spec: FleetSpec): Promise<FleetResult> {
     const used = process.cpuUsage(harnessCpu)
     const generatorCpuPercent = ((used.user + used.system) / 1000 / (performance.now() - t0)) * 100
     const survivors = targets.filter((t) => t !== victim)
-    const { leak, stats } = await drainCheck(survivors, 3000)
+    // Returns as soon as drained; a starved machine needs a while to finish its last handlers.
+    const { leak, stats } = await drainCheck(survivors, 10_000)
     const entries = await nginx.stopAndReadLog()
     const capacity = survivors.length + (victim === undefined ? 0 : 1)
     const perInstance = (spec.target.downstream.slots / spec.target.downstream.serviceMs) * 1000
