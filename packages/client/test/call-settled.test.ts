@@ -136,6 +136,8 @@ describe('3,000 calls sharing one long-lived signal, over a real server', () => 
     try {
       const client = createClient({ timeoutMs: 60_000 })
       const caller = new AbortController()
+      // One call first, so undici's own timers (its clock tick, keep-alive) already exist.
+      await (await client(url)).text()
       const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
       let calls = 0
       const loop = async (): Promise<void> => {
@@ -157,7 +159,8 @@ describe('3,000 calls sharing one long-lived signal, over a real server', () => 
       expect(abortListeners(caller.signal)).toBe(0)
       expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
       const timersAfter = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
-      expect(timersAfter).toBeLessThanOrEqual(timersBefore)
+      // A timer kept per call would be thousands; undici may start or stop one of its own.
+      expect(timersAfter).toBeLessThan(timersBefore + 5)
     } finally {
       process.off('warning', onWarning)
     }
