@@ -113,7 +113,7 @@ function nodeHandler(route: Route) {
 
 function nodeRouter(listeners: Map<string, NodeListener>, endedBefore: Set<string>): NodeListener {
   return (req, res) => {
-    const path = req.url ?? '/'
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
     const listener = listeners.get(path)
     if (listener === undefined) {
       res.statusCode = 404

@@ -248,6 +248,7 @@ function routeOf(reply: Reply): string {
 
 describe.each([
   'express-basic',
+  'express-pino',
   'express-priorities',
   'koa-basic',
   'node-http',

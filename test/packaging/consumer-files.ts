@@ -41,7 +41,9 @@ export const EXPECTED_EXPORTS: Readonly<Record<(typeof ENTRY_POINTS)[number], re
   {
     core: ['createAdmissionController', 'RejectedError', 'INVALID_OPTION'],
     'core/internal': [
+      'admitProbability',
       'checkNumber',
+      'computeRetryAfterSeconds',
       'describeValue',
       'epochNow',
       'failOption',
@@ -51,7 +53,14 @@ export const EXPECTED_EXPORTS: Readonly<Record<(typeof ENTRY_POINTS)[number], re
       'resolveObject',
       'seededRandom',
     ],
-    node: ['shed', 'bindPermit', 'writeRejection', 'problemBody', 'createPressureMonitor'],
+    node: [
+      'shed',
+      'bindPermit',
+      'writeRejection',
+      'problemBody',
+      'createPressureMonitor',
+      'readiness',
+    ],
     'node/adapter-kit': [
       'answerRejection',
       'createGate',
@@ -59,11 +68,11 @@ export const EXPECTED_EXPORTS: Readonly<Record<(typeof ENTRY_POINTS)[number], re
       'resolveAdapterOptions',
       'resolveRouteOptions',
     ],
-    express: ['shed'],
-    koa: ['shed'],
+    express: ['shed', 'readiness'],
+    koa: ['shed', 'readiness'],
     client: ['createClient', 'withBackpressure', 'parseRetryAfter'],
-    prometheus: ['collectMetrics', 'METRICS'],
-    opentelemetry: ['collectMetrics', 'INSTRUMENTS'],
+    prometheus: ['collectMetrics', 'METRICS', 'DEFAULT_BUCKETS'],
+    opentelemetry: ['collectMetrics', 'INSTRUMENTS', 'METER_NAME', 'VERSION'],
     redis: ['createRedisStore', 'REDIS_STORE_DEFAULTS'],
     fastify: ['spillway'],
     hono: ['shed', 'readiness'],
@@ -161,6 +170,15 @@ async function main() {
     c.close()
     await new Promise((resolve) => server.close(resolve))
   }
+  // Metrics of a controller that saw one admission, through a registry of the app's prom-client.
+  const registry = new promClient.Registry()
+  const metered = core.createAdmissionController({ limit: 1 })
+  const stopMetrics = prometheus.collectMetrics(metered, { registry, name: 'api' })
+  const stopOtel = opentelemetry.collectMetrics(metered, { name: 'api' })
+  metered.tryAcquire().release()
+  const scrape = await registry.metrics()
+  stopMetrics()
+  stopOtel()
   const exportsOf = (m) => Object.keys(m).filter((k) => k !== 'default' && k !== '__esModule').sort()
   console.log(JSON.stringify({
     exports: {
@@ -171,6 +189,7 @@ async function main() {
       redis: exportsOf(redis),
       fastify: exportsOf(spillwayFastify), hono: exportsOf(spillwayHono), nestjs: exportsOf(spillwayNest),
     },
+    scrape,
     rejectedErrorName: new core.RejectedError({ reason: 'closed', status: 503, retryAfterSeconds: 1 }).name,
     smoke,
   }))
@@ -190,6 +209,7 @@ const spillwayKoa = require('@spillway/koa')
 const client = require('@spillway/client')
 const prometheus = require('@spillway/prometheus')
 const opentelemetry = require('@spillway/opentelemetry')
+const promClient = require('prom-client')
 const redis = require('@spillway/redis')
 require('reflect-metadata')
 const Fastify = require('fastify')
@@ -217,6 +237,7 @@ import * as spillwayKoa from '@spillway/koa'
 import * as client from '@spillway/client'
 import * as prometheus from '@spillway/prometheus'
 import * as opentelemetry from '@spillway/opentelemetry'
+import * as promClient from 'prom-client'
 import * as redis from '@spillway/redis'
 import 'reflect-metadata'
 import Fastify from 'fastify'
@@ -244,13 +265,16 @@ import {
   RejectedError,
   type Rejection,
 } from '@spillway/core'
-import { shed as shedNode, writeRejection } from '@spillway/node'
+import { readiness as readinessNode, shed as shedNode, writeRejection } from '@spillway/node'
 import { checkNumber, RateWindow } from '@spillway/core/internal'
 import { createGate, resolveRouteOptions, type RouteOptions } from '@spillway/node/adapter-kit'
-import { shed as shedExpress, type ShedMiddleware } from '@spillway/express'
-import { shed as shedKoa } from '@spillway/koa'
+import { readiness as readinessExpress, shed as shedExpress, type ShedMiddleware } from '@spillway/express'
+import { readiness as readinessKoa, shed as shedKoa } from '@spillway/koa'
 import { createClient } from '@spillway/client'
 import { createRedisStore, type RedisStore } from '@spillway/redis'
+import { collectMetrics } from '@spillway/prometheus'
+import { collectMetrics as collectOtel } from '@spillway/opentelemetry'
+import { Registry } from 'prom-client'
 import express from 'express'
 import Koa from 'koa'
 import spillway from '@spillway/fastify'
@@ -318,6 +342,13 @@ export const perKeyController: AdmissionController = createAdmissionController({
 })
 // @ts-expect-error a failure mode that does not exist
 createRedisStore({ client: { evalSha: async () => 1, eval: async () => 1 }, onError: 'maybe' })
+export const stopMetrics: () => void = collectMetrics(controller, { registry: new Registry(), name: 'api' })
+export const stopOtel: () => void = collectOtel(controller, { name: 'api', buckets: [0.01, 0.1] })
+app.get('/ready', readinessExpress(controller))
+koa.use(readinessKoa(controller))
+http.createServer(readinessNode(controller))
+// @ts-expect-error buckets are numbers
+collectMetrics(controller, { buckets: ['0.1'] })
 
 // @ts-expect-error an outcome that does not exist
 controller.tryAcquire({})?.release('maybe')

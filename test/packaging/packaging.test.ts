@@ -137,6 +137,7 @@ function exportTargets(map: unknown): string[] {
 
 interface ScriptOutput {
   exports: Record<string, string[]>
+  scrape: string
   rejectedErrorName: string
   smoke: Record<
     string,
@@ -266,6 +267,10 @@ describe('the packed packages, installed outside the workspace', () => {
     }
     for (const output of [fromRequire, fromImport]) {
       expect(output.rejectedErrorName).toBe('RejectedError')
+      expect(output.scrape).toContain('# TYPE spillway_admitted_total counter')
+      expect(output.scrape).toContain(
+        'spillway_admitted_total{controller="api",priority="normal"} 1',
+      )
       expect(Object.keys(output.smoke).sort()).toEqual([
         'express',
         'fastify',
