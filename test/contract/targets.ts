@@ -15,6 +15,9 @@ import express5 from 'express5'
 import type { Context, Next } from 'koa'
 import koa2 from 'koa2'
 import koa3 from 'koa3'
+import { fastifyTarget } from './fastify-target.js'
+import { honoTarget } from './hono-target.js'
+import { nestTargets } from './nest-target.js'
 import { type Client, http2Client } from './support.js'
 
 /** What a route's handler does once admitted. */
@@ -331,6 +334,9 @@ export const targets: Target[] = [
   expressTarget('Express 5', express5),
   koaTarget('Koa 2', koa2 as unknown as KoaFactory),
   koaTarget('Koa 3', koa3),
+  fastifyTarget,
+  honoTarget,
+  ...nestTargets,
 ]
 
 /** The contract's own list: every HTTP/1.1 target, plus node:http2's compatibility API. */
