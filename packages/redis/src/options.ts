@@ -1,4 +1,10 @@
-import { checkNumber, checkOneOf, checkString, failOption, resolveObject } from '@spillway/core/internal'
+import {
+  checkNumber,
+  checkOneOf,
+  checkString,
+  failOption,
+  resolveObject,
+} from '@spillway/core/internal'
 import { clientKind, type RedisClientLike } from './client.js'
 
 /** What the store does when Redis cannot answer (down, slow, or an error reply). */
