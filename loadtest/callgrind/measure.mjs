@@ -1,5 +1,5 @@
 // Instructions and CPU per request, bare vs spillway, and per 503:
-//   node loadtest/callgrind/measure.mjs [--valgrind] <framework,...> <n1> <n2>
+//   [ARMS=bare,spillway,reject] node loadtest/callgrind/measure.mjs [--valgrind] <framework,...> <n1> <n2>
 // Each (framework, arm) server answers n1 then (in a second process) n2
 // requests to a trivial route; the difference between the two runs' totals,
 // divided by n2 - n1, is the per-request cost without startup. With
@@ -104,7 +104,8 @@ function once(framework, arm, count) {
 const rows = []
 for (const framework of frameworks) {
   const per = {}
-  for (const arm of ['bare', 'spillway', 'reject']) {
+  const arms = (process.env.ARMS ?? 'bare,spillway,reject').split(',')
+  for (const arm of arms) {
     const a = await once(framework, arm, n1)
     const b = await once(framework, arm, n2)
     const unit = valgrind ? (b.ir - a.ir) / (n2 - n1) : (b.cpuMicros - a.cpuMicros) / (n2 - n1)
@@ -117,9 +118,8 @@ for (const framework of frameworks) {
     framework,
     unit: valgrind ? 'instructions' : 'cpu µs',
     bare: Math.round(per.bare * 10) / 10,
-    spillway: Math.round(per.spillway * 10) / 10,
+    ...Object.fromEntries(Object.entries(per).map(([arm, v]) => [arm, Math.round(v * 10) / 10])),
     overheadPercent: Math.round(((per.spillway - per.bare) / per.bare) * 1000) / 10,
-    per503: Math.round(per.reject * 10) / 10,
   })
 }
 console.log(JSON.stringify(rows, null, 2))

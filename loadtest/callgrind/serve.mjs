@@ -1,6 +1,6 @@
 // A trivial-route server for instruction counting (run under callgrind by
 // measure.mjs): `node serve.mjs <framework> <arm> <requests>`, arm one of
-// `bare`, `spillway` (a limit that never binds) or `reject` (one slot, held
+// `bare`, `hook` (Fastify only: a no-op route hook), `spillway` (a limit that never binds) or `reject` (one slot, held
 // by /hold, no queue: every /trivial request is answered 503). It serves on
 // 127.0.0.1, prints its port, and exits once `requests` answers to /trivial
 // have finished, so callgrind's total covers startup plus exactly that many.
@@ -11,7 +11,7 @@ const [framework, arm, count] = process.argv.slice(2)
 const total = Number(count)
 const { createAdmissionController } = await import('@spillway/core')
 const controller =
-  arm === 'bare'
+  arm === 'bare' || arm === 'hook'
     ? null
     : createAdmissionController(
         arm === 'reject' ? { limit: 1, queue: { size: 0 } } : { limit: 1000, queue: { size: 128 } },
@@ -28,6 +28,13 @@ async function fastifyListener() {
     },
   })
   if (controller) await app.register((await import('@spillway/fastify')).spillway, { controller })
+  // `hook`: a no-op route-level onRequest hook added in onRoute, as the plugin adds its own:
+  // separates Fastify's cost of one more hook from spillway's.
+  if (arm === 'hook') {
+    app.addHook('onRoute', (route) => {
+      route.onRequest = [(_request, _reply, done) => done()]
+    })
+  }
   app.get('/trivial', (_request, reply) => {
     reply.send('ok')
   })

@@ -14,6 +14,7 @@
  */
 import type { AdmissionControllerOptions, Decision } from '../src/index.js'
 import * as after from '../src/index.js'
+import { seededRandom } from '../src/seeded-random.js'
 
 type Core = Pick<typeof after, 'createAdmissionController'>
 
@@ -22,17 +23,6 @@ const SERVICE_MS = 20
 const QUEUE = 16
 const DURATION_MS = 20_000
 const CAPACITY_PER_S = (LIMIT * 1000) / SERVICE_MS
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Tally {
   sent: number
@@ -84,7 +74,7 @@ async function simulate(
   seed: number,
 ): Promise<Map<string, Tally>> {
   let clock = 0
-  const random = mulberry32(seed)
+  const random = seededRandom(seed)
   const c = core.createAdmissionController({
     limit: LIMIT,
     queue: { size: QUEUE, timeoutMs: 600_000 },

@@ -9,6 +9,7 @@ import {
   type Decision,
   type RejectionReason,
 } from '@spillway/core'
+import { seededRandom } from '../src/seeded-random.js'
 import { fakeClockController, permitOf } from './harness.js'
 
 beforeEach(() => {
@@ -141,18 +142,6 @@ describe('dry run', () => {
   })
 })
 
-/** Deterministic draws (mulberry32). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 interface Arrival {
   atMs: number
   serviceMs: number
@@ -163,7 +152,7 @@ interface Arrival {
 
 /** A recorded sequence: about twice the capacity, a heavy tenant, mixed priorities and deadlines. */
 function record(seed: number, count: number): Arrival[] {
-  const random = mulberry32(seed)
+  const random = seededRandom(seed)
   const arrivals: Arrival[] = []
   let at = 0
   for (let i = 0; i < count; i++) {
