@@ -6,7 +6,7 @@
  * `n` is the cost per request, start-up and JIT warm-up cancelled.
  *
  *   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
- *     node packages/prometheus/bench/collector-cost.mjs prometheus 20000
+ *     node --predictable packages/prometheus/bench/collector-cost.mjs prometheus 20000
  */
 
 import { Registry } from 'prom-client'
