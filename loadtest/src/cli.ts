@@ -19,6 +19,7 @@ import { FLEET_DEFAULTS, fleet } from './scenarios/fleet.js'
 import { overhead } from './scenarios/overhead.js'
 import { overload } from './scenarios/overload.js'
 import { priorities } from './scenarios/priorities.js'
+import { FRAMEWORKS, type Framework } from './target/config.js'
 
 const SCENARIOS: Record<string, (options: ScenarioOptions) => Promise<Report>> = {
   demo,
@@ -54,7 +55,7 @@ Options:
   --duration <s>          seconds of load per run (scenario default)
   --rate <req/s>          offered rate instead of the scenario's multiple of capacity
   --levels <2,4>          overload multiples of capacity
-  --framework <express|koa>
+  --framework <express|koa|fastify|hono|nest>   the target's framework (nest: NestJS on Express)
   --slots <8> --service-ms <20>   the downstream: slots × ms per operation (fleet: 8 × 100 per instance)
   --cpu-ms <0>            busy-loop CPU work per request
   --timeout-ms <2000>     client timeout
@@ -121,9 +122,9 @@ async function main(): Promise<void> {
     if (values.help !== true) process.exitCode = 2
     return
   }
-  const framework = values.framework ?? DEFAULT_OPTIONS.framework
-  if (framework !== 'express' && framework !== 'koa')
-    throw new RangeError('--framework must be express or koa')
+  const framework = (values.framework ?? DEFAULT_OPTIONS.framework) as Framework
+  if (!FRAMEWORKS.includes(framework))
+    throw new RangeError(`--framework must be one of ${FRAMEWORKS.join(', ')}, got ${framework}`)
   const adaptive =
     values.adaptive === undefined
       ? DEFAULT_OPTIONS.adaptive

@@ -15,6 +15,9 @@ import express5 from 'express5'
 import type { Context, Next } from 'koa'
 import koa2 from 'koa2'
 import koa3 from 'koa3'
+import { fastifyTarget } from './fastify-target.js'
+import { honoTarget } from './hono-target.js'
+import { nestTargets } from './nest-target.js'
 import { type Client, http2Client } from './support.js'
 
 /** What a route's handler does once admitted. */
@@ -110,7 +113,7 @@ function nodeHandler(route: Route) {
 
 function nodeRouter(listeners: Map<string, NodeListener>, endedBefore: Set<string>): NodeListener {
   return (req, res) => {
-    const path = req.url ?? '/'
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
     const listener = listeners.get(path)
     if (listener === undefined) {
       res.statusCode = 404
@@ -331,6 +334,9 @@ export const targets: Target[] = [
   expressTarget('Express 5', express5),
   koaTarget('Koa 2', koa2 as unknown as KoaFactory),
   koaTarget('Koa 3', koa3),
+  fastifyTarget,
+  honoTarget,
+  ...nestTargets,
 ]
 
 /** The contract's own list: every HTTP/1.1 target, plus node:http2's compatibility API. */

@@ -14,6 +14,9 @@ export const PACKAGES = [
   'prometheus',
   'opentelemetry',
   'redis',
+  'fastify',
+  'hono',
+  'nestjs',
 ] as const
 
 /** Every entry point the packages export: the roots and the internal subpaths. */
@@ -28,6 +31,9 @@ export const ENTRY_POINTS = [
   'prometheus',
   'opentelemetry',
   'redis',
+  'fastify',
+  'hono',
+  'nestjs',
 ] as const
 
 /** Named exports each entry point must offer, whichever way it is loaded. */
@@ -35,7 +41,9 @@ export const EXPECTED_EXPORTS: Readonly<Record<(typeof ENTRY_POINTS)[number], re
   {
     core: ['createAdmissionController', 'RejectedError', 'INVALID_OPTION'],
     'core/internal': [
+      'admitProbability',
       'checkNumber',
+      'computeRetryAfterSeconds',
       'describeValue',
       'epochNow',
       'failOption',
@@ -45,7 +53,14 @@ export const EXPECTED_EXPORTS: Readonly<Record<(typeof ENTRY_POINTS)[number], re
       'resolveObject',
       'seededRandom',
     ],
-    node: ['shed', 'bindPermit', 'writeRejection', 'problemBody', 'createPressureMonitor'],
+    node: [
+      'shed',
+      'bindPermit',
+      'writeRejection',
+      'problemBody',
+      'createPressureMonitor',
+      'readiness',
+    ],
     'node/adapter-kit': [
       'answerRejection',
       'createGate',
@@ -53,12 +68,15 @@ export const EXPECTED_EXPORTS: Readonly<Record<(typeof ENTRY_POINTS)[number], re
       'resolveAdapterOptions',
       'resolveRouteOptions',
     ],
-    express: ['shed'],
-    koa: ['shed'],
+    express: ['shed', 'readiness'],
+    koa: ['shed', 'readiness'],
     client: ['createClient', 'withBackpressure', 'parseRetryAfter'],
-    prometheus: ['collectMetrics', 'METRICS'],
-    opentelemetry: ['collectMetrics', 'INSTRUMENTS'],
+    prometheus: ['collectMetrics', 'METRICS', 'DEFAULT_BUCKETS'],
+    opentelemetry: ['collectMetrics', 'INSTRUMENTS', 'METER_NAME', 'VERSION'],
     redis: ['createRedisStore', 'REDIS_STORE_DEFAULTS'],
+    fastify: ['spillway'],
+    hono: ['shed', 'readiness'],
+    nestjs: ['SpillwayModule', 'SpillwayGuard', 'Shed', 'SkipShed', 'SPILLWAY_CONTROLLER'],
   }
 
 /** What users do not call: only in the internal subpaths, never in a root export. */
@@ -102,6 +120,32 @@ const servers = {
     app.use(async (ctx) => { await hold; ctx.body = 'ok' })
     return http.createServer(app.callback())
   },
+  fastify: async (c, hold) => {
+    const app = Fastify()
+    await app.register(spillwayFastify.spillway, { controller: c })
+    app.get('/', async () => { await hold; return 'ok' })
+    await app.ready()
+    return app.server
+  },
+  hono: (c, hold) => {
+    const app = new Hono()
+    app.use('*', spillwayHono.shed(c))
+    app.get('/', async (ctx) => { await hold; return ctx.text('ok') })
+    return http.createServer(getRequestListener(app.fetch))
+  },
+  nestjs: async (c, hold) => {
+    // Decorators applied as calls: the scripts are plain JavaScript.
+    class Routes { async index() { await hold; return 'ok' } }
+    const descriptor = Object.getOwnPropertyDescriptor(Routes.prototype, 'index')
+    nestCommon.Get('/')(Routes.prototype, 'index', descriptor)
+    nestCommon.Controller()(Routes)
+    class AppModule {}
+    nestCommon.Module({ imports: [spillwayNest.SpillwayModule.forRoot({ controller: c })], controllers: [Routes] })(AppModule)
+    const server = express()
+    const app = await nestCore.NestFactory.create(AppModule, new nestExpress.ExpressAdapter(server), { logger: false })
+    await app.init()
+    return http.createServer(server)
+  },
 }
 
 async function main() {
@@ -116,7 +160,7 @@ async function main() {
       if (event.type === 'admit') admitted()
       if (event.type === 'reject') open()
     })
-    const server = makeServer(c, hold)
+    const server = await makeServer(c, hold)
     await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
     const url = 'http://127.0.0.1:' + server.address().port + '/'
     const first = get(url)
@@ -126,6 +170,15 @@ async function main() {
     c.close()
     await new Promise((resolve) => server.close(resolve))
   }
+  // Metrics of a controller that saw one admission, through a registry of the app's prom-client.
+  const registry = new promClient.Registry()
+  const metered = core.createAdmissionController({ limit: 1 })
+  const stopMetrics = prometheus.collectMetrics(metered, { registry, name: 'api' })
+  const stopOtel = opentelemetry.collectMetrics(metered, { name: 'api' })
+  metered.tryAcquire().release()
+  const scrape = await registry.metrics()
+  stopMetrics()
+  stopOtel()
   const exportsOf = (m) => Object.keys(m).filter((k) => k !== 'default' && k !== '__esModule').sort()
   console.log(JSON.stringify({
     exports: {
@@ -134,7 +187,9 @@ async function main() {
       express: exportsOf(spillwayExpress), koa: exportsOf(spillwayKoa), client: exportsOf(client),
       prometheus: exportsOf(prometheus), opentelemetry: exportsOf(opentelemetry),
       redis: exportsOf(redis),
+      fastify: exportsOf(spillwayFastify), hono: exportsOf(spillwayHono), nestjs: exportsOf(spillwayNest),
     },
+    scrape,
     rejectedErrorName: new core.RejectedError({ reason: 'closed', status: 503, retryAfterSeconds: 1 }).name,
     smoke,
   }))
@@ -154,7 +209,18 @@ const spillwayKoa = require('@spillway/koa')
 const client = require('@spillway/client')
 const prometheus = require('@spillway/prometheus')
 const opentelemetry = require('@spillway/opentelemetry')
+const promClient = require('prom-client')
 const redis = require('@spillway/redis')
+require('reflect-metadata')
+const Fastify = require('fastify')
+const { Hono } = require('hono')
+const { getRequestListener } = require('@hono/node-server')
+const nestCommon = require('@nestjs/common')
+const nestCore = require('@nestjs/core')
+const nestExpress = require('@nestjs/platform-express')
+const spillwayFastify = require('@spillway/fastify')
+const spillwayHono = require('@spillway/hono')
+const spillwayNest = require('@spillway/nestjs')
 ${SMOKE}
 main().catch((error) => { console.error(error); process.exitCode = 1 })
 `
@@ -171,7 +237,18 @@ import * as spillwayKoa from '@spillway/koa'
 import * as client from '@spillway/client'
 import * as prometheus from '@spillway/prometheus'
 import * as opentelemetry from '@spillway/opentelemetry'
+import * as promClient from 'prom-client'
 import * as redis from '@spillway/redis'
+import 'reflect-metadata'
+import Fastify from 'fastify'
+import { Hono } from 'hono'
+import { getRequestListener } from '@hono/node-server'
+import * as nestCommon from '@nestjs/common'
+import * as nestCore from '@nestjs/core'
+import * as nestExpress from '@nestjs/platform-express'
+import * as spillwayFastify from '@spillway/fastify'
+import * as spillwayHono from '@spillway/hono'
+import * as spillwayNest from '@spillway/nestjs'
 ${SMOKE}
 await main()
 `
@@ -188,15 +265,23 @@ import {
   RejectedError,
   type Rejection,
 } from '@spillway/core'
-import { shed as shedNode, writeRejection } from '@spillway/node'
+import { readiness as readinessNode, shed as shedNode, writeRejection } from '@spillway/node'
 import { checkNumber, RateWindow } from '@spillway/core/internal'
 import { createGate, resolveRouteOptions, type RouteOptions } from '@spillway/node/adapter-kit'
-import { shed as shedExpress, type ShedMiddleware } from '@spillway/express'
-import { shed as shedKoa } from '@spillway/koa'
+import { readiness as readinessExpress, shed as shedExpress, type ShedMiddleware } from '@spillway/express'
+import { readiness as readinessKoa, shed as shedKoa } from '@spillway/koa'
 import { createClient } from '@spillway/client'
 import { createRedisStore, type RedisStore } from '@spillway/redis'
+import { collectMetrics } from '@spillway/prometheus'
+import { collectMetrics as collectOtel } from '@spillway/opentelemetry'
+import { Registry } from 'prom-client'
 import express from 'express'
 import Koa from 'koa'
+import spillway from '@spillway/fastify'
+import { readiness, shed as shedHono } from '@spillway/hono'
+import { Shed, SpillwayModule } from '@spillway/nestjs'
+import Fastify from 'fastify'
+import { Hono } from 'hono'
 
 const controller: AdmissionController = createAdmissionController({
   limit: 4,
@@ -237,6 +322,14 @@ export function statusOf(error: unknown): number | undefined {
 export const write: (res: http.ServerResponse, rejection: Rejection) => boolean = writeRejection
 export const fetchWithBackpressure = createClient()
 
+// The internal subpaths, as an adapter package uses them.
+export const port: number = checkNumber(3000, 'port', { integer: true, min: 1 })
+export const completions: number = new RateWindow(0).perSecond(1000)
+const route: RouteOptions<http.IncomingMessage> = { priority: 'sheddable' }
+export const gate = createGate(
+  controller,
+  resolveRouteOptions<http.IncomingMessage, never>(route, controller),
+)
 // A node-redis-shaped client: the store needs only evalSha and eval.
 const store: RedisStore = createRedisStore({
   client: { evalSha: async () => [1, 1], eval: async () => [1, 1] },
@@ -249,15 +342,13 @@ export const perKeyController: AdmissionController = createAdmissionController({
 })
 // @ts-expect-error a failure mode that does not exist
 createRedisStore({ client: { evalSha: async () => 1, eval: async () => 1 }, onError: 'maybe' })
-
-// The internal subpaths, as an adapter package uses them.
-export const port: number = checkNumber(3000, 'port', { integer: true, min: 1 })
-export const completions: number = new RateWindow(0).perSecond(1000)
-const route: RouteOptions<http.IncomingMessage> = { priority: 'sheddable' }
-export const gate = createGate(
-  controller,
-  resolveRouteOptions<http.IncomingMessage, never>(route, controller),
-)
+export const stopMetrics: () => void = collectMetrics(controller, { registry: new Registry(), name: 'api' })
+export const stopOtel: () => void = collectOtel(controller, { name: 'api', buckets: [0.01, 0.1] })
+app.get('/ready', readinessExpress(controller))
+koa.use(readinessKoa(controller))
+http.createServer(readinessNode(controller))
+// @ts-expect-error buckets are numbers
+collectMetrics(controller, { buckets: ['0.1'] })
 
 // @ts-expect-error an outcome that does not exist
 controller.tryAcquire({})?.release('maybe')
@@ -265,6 +356,22 @@ controller.tryAcquire({})?.release('maybe')
 export const badRoute: RouteOptions<http.IncomingMessage> = { priorty: 'sheddable' }
 // @ts-expect-error a queue order that does not exist
 shedExpress({ queue: { order: 'random' } })
+
+const fastify = Fastify()
+void fastify.register(spillway, { controller, readinessRoute: '/ready' })
+fastify.get('/report', { config: { spillway: { priority: 'sheddable' } } }, async () =>
+  fastify.spillway.stats(),
+)
+// Fastify infers a route's config type, so a misspelt key is caught when the route is declared, not here.
+fastify.get('/healthz', { config: { spillway: false } }, async () => 'ok')
+
+const hono = new Hono()
+hono.use('*', shedHono(controller, { key: (c) => c.req.header('x-tenant') }))
+hono.get('/ready', readiness(controller))
+export const honoController: AdmissionController = shedHono({ limit: 2 }).controller
+
+export const nestModule = SpillwayModule.forRoot({ limit: 8, priority: 'normal' })
+export const nestRoute = Shed({ priority: 'critical', key: (req: { ip?: string }) => req.ip })
 `
 
 /**

@@ -33,7 +33,7 @@ export interface AppContext {
 const loopDelay = monitorEventLoopDelay({ resolution: 10 })
 loopDelay.enable()
 
-function statsOf(context: AppContext): TargetStats {
+export function statsOf(context: AppContext): TargetStats {
   const cpu = process.cpuUsage()
   // Per sampling interval: reset after each read, so a sample shows that interval's delay.
   const eventLoopDelayP99Ms = loopDelay.percentile(99) / 1e6
@@ -54,7 +54,7 @@ function statsOf(context: AppContext): TargetStats {
   }
 }
 
-function control(context: AppContext, url: URL): { serviceMs: number } {
+export function control(context: AppContext, url: URL): { serviceMs: number } {
   const serviceMs = Number(url.searchParams.get('serviceMs'))
   if (Number.isFinite(serviceMs) && serviceMs > 0) context.downstream.serviceMs = serviceMs
   return { serviceMs: context.downstream.serviceMs }
@@ -66,7 +66,7 @@ function isPerKey(context: AppContext): boolean {
   return protection.kind === 'spillway' && protection.perKey !== undefined
 }
 
-const WORK_ROUTES = new Set(['/critical', '/normal', '/sheddable'])
+export const WORK_ROUTES = new Set(['/critical', '/normal', '/sheddable'])
 
 /** Builds the Express 5 app. */
 export async function createExpressApp(context: AppContext): Promise<RequestListener> {
@@ -116,7 +116,7 @@ export async function createExpressApp(context: AppContext): Promise<RequestList
  * The handler body. With p-limit, the common mistake: the work waits in an
  * unbounded queue, and runs even when its client left long ago.
  */
-function runWork(context: AppContext, clientGone: () => boolean): Promise<boolean> {
+export function runWork(context: AppContext, clientGone: () => boolean): Promise<boolean> {
   const limited = context.pLimit
   return limited === null
     ? context.work.run(clientGone)

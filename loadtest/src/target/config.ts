@@ -36,6 +36,12 @@ export type Protection =
       perKey?: PerKeyConfig | undefined
     }
 
+/** The frameworks a target can be built with; `nest` is NestJS on its Express platform. */
+export const FRAMEWORKS = ['express', 'koa', 'fastify', 'hono', 'nest'] as const
+
+/** One of {@link FRAMEWORKS}. */
+export type Framework = (typeof FRAMEWORKS)[number]
+
 /** `perKey` of the controller: the key is the request's `?tenant=`. */
 export interface PerKeyConfig {
   /** Requests one tenant may hold in flight (across the fleet when shared). */
@@ -55,7 +61,7 @@ export interface PerKeyConfig {
 /** A target server's whole configuration. */
 export interface TargetConfig {
   /** Which framework serves the routes. */
-  framework: 'express' | 'koa'
+  framework: Framework
   /** What stands between the request and the work. */
   protection: Protection
   /** A limited downstream (think: a database pool): `slots` operations at a time, `serviceMs` each. `slots: 0` disables it. */

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { type AppContext, createExpressApp, createKoaApp } from './apps.js'
 import type { TargetConfig } from './config.js'
 import { createDownstream } from './downstream.js'
+import { createFrameworkApp } from './framework-apps.js'
 import { createWork } from './work.js'
 
 function send(message: Record<string, unknown>): void {
@@ -36,7 +37,8 @@ async function main(): Promise<void> {
     const built = await createController(protection)
     context.controller = built.controller
     context.keyStoreStats = built.keyStoreStats
-    context.adapter = `@spillway/${config.framework} (${process.env.SPILLWAY_FROM ?? 'src'})`
+    const pkg = config.framework === 'nest' ? 'nestjs' : config.framework
+    context.adapter = `@spillway/${pkg} (${process.env.SPILLWAY_FROM ?? 'src'})`
     if (config.metrics === true) {
       const { Registry } = await import('prom-client')
       const { collectMetrics } = await import('@spillway/prometheus')
@@ -54,7 +56,11 @@ async function main(): Promise<void> {
     context.pLimitPending = () => limit.pendingCount
   }
   const listener =
-    config.framework === 'koa' ? await createKoaApp(context) : await createExpressApp(context)
+    config.framework === 'koa'
+      ? await createKoaApp(context)
+      : config.framework === 'express'
+        ? await createExpressApp(context)
+        : await createFrameworkApp(config.framework, context)
   const server = createServer(listener)
   // Longer than any run's idle gap, so the client's keep-alive sockets are never closed under it.
   server.keepAliveTimeout = 60_000

@@ -3,9 +3,12 @@
  *   1. Deadline: the earlier of `deadline` and now + `timeoutMs`; sent to the
  *      server as the remaining whole ms, and every wait stops at it.
  *   2. Adaptive throttling may fail the call locally, before its first attempt
- *      (retries are governed by the retry budget instead). Per attempt, the
- *      optional concurrency cap (a `@spillway/core` controller) may queue or
- *      fail it; then it is sent.
+ *      (a retry draws against the same probability without being counted
+ *      again, step 3). Per attempt, the optional concurrency cap (a
+ *      `@spillway/core` controller) may queue or fail it; then it is sent.
+ *      Redirects are followed here, each hop an attempt to its own origin
+ *      (`redirect.ts`); a connection error before any response byte is retried
+ *      like a refusal, for idempotent methods only.
  *   3. A 429 or 503 is retried when the method is idempotent (or the caller
  *      opted in), the body can be replayed, attempts remain, `Retry-After` is
  *      within `maxRetryAfterMs`, the wait ends before the deadline, the
@@ -20,7 +23,8 @@
  * the end, failed with a network error or ran out of time mid-attempt, or was
  * throttled locally. A caller's abort, or a call the client never sent (a
  * deadline already past, a full concurrency cap), is not counted at all: it
- * says nothing about the server.
+ * says nothing about the server. The call is over when its response body has
+ * settled (`body-settled.ts`): then its timer and listeners are gone.
  */
 
 import { onBodySettled } from './body-settled.js'

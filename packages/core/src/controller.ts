@@ -21,12 +21,15 @@
  *     `quota` (429) if its key holds an equal share or more, else `queueFull`.
  *  5. A waiter leaves by exactly one door: admitted when a permit is
  *     released, `queueTimeout`, `deadline`, `aborted`, `evicted` or `closed`.
- *     One timer per controller, armed for the earliest expiry, serves them all.
+ *     One timer per controller, armed for the earliest expiry, serves them all
+ *     (`QueueExpiry`, `ExpiryTimer`).
  *  6. A permit is released exactly once; its service time (admission to
  *     release, never the queue wait) feeds the limit algorithm.
+ * A dry run goes through 1–2b as above, then the `ShadowLane` plays 3–5 on a
+ * shadow queue and the request is let through whatever it says.
  */
 import { RejectedError } from './errors.js'
-import { FairQueue, type Flow, Share } from './fair-queue.js'
+import { type FairNode, FairQueue, type Flow, Share } from './fair-queue.js'
 import { KeyShares, type Member, type Tenant } from './key-shares.js'
 import type { KeyLease, KeyLeaseResult } from './key-store.js'
 import { type AdmissionControllerOptions, type ResolvedOptions, resolveOptions } from './options.js'
@@ -212,21 +215,15 @@ const DRY_ACQUIRE: How = Object.freeze({ queues: true, dryRun: true })
 const DRY_TRY: How = Object.freeze({ queues: false, dryRun: true })
 
 /**
- * One request, from the door to its release: the decision's context, its
- * place in the queue while it waits, and then its permit (the permit doubles
- * as its own decision), so admitting at once allocates this one object.
+ * One request, from the door to its release: the decision's context, then its
+ * permit (the permit doubles as its own decision), so admitting at once
+ * allocates this one object. A request that waits gets a `Waiter` too.
  */
-class Ticket implements Permit, Member<Ticket> {
+class Ticket implements Permit, Member {
   readonly admitted = true as const
   released = false
-  // Queue links (WaiterQueue).
-  prev: Ticket | undefined = undefined
-  next: Ticket | undefined = undefined
-  heapIndex = -1
-  flow: Flow | undefined = undefined
-  flowPrev: Ticket | undefined = undefined
-  flowNext: Ticket | undefined = undefined
-  seq = 0
+  /** Its place in the queue while it waits. */
+  waiter: Waiter | undefined = undefined
   /** What it competes as, once counted (admitted or queued). */
   share: Share = UNCOUNTED
   tenant: Tenant | undefined = undefined
@@ -249,7 +246,7 @@ class Ticket implements Permit, Member<Ticket> {
     readonly signal: AbortSignalLike | undefined,
     /** Same clock as `now()`; `Infinity` when the request has none. */
     readonly deadline: number,
-    readonly arrivedAt: number,
+    arrivedAt: number,
   ) {
     this.enqueuedAt = arrivedAt
   }
@@ -263,6 +260,29 @@ class Ticket implements Permit, Member<Ticket> {
     if (this.released) return
     this.released = true
     this.controller.onRelease(this, OUTCOMES.has(outcome) ? outcome : 'ignore')
+  }
+}
+
+/** A queued request's place: the links of the fair queue, kept off the fast path's permit. */
+class Waiter implements FairNode<Waiter> {
+  prev: Waiter | undefined = undefined
+  next: Waiter | undefined = undefined
+  heapIndex = -1
+  flow: Flow | undefined = undefined
+  flowPrev: Waiter | undefined = undefined
+  flowNext: Waiter | undefined = undefined
+  seq = 0
+  readonly share: Share
+  readonly priorityIndex: number
+  readonly deadline: number
+
+  constructor(
+    readonly ticket: Ticket,
+    readonly enqueuedAt: number,
+  ) {
+    this.share = ticket.share
+    this.priorityIndex = ticket.priorityIndex
+    this.deadline = ticket.deadline
   }
 }
 
@@ -302,7 +322,7 @@ class Controller implements AdmissionController {
   readonly #limit: LimitAlgorithm
   readonly #priorityIndex: Map<string, number>
   readonly #defaultIndex: number
-  readonly #queue: FairQueue<Ticket>
+  readonly #queue: FairQueue<Waiter>
   readonly #shares: KeyShares<Ticket>
   readonly #completions: RateWindow
   /** Requests waiting for the key store's answer. */
@@ -310,7 +330,7 @@ class Controller implements AdmissionController {
   #listeners: ControllerListener[] = []
   #inFlight = 0
   #closed = false
-  readonly #expiry: QueueExpiry<Ticket>
+  readonly #expiry: QueueExpiry<Waiter>
   readonly #timer: ExpiryTimer
   /** Start of the current busy spell (in-flight rose from 0 after an idle window). */
   #busySince: number
@@ -334,14 +354,14 @@ class Controller implements AdmissionController {
     this.priorities = priorities
     this.#priorityIndex = new Map(priorities.map((name, i) => [name, i]))
     this.#defaultIndex = priorities.indexOf(defaultPriority)
-    this.#queue = new FairQueue<Ticket>(priorities.length)
+    this.#queue = new FairQueue<Waiter>(priorities.length)
     this.#shares = new KeyShares<Ticket>(this.#queue, this.#options.maxKeys)
     const start = now()
     this.#completions = new RateWindow(start)
     this.#busySince = start
     this.#progressAt = start
     const o = this.#options
-    this.#expiry = new QueueExpiry<Ticket>(
+    this.#expiry = new QueueExpiry<Waiter>(
       {
         priorityCount: priorities.length,
         queueTimeoutMs: o.queueTimeoutMs,
@@ -615,10 +635,7 @@ class Controller implements AdmissionController {
     if (tenant === undefined || tenant.share !== tenant) return false
     const victim = this.#queue.lowerWaiterOf(tenant, ticket.priorityIndex)
     if (victim === undefined) return false
-    this.#queue.remove(victim)
-    this.#unlink(victim, now)
-    this.#shares.leave(victim)
-    this.#resolveWaiter(victim, this.#reject(victim, 'evicted', now))
+    this.#leave(victim, 'evicted', now)
     return true
   }
 
@@ -759,11 +776,9 @@ class Controller implements AdmissionController {
     if (victim === undefined) return this.#enqueue(ticket, now)
     // Take the place before telling the victim: its rejection runs listeners,
     // and one that acquires again must find the queue full, not a free place.
-    this.#queue.remove(victim)
-    this.#unlink(victim, now)
-    this.#shares.leave(victim)
+    const evicted = this.#takeOut(victim, now)
     const queued = this.#enqueue(ticket, now)
-    this.#resolveWaiter(victim, this.#reject(victim, 'evicted', now))
+    this.#resolveWaiter(evicted, this.#reject(evicted, 'evicted', now))
     return queued
   }
 
@@ -807,13 +822,15 @@ class Controller implements AdmissionController {
       ticket.resolve = resolve
       ticket.enqueuedAt = now
       const signal = ticket.signal
-      if (signal !== undefined) {
-        ticket.onAbort = () => this.#leave(ticket, 'aborted', this.#options.now())
-        signal.addEventListener('abort', ticket.onAbort, { once: true })
-      }
       if (this.#queue.size === 0) this.#expiry.markEmpty(now)
       this.#shares.join(ticket)
-      this.#queue.push(ticket)
+      const waiter = new Waiter(ticket, now)
+      ticket.waiter = waiter
+      this.#queue.push(waiter)
+      if (signal !== undefined) {
+        ticket.onAbort = () => this.#leave(waiter, 'aborted', this.#options.now())
+        signal.addEventListener('abort', ticket.onAbort, { once: true })
+      }
       this.#queuedTotal++
       if (this.#listeners.length > 0) {
         this.#emit({
@@ -836,7 +853,8 @@ class Controller implements AdmissionController {
       if (now - this.#progressAt >= this.#completions.windowMs) this.#busySince = now
       this.#progressAt = now
     }
-    const fromQueue = ticket.resolve !== undefined
+    const fromQueue = ticket.waiter !== undefined
+    ticket.waiter = undefined
     this.#inFlight++
     if (!fromQueue) this.#shares.join(ticket)
     this.#admitted++
@@ -932,11 +950,19 @@ class Controller implements AdmissionController {
   }
 
   /** Takes a waiter out by any door but admission. */
-  #leave(waiter: Ticket, reason: RejectionReason, now: number): void {
+  #leave(waiter: Waiter, reason: RejectionReason, now: number): void {
+    const ticket = this.#takeOut(waiter, now)
+    this.#resolveWaiter(ticket, this.#reject(ticket, reason, now))
+  }
+
+  /** Takes a waiter out of the queue and stops counting it; the caller answers it. */
+  #takeOut(waiter: Waiter, now: number): Ticket {
+    const ticket = waiter.ticket
     this.#queue.remove(waiter)
-    this.#unlink(waiter, now)
-    this.#shares.leave(waiter)
-    this.#resolveWaiter(waiter, this.#reject(waiter, reason, now))
+    ticket.waiter = undefined
+    this.#unlink(ticket, now)
+    this.#shares.leave(ticket)
+    return ticket
   }
 
   #resolveWaiter(waiter: Ticket, decision: Decision): void {
@@ -946,8 +972,8 @@ class Controller implements AdmissionController {
   }
 
   /** After a waiter left the queue by any door: it no longer listens, and the timer may rest. */
-  #unlink(waiter: Ticket, now: number): void {
-    this.#stopListening(waiter)
+  #unlink(ticket: Ticket, now: number): void {
+    this.#stopListening(ticket)
     if (this.#queue.size === 0) {
       this.#expiry.markEmpty(now)
       this.#timer.disarm()
@@ -967,14 +993,15 @@ class Controller implements AdmissionController {
     const lifo = this.#options.order === 'lifo' || congested
     const timeoutMs = this.#expiry.timeoutMs(congested)
     while (this.#inFlight < limit && this.#queue.size > 0) {
-      const waiter = this.#queue.peekNext(lifo) as Ticket
+      const waiter = this.#queue.peekNext(lifo) as Waiter
       if (waiter.deadline <= now) this.#leave(waiter, 'deadline', now)
       else if (now - waiter.enqueuedAt >= timeoutMs) this.#leave(waiter, 'queueTimeout', now)
       else {
+        const ticket = waiter.ticket
         this.#queue.take(waiter)
-        this.#unlink(waiter, now)
-        const permit = this.#grant(waiter, now)
-        this.#resolveWaiter(waiter, permit)
+        this.#unlink(ticket, now)
+        const permit = this.#grant(ticket, now)
+        this.#resolveWaiter(ticket, permit)
       }
     }
   }

@@ -19,6 +19,4 @@ export {
   type QueueOrder,
   type RetryAfterOptions,
 } from './options.js'
-export { computeRetryAfterSeconds, type RetryAfterInput } from './retry-after.js'
-export { admitProbability, pressureCappedLimit } from './shedding.js'
 export type * from './types.js'

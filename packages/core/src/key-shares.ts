@@ -10,7 +10,6 @@
  * never by how many keys were ever seen; a key's share is fixed for as long
  * as its entry lives (a key does not flip between flows mid-burst).
  */
-import type { FairNode, FairQueue } from './fair-queue.js'
 import { Share } from './fair-queue.js'
 
 /** A key holding work: its own share (or a member of the overflow share) and its pace. */
@@ -29,14 +28,19 @@ export class Tenant extends Share {
 }
 
 /** The fields of a request that key shares read and write. */
-export interface Member<W> extends FairNode<W> {
+export interface Member {
   readonly key: string | undefined
   share: Share
   tenant: Tenant | undefined
 }
 
-export class KeyShares<W extends Member<W>> {
-  readonly #queue: FairQueue<W>
+/** What key shares tell the queue: a share's weight changed (`FairQueue.reweigh`). */
+export interface Reweigh {
+  reweigh(share: Share): void
+}
+
+export class KeyShares<W extends Member> {
+  readonly #queue: Reweigh
   readonly #maxKeys: number
   readonly #tenants = new Map<string, Tenant>()
   /** Requests without a key. */
@@ -45,7 +49,7 @@ export class KeyShares<W extends Member<W>> {
   /** Keys with a share of their own. */
   #own = 0
 
-  constructor(queue: FairQueue<W>, maxKeys: number) {
+  constructor(queue: Reweigh, maxKeys: number) {
     this.#queue = queue
     this.#maxKeys = maxKeys
   }

@@ -19,7 +19,7 @@
  * bounded like the real queue's: shadow slots plus shadow queue places.
  */
 
-import type { Flow, Share } from './fair-queue.js'
+import type { FairNode, Flow, Share } from './fair-queue.js'
 import { FairQueue } from './fair-queue.js'
 import { KeyShares, type Member, type Tenant } from './key-shares.js'
 import { type ExpiryRules, QueueExpiry } from './queue-expiry.js'
@@ -41,7 +41,7 @@ export interface ShadowConfig extends ExpiryRules {
 export type ShadowVerdict = 'admit' | 'queue' | 'queueFull' | 'quota'
 
 /** One dry-run request as the lane sees it. */
-export class ShadowEntry implements Member<ShadowEntry> {
+export class ShadowEntry implements Member, FairNode<ShadowEntry> {
   prev: ShadowEntry | undefined = undefined
   next: ShadowEntry | undefined = undefined
   heapIndex = -1

@@ -527,19 +527,26 @@ afterEach(() => {
   jest.useRealTimers()
 })
 
+/** Seconds alone; a shared machine under load can make it several times slower. */
+const PROPERTY_TIMEOUT_MS = 90_000
+
 describe('random interleavings', () => {
   it.each([
     ['a fixed limit', false],
     ['an adaptive limit and process pressure', true],
-  ])('with %s keep every invariant at every step and drain completely', async (_name, adaptive) => {
-    await fc.assert(
-      fc.asyncProperty(configArb(adaptive), opsArb, closeAtArb, async (config, ops, closeAt) => {
-        const h = await runScenario(config, ops, closeAt)
-        expect(h.violations).toEqual([])
-      }),
-      { numRuns: 200 },
-    )
-  })
+  ])(
+    'with %s keep every invariant at every step and drain completely',
+    async (_name, adaptive) => {
+      await fc.assert(
+        fc.asyncProperty(configArb(adaptive), opsArb, closeAtArb, async (config, ops, closeAt) => {
+          const h = await runScenario(config, ops, closeAt)
+          expect(h.violations).toEqual([])
+        }),
+        { numRuns: 200 },
+      )
+    },
+    PROPERTY_TIMEOUT_MS,
+  )
 
   it.each([
     ['a fixed limit', false],
@@ -561,5 +568,6 @@ describe('random interleavings', () => {
         { numRuns: 400 },
       )
     },
+    PROPERTY_TIMEOUT_MS,
   )
 })

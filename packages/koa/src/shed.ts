@@ -12,6 +12,7 @@ import {
   holdPermits,
   isThenable,
   type Passage,
+  type RouteOf,
   type RouteOptions,
   resolveAdapterOptions,
 } from '@spillway/node/adapter-kit'
@@ -38,6 +39,12 @@ export interface ShedMiddleware extends Middleware {
 }
 
 type OnRejected = NonNullable<KoaRouteOptions['onRejected']>
+
+// @koa/router sets `_matchedRoute` (the template) before a route's own middleware.
+const routeOf: RouteOf<Context> = (ctx) => {
+  const matched: unknown = (ctx as Context & { _matchedRoute?: unknown })._matchedRoute
+  return typeof matched === 'string' ? matched : ctx.path
+}
 
 /**
  * Sets the default rejection as Koa's own response, so upstream middleware
@@ -77,17 +84,19 @@ function endOnStreamError(ctx: Context): void {
   else body.once('close', closed)
 }
 
+// The options overload comes last: TypeScript 7 reports only the last overload
+// that failed, and a typo in `shed({ ... })` must be named against `ShedOptions`.
 /**
  * Load-shedding middleware. `shed(options)` makes its own controller;
  * `shed(controller, routeOptions)` shares one across routes. Admitted
  * requests continue with `next()`; rejected ones get the rejection response
  * (never a thrown error); a request whose client left while queued goes nowhere.
  */
-export function shed(options?: ShedOptions): ShedMiddleware
 export function shed(
   controller: AdmissionController,
   routeOptions?: KoaRouteOptions,
 ): ShedMiddleware
+export function shed(options?: ShedOptions): ShedMiddleware
 export function shed(
   optionsOrController?: ShedOptions | AdmissionController,
   routeOptions?: KoaRouteOptions,
@@ -96,7 +105,7 @@ export function shed(
     optionsOrController,
     routeOptions,
   )
-  const gate = createGate(controller, route)
+  const gate = createGate(controller, route, routeOf)
   const { onRejected } = route
 
   const pass = (passage: Passage, ctx: Context, next: Next): unknown => {

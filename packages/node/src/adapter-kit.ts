@@ -9,7 +9,8 @@ export { answerRejection, isThenable, type OnRejected } from './answer-rejection
 export { heldBy, holdPermits } from './bind-permit.js'
 export { abortSignalFor, type ClientSignal, clientGone } from './client-signal.js'
 export { sendContinue } from './expect-continue.js'
-export { createGate, type Gate, type Passage } from './gate.js'
+export { createGate, type Gate, type Passage, pathOf, type RouteOf } from './gate.js'
+export { setRateLimitHeaders } from './rate-limit-headers.js'
 export { checkReadinessController, readinessState } from './readiness.js'
 export {
   headerDeadline,
@@ -20,3 +21,4 @@ export {
   resolveAdapterOptions,
   resolveRouteOptions,
 } from './route-options.js'
+export { noteOwnController, warnOnce } from './warnings.js'

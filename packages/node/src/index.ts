@@ -27,6 +27,7 @@ export {
   type ReportError,
 } from './bind-permit.js'
 export * from './pressure-monitor.js'
+export type { RateLimitHeaders } from './rate-limit-headers.js'
 export {
   type ReadinessBody,
   type ReadinessHandler,
