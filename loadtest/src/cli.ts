@@ -19,7 +19,7 @@ import { FLEET_DEFAULTS, fleet } from './scenarios/fleet.js'
 import { overhead } from './scenarios/overhead.js'
 import { overload } from './scenarios/overload.js'
 import { priorities } from './scenarios/priorities.js'
-import { tenants } from './scenarios/tenants.js'
+import { TENANTS_DEFAULTS, tenants } from './scenarios/tenants.js'
 import { FRAMEWORKS, type Framework } from './target/config.js'
 
 const SCENARIOS: Record<string, (options: ScenarioOptions) => Promise<Report>> = {
@@ -38,6 +38,7 @@ const SCENARIOS: Record<string, (options: ScenarioOptions) => Promise<Report>> =
 /** Defaults that differ from {@link DEFAULT_OPTIONS} for one scenario. */
 const SCENARIO_DEFAULTS: Record<string, Partial<ScenarioOptions>> = {
   fleet: FLEET_DEFAULTS,
+  tenants: TENANTS_DEFAULTS,
 }
 
 const USAGE = `Usage: pnpm loadtest <scenario> [options]
@@ -59,7 +60,7 @@ Options:
   --rate <req/s>          offered rate instead of the scenario's multiple of capacity
   --levels <2,4>          overload multiples of capacity
   --framework <express|koa|fastify|hono|nest>   the target's framework (nest: NestJS on Express)
-  --slots <8> --service-ms <20>   the downstream: slots × ms per operation (fleet: 8 × 100 per instance)
+  --slots <8> --service-ms <20>   the downstream: slots × ms per operation (fleet: 8 × 100 per instance; tenants: 8 × 100)
   --cpu-ms <0>            busy-loop CPU work per request
   --timeout-ms <2000>     client timeout
   --slo-ms <500>          goodput counts 2xx answered within this
