@@ -19,6 +19,7 @@ import { FLEET_DEFAULTS, fleet } from './scenarios/fleet.js'
 import { overhead } from './scenarios/overhead.js'
 import { overload } from './scenarios/overload.js'
 import { priorities } from './scenarios/priorities.js'
+import { TENANTS_DEFAULTS, tenants } from './scenarios/tenants.js'
 import { FRAMEWORKS, type Framework } from './target/config.js'
 
 const SCENARIOS: Record<string, (options: ScenarioOptions) => Promise<Report>> = {
@@ -31,11 +32,13 @@ const SCENARIOS: Record<string, (options: ScenarioOptions) => Promise<Report>> =
   calibrate,
   'closed-loop': closedLoop,
   fleet,
+  tenants,
 }
 
 /** Defaults that differ from {@link DEFAULT_OPTIONS} for one scenario. */
 const SCENARIO_DEFAULTS: Record<string, Partial<ScenarioOptions>> = {
   fleet: FLEET_DEFAULTS,
+  tenants: TENANTS_DEFAULTS,
 }
 
 const USAGE = `Usage: pnpm loadtest <scenario> [options]
@@ -50,18 +53,20 @@ Scenarios:
   calibrate       step the load up, find the knee, suggest a configuration
   closed-loop     naive retrying clients vs @spillway/client (retry amplification)
   fleet           3 instances behind nginx, per-tenant caps on Redis, one instance killed
+  tenants         1 heavy + N light tenants (x-tenant header) at 3×: no key vs fair queuing by key
 
 Options:
   --duration <s>          seconds of load per run (scenario default)
   --rate <req/s>          offered rate instead of the scenario's multiple of capacity
   --levels <2,4>          overload multiples of capacity
   --framework <express|koa|fastify|hono|nest>   the target's framework (nest: NestJS on Express)
-  --slots <8> --service-ms <20>   the downstream: slots × ms per operation (fleet: 8 × 100 per instance)
+  --slots <8> --service-ms <20>   the downstream: slots × ms per operation (fleet: 8 × 100 per instance; tenants: 8 × 100)
   --cpu-ms <0>            busy-loop CPU work per request
   --timeout-ms <2000>     client timeout
   --slo-ms <500>          goodput counts 2xx answered within this
   --limit <10> --queue-size <16> --queue-timeout-ms <250>   the fixed spillway configuration
   --adaptive <gradient2,aimd,vegas|none>
+  --light-tenants <4>     tenants: light tenants beside the heavy one (express or koa targets)
   --json <file> --html <file>     where to write the report (default loadtest/results/)
   --from <src|dist>       load spillway from packages/*/src (default, no build needed)
                           or from the built packages/*/dist (run \`pnpm run build\` first)
@@ -112,6 +117,7 @@ async function main(): Promise<void> {
       'start-rate': { type: 'string' },
       'allow-remote': { type: 'boolean' },
       metrics: { type: 'boolean' },
+      'light-tenants': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -151,6 +157,7 @@ async function main(): Promise<void> {
       values.levels === undefined
         ? defaults.levels
         : values.levels.split(',').map((l) => numberOption(l, 'levels') as number),
+    lightTenants: numberOption(values['light-tenants'], 'light-tenants'),
   }
   const from = values.from ?? 'src'
   if (from !== 'src' && from !== 'dist') throw new RangeError('--from must be src or dist')
@@ -159,6 +166,15 @@ async function main(): Promise<void> {
   installExitHandlers()
   if (values.url !== undefined && name !== 'calibrate') {
     throw new RangeError('--url goes with the calibrate scenario only')
+  }
+  if (values['light-tenants'] !== undefined && name !== 'tenants') {
+    throw new RangeError('--light-tenants goes with the tenants scenario only')
+  }
+  if (name === 'tenants' && (values.levels !== undefined || values.adaptive !== undefined)) {
+    // One fixed spillway configuration at 3×, with and without a key: nothing to step or compare.
+    throw new RangeError(
+      'the tenants scenario takes no --levels or --adaptive (use --rate, --limit)',
+    )
   }
   const report =
     values.url === undefined

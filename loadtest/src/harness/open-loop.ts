@@ -145,14 +145,18 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
         outstanding--
         finishIfDone()
       }
+      const share = options.mix[route] as RouteShare
       const req = request(
         {
           host: options.host ?? '127.0.0.1',
           port: options.port,
-          path: (options.mix[route] as RouteShare).path,
+          path: share.path,
           agent,
           method: options.request?.method ?? 'GET',
-          headers: options.request?.headers,
+          headers:
+            share.headers === undefined
+              ? options.request?.headers
+              : { ...options.request?.headers, ...share.headers },
         },
         (res) => {
           const status = res.statusCode ?? ERROR

@@ -48,6 +48,8 @@ export function createLog(): RequestLog {
 export interface RouteShare {
   path: string
   weight: number
+  /** Headers this route's requests carry (e.g. the tenant's `x-tenant`), beside the loop's own. */
+  headers?: Record<string, string> | undefined
 }
 
 /** The priority mix: 20% critical, 50% normal, 30% sheddable. */

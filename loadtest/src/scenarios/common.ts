@@ -28,6 +28,8 @@ export interface ScenarioOptions {
   adaptive: Array<AdaptiveLimitConfig['algorithm']>
   /** Load multiples of capacity (overload). */
   levels: number[]
+  /** Light tenants beside the heavy one (`tenants`; 4 when absent). */
+  lightTenants?: number | undefined
 }
 
 /** Defaults: the downstream and spillway configuration of the demo. */

@@ -60,10 +60,13 @@ export function control(context: AppContext, url: URL): { serviceMs: number } {
   return { serviceMs: context.downstream.serviceMs }
 }
 
-/** Whether requests carry a key (`?tenant=`) for the controller's `perKey` cap. */
-function isPerKey(context: AppContext): boolean {
+/** The request's key reader for the target's protection (see `protect.ts`), or none. */
+function keyReaderOf(
+  context: AppContext,
+  keyReader: typeof import('./protect.js').keyReader,
+): ReturnType<typeof keyReader> {
   const { protection } = context.config
-  return protection.kind === 'spillway' && protection.perKey !== undefined
+  return protection.kind === 'spillway' ? keyReader(protection) : null
 }
 
 export const WORK_ROUTES = new Set(['/critical', '/normal', '/sheddable'])
@@ -90,12 +93,12 @@ export async function createExpressApp(context: AppContext): Promise<RequestList
   }
   if (context.controller !== null) {
     const { shed } = await import('@spillway/express')
-    const { classify, tenantOf } = await import('./protect.js')
-    const perKey = isPerKey(context)
+    const { classify, keyReader } = await import('./protect.js')
+    const keyOf = keyReaderOf(context, keyReader)
     app.use(
       shed(context.controller, {
         priority: (req) => classify(req.path),
-        ...(perKey ? { key: (req) => tenantOf(req.query) } : {}),
+        ...(keyOf === null ? {} : { key: (req) => keyOf(req.query, req.headers) }),
       }),
     )
   }
@@ -143,12 +146,12 @@ export async function createKoaApp(context: AppContext): Promise<RequestListener
   })
   if (context.controller !== null) {
     const { shed } = await import('@spillway/koa')
-    const { classify, tenantOf } = await import('./protect.js')
-    const perKey = isPerKey(context)
+    const { classify, keyReader } = await import('./protect.js')
+    const keyOf = keyReaderOf(context, keyReader)
     app.use(
       shed(context.controller, {
         priority: (ctx) => classify(ctx.path),
-        ...(perKey ? { key: (ctx) => tenantOf(ctx.query) } : {}),
+        ...(keyOf === null ? {} : { key: (ctx) => keyOf(ctx.query, ctx.headers) }),
       }),
     )
   }

@@ -34,7 +34,15 @@ export type Protection =
       queue: { size: number; timeoutMs: number; order?: 'fifo' | 'lifo' | 'adaptive' }
       /** A cap per tenant (the `tenant` query parameter), shared through Redis when `redis` is set. */
       perKey?: PerKeyConfig | undefined
+      /**
+       * Where the request's `key` comes from, for the controller's fair queuing:
+       * `'header'` reads {@link TENANT_HEADER}. Without it (and without `perKey`) no key.
+       */
+      key?: 'header' | undefined
     }
+
+/** The header the `tenants` scenario's generator sets and a `key: 'header'` target reads. */
+export const TENANT_HEADER = 'x-tenant'
 
 /** The frameworks a target can be built with; `nest` is NestJS on its Express platform. */
 export const FRAMEWORKS = ['express', 'koa', 'fastify', 'hono', 'nest'] as const
@@ -99,7 +107,8 @@ export function describeProtection(protection: Protection): string {
         protection.perKey === undefined
           ? ''
           : `, ${protection.perKey.limit} per tenant${protection.perKey.redis === undefined ? '' : ' on Redis'}`
-      return `spillway (${limit}, queue ${protection.queue.size}/${protection.queue.timeoutMs} ms${perKey})`
+      const key = protection.key === 'header' ? `, key ${TENANT_HEADER}` : ''
+      return `spillway (${limit}, queue ${protection.queue.size}/${protection.queue.timeoutMs} ms${perKey}${key})`
     }
   }
 }

@@ -6,7 +6,7 @@ import type { AdmissionController, LimitOptions } from '@spillway/core'
 import { createAdmissionController } from '@spillway/core'
 import type { RedisStore } from '@spillway/redis'
 import type { Protection } from './config.js'
-import { PRIORITIES, type PriorityName } from './config.js'
+import { PRIORITIES, type PriorityName, TENANT_HEADER } from './config.js'
 
 /** Maps a request path to its priority class; anything else is `normal`. */
 export function classify(path: string): PriorityName {
@@ -56,4 +56,24 @@ export async function createController(
 export function tenantOf(query: unknown): string | undefined {
   const tenant = (query as { tenant?: unknown } | undefined)?.tenant
   return typeof tenant === 'string' && tenant !== '' ? tenant : undefined
+}
+
+/**
+ * How a target finds a request's key: the `?tenant=` query parameter for a
+ * `perKey` cap (the fleet), the {@link TENANT_HEADER} header for `key: 'header'`
+ * (the `tenants` scenario); `null` when requests carry no key.
+ */
+export function keyReader(
+  protection: Extract<Protection, { kind: 'spillway' }>,
+):
+  | ((query: unknown, headers: Record<string, string | string[] | undefined>) => string | undefined)
+  | null {
+  if (protection.key === 'header') {
+    return (_query, headers) => {
+      const tenant = headers[TENANT_HEADER]
+      return typeof tenant === 'string' && tenant !== '' ? tenant : undefined
+    }
+  }
+  if (protection.perKey !== undefined) return (query) => tenantOf(query)
+  return null
 }
