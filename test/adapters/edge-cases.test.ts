@@ -472,10 +472,11 @@ describe.each(targets)('$name', (target: Target) => {
     const controller = createAdmissionController({ limit: 1, queue: { size: 0 } })
     const hold = latch()
     const custom = target.customRejection() as (...args: unknown[]) => void
-    const onRejected = async (...args: unknown[]): Promise<void> => {
+    const onRejected = async (...args: unknown[]): Promise<unknown> => {
       // Real async work (a log write, a lookup) ends in a later turn of the event loop.
       await new Promise((resolve) => setImmediate(resolve))
-      custom(...args)
+      // Hono's hook answers with the Response it returns; the others return nothing.
+      return custom(...args)
     }
     const running = await target.start(controller, [
       { path: '/a', options: { onRejected }, handler: { reply: 'ok', wait: () => hold.promise } },
@@ -552,42 +553,47 @@ describe.each(targets)('$name', (target: Target) => {
   })
 })
 
-describe.each(targets.filter((target) => target.name.startsWith('Koa') === false))(
-  '$name',
-  (target: Target) => {
-    it('ends the response when onRejected throws after it started writing', async () => {
-      const controller = createAdmissionController({ limit: 1, queue: { size: 0 } })
-      const hold = latch()
-      const errors = errorsOf(controller)
-      const onRejected = (_req: unknown, res: http.ServerResponse): void => {
-        res.writeHead(503, { 'content-length': 10 })
-        res.write('half')
-        throw new Error('onRejected failed midway')
-      }
-      const running = await target.start(controller, [
-        { path: '/a', options: { onRejected }, handler: { reply: 'ok', wait: () => hold.promise } },
-      ])
-      let first: Promise<Reply> | undefined
-      try {
-        const admitted = nextEvent(controller, 'admit')
-        first = get(running.port, '/a')
-        await admitted
-        // A half-written answer that is never ended would hold the client and its socket.
-        const outcome = await within(get(running.port, '/a'), 2000).then(
-          () => 'ended normally',
-          (error: Error) => error.message,
-        )
-        expect(outcome).toMatch(/aborted|socket hang up|ECONNRESET/)
-        expect(errors.map((e) => e.source)).toEqual(['onRejected'])
-        hold.open()
-        expect((await first).status).toBe(200)
-        await expectDrained(controller)
-      } finally {
-        hold.open()
-        await first?.catch(() => undefined)
-        await running.close()
-        controller.close()
-      }
-    })
-  },
-)
+// Koa and Hono answer through a value (ctx.body, a returned Response): their hooks never write half a response.
+describe.each(
+  targets.filter((target) => !target.name.startsWith('Koa') && !target.name.startsWith('Hono')),
+)('$name', (target: Target) => {
+  it('ends the response when onRejected throws after it started writing', async () => {
+    const controller = createAdmissionController({ limit: 1, queue: { size: 0 } })
+    const hold = latch()
+    const errors = errorsOf(controller)
+    const onRejected = (
+      _req: unknown,
+      reply: http.ServerResponse | { raw: http.ServerResponse },
+    ): void => {
+      // Fastify hands its reply; the half-written answer goes to the socket underneath.
+      const res = 'raw' in reply ? reply.raw : reply
+      res.writeHead(503, { 'content-length': 10 })
+      res.write('half')
+      throw new Error('onRejected failed midway')
+    }
+    const running = await target.start(controller, [
+      { path: '/a', options: { onRejected }, handler: { reply: 'ok', wait: () => hold.promise } },
+    ])
+    let first: Promise<Reply> | undefined
+    try {
+      const admitted = nextEvent(controller, 'admit')
+      first = get(running.port, '/a')
+      await admitted
+      // A half-written answer that is never ended would hold the client and its socket.
+      const outcome = await within(get(running.port, '/a'), 2000).then(
+        () => 'ended normally',
+        (error: Error) => error.message,
+      )
+      expect(outcome).toMatch(/aborted|socket hang up|ECONNRESET/)
+      expect(errors.map((e) => e.source)).toEqual(['onRejected'])
+      hold.open()
+      expect((await first).status).toBe(200)
+      await expectDrained(controller)
+    } finally {
+      hold.open()
+      await first?.catch(() => undefined)
+      await running.close()
+      controller.close()
+    }
+  })
+})

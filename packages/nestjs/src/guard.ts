@@ -88,8 +88,12 @@ export class SpillwayGuard implements CanActivate {
     if (passage === 'proceed') return true
     if (passage === 'gone') throw new ShedRejectedException(undefined)
     const answered = this.#answer(route.onRejected, request, response, res, passage)
-    if (answered === undefined) throw new ShedRejectedException(passage)
+    if (answered === undefined) {
+      handOver(response, res)
+      throw new ShedRejectedException(passage)
+    }
     return answered.then(() => {
+      handOver(response, res)
       throw new ShedRejectedException(passage)
     })
   }
@@ -119,6 +123,17 @@ export class SpillwayGuard implements CanActivate {
     }
     return undefined
   }
+}
+
+/**
+ * Nest's exception filter answers unless the platform says the response was
+ * sent; Fastify says so only once the raw response has ended. A half-written
+ * answer that was destroyed has not: hijack the reply so Fastify never tries
+ * to write headers a second time.
+ */
+function handOver(response: unknown, res: ServerResponse): void {
+  const reply = response as { sent?: boolean; hijack?: () => void }
+  if (res.headersSent && reply.sent === false && typeof reply.hijack === 'function') reply.hijack()
 }
 
 // Decorators applied as calls: this package builds without decorator support.
