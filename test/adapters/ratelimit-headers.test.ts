@@ -3,10 +3,7 @@ import { type AdmissionController, createAdmissionController } from '@spillway/c
 import { expectDrained, get, latch, nextEvent } from '../contract/support.js'
 import { type Target, targets } from '../contract/targets.js'
 
-// The Node-kit adapters; Hono has no node layer and its own gate (not covered here yet).
-const nodeKitTargets = targets.filter((target) => !target.name.startsWith('Hono'))
-
-describe.each(nodeKitTargets)('$name', (target: Target) => {
+describe.each(targets)('$name', (target: Target) => {
   let controller: AdmissionController
   afterEach(() => controller.close())
 

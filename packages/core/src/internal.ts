@@ -6,6 +6,7 @@
  * only the root export, and these may change in any release.
  */
 export { invalidOption } from './errors.js'
+export { type RateLimitHeaders, rateLimitFields } from './rate-limit-fields.js'
 export { RateWindow } from './rate-window.js'
 export { computeRetryAfterSeconds, type RetryAfterInput } from './retry-after.js'
 export { seededRandom } from './seeded-random.js'

@@ -11,6 +11,7 @@ import {
   DEFAULTS,
   type Rejection,
 } from '@spillway/core'
+import type { RateLimitHeaders } from '@spillway/core/internal'
 import {
   checkBoolean,
   checkFunction,
@@ -80,6 +81,25 @@ export interface HonoRouteOptions {
    * @default the problem+json response
    */
   onRejected?: OnRejected | undefined
+  /**
+   * Observes every rejection (a log line, a metric) after the answer is
+   * chosen; it cannot change it. A throw or rejection is reported as
+   * `source: 'onShed'` and the answer goes out as it would have.
+   * @default undefined
+   */
+  onShed?: ((c: Context, rejection: Rejection) => unknown) | undefined
+  /**
+   * On a `429 quota`, also send the IETF `RateLimit` / `RateLimit-Policy`
+   * fields of this draft (`Retry-After` stays).
+   * @default false
+   */
+  rateLimitHeaders?: RateLimitHeaders | undefined
+  /**
+   * The key's cap, for the RateLimit policy (`q` / `limit`): a number or a
+   * function of the request. draft-7 sends nothing without it.
+   * @default undefined
+   */
+  rateLimitQuota?: number | ((c: Context) => number | undefined) | undefined
 }
 
 /** Options for a middleware with its own controller: the controller's options plus the route's. */
@@ -95,6 +115,9 @@ export interface ResolvedRoute {
   readonly isFailure: ((c: Context) => boolean) | undefined
   readonly dryRun: boolean
   readonly onRejected: OnRejected | undefined
+  readonly onShed: ((c: Context, rejection: Rejection) => unknown) | undefined
+  readonly rateLimitHeaders: RateLimitHeaders
+  readonly rateLimitQuota: number | ((c: Context) => number | undefined) | undefined
 }
 
 const ROUTE_DEFAULTS = Object.freeze({
@@ -107,7 +130,12 @@ const ROUTE_DEFAULTS = Object.freeze({
   isFailure: undefined,
   dryRun: false,
   onRejected: undefined,
+  onShed: undefined,
+  rateLimitHeaders: false,
+  rateLimitQuota: undefined,
 })
+
+const RATE_LIMIT_DRAFTS = ['draft-7', 'draft-8'] as const
 
 const ROUTE_KEYS: readonly string[] = Object.keys(ROUTE_DEFAULTS)
 const CONTROLLER_KEYS: readonly string[] = Object.keys(DEFAULTS)
@@ -148,6 +176,17 @@ function resolveRoute(value: unknown, controller: AdmissionController): Resolved
     isFailure: optionalFunction(top.isFailure, 'isFailure'),
     dryRun: checkBoolean(top.dryRun, 'dryRun'),
     onRejected: optionalFunction<OnRejected>(top.onRejected, 'onRejected'),
+    onShed: optionalFunction(top.onShed, 'onShed'),
+    rateLimitHeaders:
+      top.rateLimitHeaders === false
+        ? false
+        : checkOneOf(top.rateLimitHeaders, 'rateLimitHeaders', RATE_LIMIT_DRAFTS),
+    rateLimitQuota:
+      typeof top.rateLimitQuota === 'function'
+        ? (top.rateLimitQuota as (c: Context) => number | undefined)
+        : top.rateLimitQuota === undefined
+          ? undefined
+          : checkNumber(top.rateLimitQuota, 'rateLimitQuota', { integer: true, min: 0 }),
   }
 }
 

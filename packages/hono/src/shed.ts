@@ -13,9 +13,10 @@ import type {
   Permit,
   Rejection,
 } from '@spillway/core'
+import { rateLimitFields } from '@spillway/core/internal'
 import type { Context, MiddlewareHandler } from 'hono'
 import { createMiddleware } from 'hono/factory'
-import { rejectionResponse } from './rejection.js'
+import { rejectionResponse, retryAfterValue } from './rejection.js'
 import {
   type HonoRouteOptions,
   headerDeadline,
@@ -93,7 +94,7 @@ export function shed(
 ): ShedMiddleware {
   const { controller, route } = resolveShedOptions(optionsOrController, routeOptions)
   const { priority, key, deadline, deadlineHeader, deadlineHeaderMaxMs, skip, isFailure } = route
-  const { onRejected } = route
+  const { onRejected, onShed, rateLimitHeaders, rateLimitQuota } = route
   const admitOptions = route.dryRun ? DRY_RUN : undefined
 
   // A user function that throws counts as "no answer": the default applies.
@@ -107,7 +108,13 @@ export function shed(
   }
 
   const classify = (c: Context, signal: AbortSignal): AdmissionRequest => {
-    const request: AdmissionRequest = { signal }
+    // For events and logs: the route template where Hono matched one, else the path.
+    const template = c.req.routePath
+    const request: AdmissionRequest = {
+      signal,
+      method: c.req.method,
+      route: template !== undefined && !template.includes('*') ? template : c.req.path,
+    }
     if (typeof priority === 'string') request.priority = priority
     else if (priority !== undefined) {
       const name = attempt('priority', priority, c)
@@ -134,17 +141,43 @@ export function shed(
     return request
   }
 
+  const observe = (c: Context, rejection: Rejection): void => {
+    try {
+      const result: unknown = onShed?.(c, rejection)
+      if (result instanceof Promise) {
+        result.catch((error: unknown) => controller.reportError('onShed', error))
+      }
+    } catch (error) {
+      controller.reportError('onShed', error)
+    }
+  }
+
+  const withRateLimit = (c: Context, rejection: Rejection, response: Response): Response => {
+    if (rateLimitHeaders === false || rejection.reason !== 'quota') return response
+    const quota =
+      typeof rateLimitQuota === 'function'
+        ? attempt('rateLimitQuota', rateLimitQuota, c)
+        : rateLimitQuota
+    const fields = rateLimitFields(rateLimitHeaders, retryAfterValue(rejection), quota)
+    if (fields.length === 0) return response
+    // A custom Response may carry immutable headers (e.g. from fetch): copy it.
+    const answer = new Response(response.body, response)
+    for (const [name, value] of fields) answer.headers.set(name, value)
+    return answer
+  }
+
   const reject = async (c: Context, rejection: Rejection): Promise<Response> => {
+    if (onShed !== undefined) observe(c, rejection)
     if (onRejected !== undefined) {
       try {
         const answer = await onRejected(c, rejection)
-        if (answer instanceof Response) return answer
+        if (answer instanceof Response) return withRateLimit(c, rejection, answer)
         throw new TypeError(`onRejected returned ${typeof answer}, not a Response`)
       } catch (error) {
         controller.reportError('onRejected', error)
       }
     }
-    return rejectionResponse(rejection)
+    return withRateLimit(c, rejection, rejectionResponse(rejection))
   }
 
   const failed = (c: Context): boolean => {
