@@ -50,6 +50,7 @@ Options:
   --timeout-ms <2000>     client timeout
   --slo-ms <500>          goodput counts 2xx answered within this
   --limit <10> --queue-size <16> --queue-timeout-ms <250>   the fixed spillway configuration
+                   (adaptive limits get the controller's default queue unless a --queue-* is given)
   --adaptive <gradient2,aimd,vegas|none>
   --json <file> --html <file>     where to write the report (default loadtest/results/)
   --from <src|dist>       load spillway from packages/*/src (default, no build needed)
@@ -119,6 +120,7 @@ async function main(): Promise<void> {
     queueTimeoutMs:
       numberOption(values['queue-timeout-ms'], 'queue-timeout-ms') ??
       DEFAULT_OPTIONS.queueTimeoutMs,
+    queueGiven: values['queue-size'] !== undefined || values['queue-timeout-ms'] !== undefined,
     adaptive,
     levels:
       values.levels === undefined

@@ -24,6 +24,12 @@ export interface ScenarioOptions {
   limit: number
   queueSize: number
   queueTimeoutMs: number
+  /**
+   * Whether `queueSize`/`queueTimeoutMs` were given on the command line: if not,
+   * adaptive limits run with the controller's default queue, as a user who
+   * writes only `{ limit: { algorithm } }` gets.
+   */
+  queueGiven?: boolean | undefined
   /** Adaptive algorithms to include where the scenario compares them. */
   adaptive: Array<AdaptiveLimitConfig['algorithm']>
   /** Load multiples of capacity (overload). */
@@ -69,11 +75,15 @@ export function fixedSpillway(options: ScenarioOptions): Protection {
   }
 }
 
-/** An adaptive spillway protection with the same queue. */
+/**
+ * An adaptive spillway protection: only `{ limit: { algorithm } }` (the
+ * controller's default queue), or the fixed one's queue when one was given.
+ */
 export function adaptiveSpillway(
   options: ScenarioOptions,
   algorithm: AdaptiveLimitConfig['algorithm'],
 ): Protection {
+  if (options.queueGiven !== true) return { kind: 'spillway', limit: { algorithm } }
   return {
     kind: 'spillway',
     limit: { algorithm },

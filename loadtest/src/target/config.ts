@@ -30,8 +30,8 @@ export type Protection =
       kind: 'spillway'
       /** A fixed limit, or an adaptive one. */
       limit: number | AdaptiveLimitConfig
-      /** The controller's queue options. */
-      queue: { size: number; timeoutMs: number; order?: 'fifo' | 'lifo' | 'adaptive' }
+      /** The controller's queue options; absent: the controller's defaults (sized from the limit when adaptive). */
+      queue?: { size: number; timeoutMs: number; order?: 'fifo' | 'lifo' | 'adaptive' }
     }
 
 /** A target server's whole configuration. */
@@ -66,7 +66,11 @@ export function describeProtection(protection: Protection): string {
         typeof protection.limit === 'number'
           ? `limit ${protection.limit}`
           : `${protection.limit.algorithm}`
-      return `spillway (${limit}, queue ${protection.queue.size}/${protection.queue.timeoutMs} ms)`
+      const queue =
+        protection.queue === undefined
+          ? 'default queue'
+          : `queue ${protection.queue.size}/${protection.queue.timeoutMs} ms`
+      return `spillway (${limit}, ${queue})`
     }
   }
 }

@@ -21,6 +21,7 @@
  */
 import { RejectedError } from './errors.js'
 import { type AdmissionControllerOptions, type ResolvedOptions, resolveOptions } from './options.js'
+import { QueueBounds } from './queue-bounds.js'
 import { RateWindow } from './rate-window.js'
 import { computeRetryAfterSeconds } from './retry-after.js'
 import { admitProbability, pressureCappedLimit } from './shedding.js'
@@ -231,6 +232,7 @@ class Controller implements AdmissionController {
   readonly #priorityIndex: Map<string, number>
   readonly #defaultIndex: number
   readonly #queue: WaiterQueue<Waiter>
+  readonly #queueBounds: QueueBounds
   readonly #completions: RateWindow
   readonly #keys = new Map<string, number>()
   #listeners: ControllerListener[] = []
@@ -262,6 +264,7 @@ class Controller implements AdmissionController {
     this.#priorityIndex = new Map(priorities.map((name, i) => [name, i]))
     this.#defaultIndex = priorities.indexOf(defaultPriority)
     this.#queue = new WaiterQueue<Waiter>(priorities.length)
+    this.#queueBounds = new QueueBounds(this.#options.queueSize, this.#options.queueTimeoutMs)
     const start = now()
     this.#completions = new RateWindow(start)
     this.#busySince = start
@@ -378,6 +381,7 @@ class Controller implements AdmissionController {
     this.#released[outcome]++
     const serviceMs = Math.max(0, now - permit.startMs)
     if (outcome !== 'ignore') {
+      this.#queueBounds.onServiceTime(serviceMs)
       this.#limit.onSample({
         startMs: permit.startMs,
         rttMs: serviceMs,
@@ -438,7 +442,7 @@ class Controller implements AdmissionController {
     if (key !== undefined && this.#overShare(key, limit)) {
       return this.#reject('quota', priorityIndex, key, now, dryRun)
     }
-    const { queueSize } = this.#options
+    const queueSize = this.#queueBounds.size(limit)
     const full = this.#queue.size >= queueSize
     const victim = full ? this.#queue.evictionCandidate(priorityIndex) : undefined
     if (noQueue || queueSize === 0 || (full && victim === undefined)) {
@@ -611,7 +615,8 @@ class Controller implements AdmissionController {
   }
 
   #timeoutMs(congested: boolean): number {
-    const { queueTimeoutMs, codelTargetMs } = this.#options
+    const { codelTargetMs } = this.#options
+    const queueTimeoutMs = this.#queueBounds.timeoutMs
     return congested ? Math.min(queueTimeoutMs, codelTargetMs) : queueTimeoutMs
   }
 
@@ -673,7 +678,7 @@ class Controller implements AdmissionController {
   #overShare(key: string, limit: number): boolean {
     const held = this.#keys.get(key)
     if (held === undefined) return false
-    const share = Math.max(1, Math.floor((limit + this.#options.queueSize) / this.#keys.size))
+    const share = Math.max(1, Math.floor((limit + this.#queueBounds.size(limit)) / this.#keys.size))
     return held >= share
   }
 

@@ -126,7 +126,8 @@ export interface NumberRule {
   max?: number
 }
 
-function ruleText(rule: NumberRule): string {
+/** "an integer ≥ 0", "a finite number > 0": what a rule allows, for messages. */
+export function ruleText(rule: NumberRule): string {
   const kind = rule.integer ? 'an integer' : 'a finite number'
   const parts: string[] = []
   if (rule.min !== undefined) parts.push(`${rule.exclusiveMin ? '>' : '≥'} ${rule.min}`)
