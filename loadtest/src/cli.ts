@@ -12,6 +12,7 @@ import { calibrate } from './scenarios/calibrate.js'
 import { capacityStep } from './scenarios/capacity-step.js'
 import { closedLoop } from './scenarios/closed-loop-report.js'
 import { DEFAULT_OPTIONS, type ScenarioOptions } from './scenarios/common.js'
+import { cost } from './scenarios/cost.js'
 import { demo } from './scenarios/demo.js'
 import { overhead } from './scenarios/overhead.js'
 import { overload } from './scenarios/overload.js'
@@ -26,6 +27,7 @@ const SCENARIOS: Record<string, (options: ScenarioOptions) => Promise<Report>> =
   priorities,
   calibrate,
   'closed-loop': closedLoop,
+  cost,
 }
 
 const USAGE = `Usage: pnpm loadtest <scenario> [options]
@@ -39,6 +41,8 @@ Scenarios:
   priorities      20/50/30 critical/normal/sheddable mix at 3×
   calibrate       step the load up, find the knee, suggest a configuration
   closed-loop     naive retrying clients vs @spillway/client (retry amplification)
+  cost            instructions (callgrind) and server CPU per request: bare, pass-through,
+                  spillway; node:http and --framework (built packages: run the build first)
 
 Options:
   --duration <s>          seconds of load per run (scenario default)

@@ -256,24 +256,55 @@ export async function runOpenLoop(o: OpenLoopOptions): Promise<OpenLoopResult> {
 
 async function main(): Promise<void> {
   const seed = Number(process.argv[2] ?? 1)
+  const oldQueue = { size: 100, timeoutMs: 1000 }
   const configs: [string, AdmissionControllerOptions][] = [
     ['fixed 10, queue 16 / 250 ms', { limit: 10, queue: { size: 16, timeoutMs: 250 } }],
-    ['gradient2 (defaults)', { limit: { algorithm: 'gradient2' } }],
-    ['vegas (defaults)', { limit: { algorithm: 'vegas' } }],
-    ['aimd (defaults)', { limit: { algorithm: 'aimd' } }],
+    [
+      'gradient2, queue 100 / 1000 ms (old default)',
+      { limit: { algorithm: 'gradient2' }, queue: oldQueue },
+    ],
+    ['gradient2 (default queue: auto)', { limit: { algorithm: 'gradient2' } }],
+    [
+      'vegas, queue 100 / 1000 ms (old default)',
+      { limit: { algorithm: 'vegas' }, queue: oldQueue },
+    ],
+    ['vegas (default queue: auto)', { limit: { algorithm: 'vegas' } }],
+    ['aimd (default queue: auto)', { limit: { algorithm: 'aimd' } }],
   ]
+  const row = (name: string, load: string, r: OpenLoopResult): string => {
+    const l = [...r.limits].sort((a, b) => a - b)
+    return `| ${name} | ${load} | ${(100 * r.goodput).toFixed(1)}% | ${r.p50.toFixed(0)} / ${r.p99.toFixed(0)} / ${r.max.toFixed(0)} | ${r.meanQueueMs.toFixed(0)} / ${r.meanPoolMs.toFixed(0)} | ${l[0]}–${l[l.length >> 1]}–${l.at(-1)} |`
+  }
   console.log(
-    '| configuration | × | goodput | 2xx p50 / p99 / max (ms) | queue / pool wait (ms) | limit (min–median–max) |',
+    '| configuration | load | goodput (% of capacity) | 2xx p50 / p99 / max, ms | mean wait: queue / pool, ms | limit min–median–max |',
   )
-  console.log('| --- | --: | --: | --: | --: | --: |')
+  console.log('| --- | --- | --: | --: | --: | --: |')
   for (const [name, controller] of configs) {
     for (const multiple of [2, 3, 4]) {
       const r = await runOpenLoop({ controller, phases: [[0, multiple]], durationMs: 8000, seed })
-      const l = [...r.limits].sort((a, b) => a - b)
-      console.log(
-        `| ${name} | ${multiple} | ${(100 * r.goodput).toFixed(1)}% | ${r.p50.toFixed(0)} / ${r.p99.toFixed(0)} / ${r.max.toFixed(0)} | ${r.meanQueueMs.toFixed(0)} / ${r.meanPoolMs.toFixed(0)} | ${l[0]}–${l[l.length >> 1]}–${l.at(-1)} |`,
-      )
+      console.log(row(name, `${multiple}×`, r))
     }
+    const stalled = await runOpenLoop({
+      controller,
+      phases: [[0, 3]],
+      durationMs: 8000,
+      seed,
+      stalls: [
+        [2000, 100],
+        [4000, 200],
+        [6000, 50],
+      ],
+    })
+    console.log(row(name, '3×, stalls of 100, 200, 50 ms', stalled))
+    // capacity-step: 320 req/s, the operation goes from 20 to 40 ms at half time; goodput of the 2nd half.
+    const step = await runOpenLoop({
+      controller,
+      phases: [[0, 0.8]],
+      durationMs: 20_000,
+      serviceSteps: [[10_000, 40]],
+      seed,
+    })
+    console.log(row(name, 'capacity-step (0.8× → 1.6×), whole run', step))
   }
 }
 

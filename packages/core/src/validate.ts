@@ -1,7 +1,7 @@
 /**
  * Option checking shared by the controller, the limit algorithms and the
  * adapters. Every message has one shape, after p-queue's:
- *   Expected `queue.timeoutMs` to be a finite number > 0, got `-5` (number).
+ *   Expected `queue.codelTargetMs` to be a finite number > 0, got `-5` (number).
  * A wrong type is a `TypeError`; the right type out of range is a `RangeError`.
  */
 import { invalidOption } from './errors.js'

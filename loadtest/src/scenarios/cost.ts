@@ -1,0 +1,250 @@
+/**
+ * `cost`: what protection costs per request when nothing is wrong, counted two
+ * ways on a trivial route, bare vs a pass-through layer vs spillway (a limit
+ * that never binds; fixed, then gradient2), on node:http and on `--framework`:
+ *
+ * - **Instructions per request** under `valgrind --tool=callgrind` (when
+ *   valgrind is installed): the server runs under callgrind, answers a fixed
+ *   number of requests, and exits; the same with more requests; the difference
+ *   of the two totals over the difference of the counts is the steady-state
+ *   cost, startup and warm-up subtracted. Instruction counts do not depend on
+ *   what else the machine is doing. V8 runs `--single-threaded` (no concurrent
+ *   compiler or GC threads) so that runs repeat.
+ * - **Server CPU µs per request** without valgrind: every server started at
+ *   once, warmed up, then rounds in alternating order, CPU time read from the
+ *   server before and after each; the median round.
+ *
+ * Requests come from 8 keep-alive connections in this process, never from the
+ * measured one. Figures in `loadtest/README.md` ("cost").
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { Agent, request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { CostArm } from '../cost/cost-server.js'
+import { loadtestRoot, tsconfigPath, tsxLoaderUrl } from '../harness/paths.js'
+import { createReport, type Report } from '../report/model.js'
+import type { ScenarioOptions } from './common.js'
+
+const ARMS: CostArm[] = ['bare', 'passthrough', 'spillway', 'spillway-gradient2']
+const CONNECTIONS = 8
+/** Requests in the short and the long callgrind run: their difference is what is counted. */
+const CALLGRIND_COUNTS = [2000, 6000] as const
+const CPU_ROUNDS = 6
+const CPU_REQUESTS = 20_000
+const WARMUP_REQUESTS = 20_000
+
+interface Server {
+  child: ChildProcess
+  port: number
+  exited: Promise<void>
+}
+
+function startServer(arm: CostArm, framework: string, valgrindOut?: string): Promise<Server> {
+  const node = [
+    ...(valgrindOut === undefined ? [] : ['--single-threaded']),
+    '--import',
+    tsxLoaderUrl(),
+    join(loadtestRoot(), 'src', 'cost', 'cost-server.ts'),
+  ]
+  const [command, args] =
+    valgrindOut === undefined
+      ? [process.execPath, node]
+      : [
+          'valgrind',
+          ['--tool=callgrind', `--callgrind-out-file=${valgrindOut}`, process.execPath, ...node],
+        ]
+  const child = spawn(command as string, args as string[], {
+    env: {
+      ...process.env,
+      COST_ARM: arm,
+      COST_FRAMEWORK: framework,
+      TSX_TSCONFIG_PATH: tsconfigPath('dist'),
+      NODE_ENV: 'production',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  return new Promise((resolve, reject) => {
+    let out = ''
+    let err = ''
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`cost server (${arm}) did not start: ${err.slice(-500)}`))
+    }, 180_000)
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d.toString()
+    })
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const match = /port (\d+)/.exec(out)
+      if (match !== null) {
+        clearTimeout(timer)
+        resolve({ child, port: Number(match[1]), exited })
+      }
+    })
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`cost server (${arm}) exited with ${code}: ${err.slice(-500)}`))
+    })
+  })
+}
+
+function get(agent: Agent, port: number, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => {
+        body += chunk
+      })
+      res.on('end', () => resolve(body))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** `count` requests to `/` over `CONNECTIONS` keep-alive connections. */
+async function drive(port: number, count: number): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS })
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      next++
+      await get(agent, port, '/')
+    }
+  }
+  await Promise.all(Array.from({ length: CONNECTIONS }, worker))
+  agent.destroy()
+}
+
+async function cpuMicros(port: number): Promise<number> {
+  const agent = new Agent({ keepAlive: false })
+  const body = await get(agent, port, '/__cpu')
+  return (JSON.parse(body) as { cpuMicros: number }).cpuMicros
+}
+
+async function stop(server: Server): Promise<void> {
+  await get(new Agent({ keepAlive: false }), server.port, '/__exit').catch(() => undefined)
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), 60_000)
+  await server.exited
+  clearTimeout(timer)
+}
+
+/** Total instructions (`Ir`) of one callgrind run. */
+function totalInstructions(file: string): number {
+  const text = readFileSync(file, 'utf8')
+  const match = /^(?:summary|totals):\s*(\d+)/m.exec(text)
+  if (match === null) throw new Error(`no instruction total in ${file}`)
+  return Number(match[1])
+}
+
+async function instructionsPerRequest(arm: CostArm, framework: string, dir: string) {
+  const totals: number[] = []
+  for (const count of CALLGRIND_COUNTS) {
+    const file = join(dir, `${framework}-${arm}-${count}.out`)
+    const server = await startServer(arm, framework, file)
+    await drive(server.port, count)
+    await stop(server)
+    totals.push(totalInstructions(file))
+    process.stderr.write(`callgrind ${framework} ${arm} ${count}: ${totals.at(-1)} Ir\n`)
+  }
+  const [short, long] = totals as [number, number]
+  return (long - short) / (CALLGRIND_COUNTS[1] - CALLGRIND_COUNTS[0])
+}
+
+const median = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1] ?? Number.NaN
+
+async function cpuPerRequest(framework: string): Promise<number[][]> {
+  const servers: Server[] = []
+  const rounds: number[][] = ARMS.map(() => [])
+  try {
+    for (const arm of ARMS) servers.push(await startServer(arm, framework))
+    for (const server of servers) await drive(server.port, WARMUP_REQUESTS)
+    for (let round = 0; round < CPU_ROUNDS; round++) {
+      const order = ARMS.map((_, i) => i)
+      if (round % 2 === 1) order.reverse()
+      for (const i of order) {
+        const server = servers[i] as Server
+        const before = await cpuMicros(server.port)
+        await drive(server.port, CPU_REQUESTS)
+        const after = await cpuMicros(server.port)
+        ;(rounds[i] as number[]).push((after - before) / CPU_REQUESTS)
+      }
+    }
+  } finally {
+    await Promise.all(servers.map(stop))
+  }
+  return rounds
+}
+
+function hasValgrind(): boolean {
+  return spawnSync('valgrind', ['--version'], { stdio: 'ignore' }).status === 0
+}
+
+export async function cost(options: ScenarioOptions): Promise<Report> {
+  const report = createReport(
+    'cost',
+    'spillway cost per request when nothing is wrong: instructions and server CPU',
+  )
+  const frameworks = ['node', options.framework]
+  const fmt = (n: number, digits = 0): string => n.toFixed(digits)
+  for (const framework of frameworks) {
+    const cpu = await cpuPerRequest(framework)
+    const cpuMedian = cpu.map(median)
+    const bareCpu = cpuMedian[0] as number
+    let instructions: number[] | undefined
+    if (hasValgrind()) {
+      const dir = mkdtempSync(join(tmpdir(), 'spillway-cost-'))
+      try {
+        instructions = []
+        for (const arm of ARMS) instructions.push(await instructionsPerRequest(arm, framework, dir))
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    } else {
+      report.notes.push('valgrind is not installed: instruction counts skipped.')
+    }
+    const bareIr = instructions?.[0]
+    report.tables.push({
+      title: `${framework === 'node' ? 'node:http' : framework}: per request, ${CONNECTIONS} keep-alive connections`,
+      headers: [
+        'server',
+        'instructions (callgrind)',
+        '÷ bare',
+        'CPU µs (median of rounds)',
+        '÷ bare',
+        'CPU µs per round',
+      ],
+      rows: ARMS.map((arm, i) => {
+        const ir = instructions?.[i]
+        const us = cpuMedian[i] as number
+        return [
+          arm,
+          ir === undefined ? '–' : fmt(ir),
+          ir === undefined || bareIr === undefined ? '–' : fmt(ir / bareIr, 3),
+          fmt(us, 1),
+          fmt(us / bareCpu, 3),
+          (cpu[i] as number[]).map((v) => fmt(v, 1)).join(' '),
+        ]
+      }),
+    })
+    if (instructions !== undefined && bareIr !== undefined) {
+      // Instructions to µs through the bare server's own ratio in the CPU rounds.
+      const usPerIr = bareCpu / bareIr
+      const added = (instructions[2] as number) - (instructions[1] as number)
+      report.findings.push(
+        `${framework}: spillway adds ${fmt(added)} instructions per request over a pass-through layer ` +
+          `(≈ ${fmt(added * usPerIr, 2)} µs at this machine's ${fmt(bareIr / bareCpu)} instructions per µs); ` +
+          `${fmt((instructions[2] as number) / bareIr, 3)}× bare in instructions, ${fmt((cpuMedian[2] as number) / bareCpu, 3)}× in CPU time.`,
+      )
+    }
+  }
+  report.notes.push(
+    'The load generator shares the cores with the server; CPU time is the server’s own, instructions are counted by callgrind.',
+  )
+  return report
+}
