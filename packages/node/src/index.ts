@@ -7,6 +7,7 @@ export {
   type ReportError,
 } from './bind-permit.js'
 export { abortSignalFor, type ClientSignal, clientGone } from './client-signal.js'
+export { type EarlyGate, installEarlyGate } from './early-gate.js'
 export { createGate, type Gate, type Passage } from './gate.js'
 export * from './pressure-monitor.js'
 export {
