@@ -22,18 +22,24 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { CostArm } from '../cost/cost-server.js'
-import { loadtestRoot, tsconfigPath, tsxLoaderUrl } from '../harness/paths.js'
+import { loadtestRoot } from '../harness/paths.js'
 import { createReport, type Report } from '../report/model.js'
 import type { ScenarioOptions } from './common.js'
 
-const ARMS: CostArm[] = ['bare', 'passthrough', 'spillway', 'spillway-gradient2']
+/** The servers compared (`src/cost/cost-server.mjs`). */
+type CostArm = 'bare' | 'passthrough' | 'spillway' | 'spillway-gradient2' | 'early-gate'
+
+/** Admitted requests: CPU rounds for every arm; callgrind for four (it is slow). */
+const ARMS: CostArm[] = ['bare', 'passthrough', 'spillway', 'spillway-gradient2', 'early-gate']
+const CALLGRIND_ARMS: CostArm[] = ['bare', 'passthrough', 'spillway', 'early-gate']
+/** Rejected requests (a pressure of 1 sheds everything): the framework's adapter vs the early gate. */
+const REJECT_ARMS: CostArm[] = ['spillway', 'early-gate']
 const CONNECTIONS = 8
 /** Requests in the short and the long callgrind run: their difference is what is counted. */
-const CALLGRIND_COUNTS = [2000, 6000] as const
+const CALLGRIND_COUNTS = [1000, 3000] as const
 const CPU_ROUNDS = 6
-const CPU_REQUESTS = 20_000
-const WARMUP_REQUESTS = 20_000
+const CPU_REQUESTS = 10_000
+const WARMUP_REQUESTS = 10_000
 
 interface Server {
   child: ChildProcess
@@ -41,12 +47,21 @@ interface Server {
   exited: Promise<void>
 }
 
-function startServer(arm: CostArm, framework: string, valgrindOut?: string): Promise<Server> {
+/** Servers started and not yet exited: killed, by PID, if this process exits first. */
+const started = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of started) child.kill('SIGKILL')
+})
+
+function startServer(
+  arm: CostArm,
+  framework: string,
+  valgrindOut?: string,
+  reject = false,
+): Promise<Server> {
   const node = [
     ...(valgrindOut === undefined ? [] : ['--single-threaded']),
-    '--import',
-    tsxLoaderUrl(),
-    join(loadtestRoot(), 'src', 'cost', 'cost-server.ts'),
+    join(loadtestRoot(), 'src', 'cost', 'cost-server.mjs'),
   ]
   const [command, args] =
     valgrindOut === undefined
@@ -60,12 +75,18 @@ function startServer(arm: CostArm, framework: string, valgrindOut?: string): Pro
       ...process.env,
       COST_ARM: arm,
       COST_FRAMEWORK: framework,
-      TSX_TSCONFIG_PATH: tsconfigPath('dist'),
+      COST_REJECT: reject ? '1' : '0',
       NODE_ENV: 'production',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  started.add(child)
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      started.delete(child)
+      resolve()
+    }),
+  )
   return new Promise((resolve, reject) => {
     let out = ''
     let err = ''
@@ -114,7 +135,8 @@ async function drive(port: number, count: number): Promise<void> {
   const worker = async (): Promise<void> => {
     while (next < count) {
       next++
-      await get(agent, port, '/')
+      // A reused keep-alive socket can race its close: ask again (the server saw nothing).
+      await get(agent, port, '/').catch(() => get(agent, port, '/'))
     }
   }
   await Promise.all(Array.from({ length: CONNECTIONS }, worker))
@@ -142,7 +164,11 @@ function totalInstructions(file: string): number {
   return Number(match[1])
 }
 
-async function instructionsPerRequest(arm: CostArm, framework: string, dir: string) {
+async function instructionsPerRequest(
+  arm: CostArm,
+  framework: string,
+  dir: string,
+): Promise<number> {
   const totals: number[] = []
   for (const count of CALLGRIND_COUNTS) {
     const file = join(dir, `${framework}-${arm}-${count}.out`)
@@ -158,14 +184,18 @@ async function instructionsPerRequest(arm: CostArm, framework: string, dir: stri
 
 const median = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1] ?? Number.NaN
 
-async function cpuPerRequest(framework: string): Promise<number[][]> {
+async function cpuPerRequest(
+  framework: string,
+  arms: CostArm[],
+  reject = false,
+): Promise<number[][]> {
   const servers: Server[] = []
-  const rounds: number[][] = ARMS.map(() => [])
+  const rounds: number[][] = arms.map(() => [])
   try {
-    for (const arm of ARMS) servers.push(await startServer(arm, framework))
+    for (const arm of arms) servers.push(await startServer(arm, framework, undefined, reject))
     for (const server of servers) await drive(server.port, WARMUP_REQUESTS)
     for (let round = 0; round < CPU_ROUNDS; round++) {
-      const order = ARMS.map((_, i) => i)
+      const order = arms.map((_, i) => i)
       if (round % 2 === 1) order.reverse()
       for (const i of order) {
         const server = servers[i] as Server
@@ -173,6 +203,9 @@ async function cpuPerRequest(framework: string): Promise<number[][]> {
         await drive(server.port, CPU_REQUESTS)
         const after = await cpuMicros(server.port)
         ;(rounds[i] as number[]).push((after - before) / CPU_REQUESTS)
+        process.stderr.write(
+          `cpu ${framework}${reject ? ' (rejecting)' : ''} round ${round + 1} ${arms[i]}: ${((after - before) / CPU_REQUESTS).toFixed(1)} µs\n`,
+        )
       }
     }
   } finally {
@@ -193,24 +226,26 @@ export async function cost(options: ScenarioOptions): Promise<Report> {
   const frameworks = ['node', options.framework]
   const fmt = (n: number, digits = 0): string => n.toFixed(digits)
   for (const framework of frameworks) {
-    const cpu = await cpuPerRequest(framework)
+    const cpu = await cpuPerRequest(framework, ARMS)
     const cpuMedian = cpu.map(median)
     const bareCpu = cpuMedian[0] as number
-    let instructions: number[] | undefined
+    const instructions = new Map<CostArm, number>()
     if (hasValgrind()) {
       const dir = mkdtempSync(join(tmpdir(), 'spillway-cost-'))
       try {
-        instructions = []
-        for (const arm of ARMS) instructions.push(await instructionsPerRequest(arm, framework, dir))
+        for (const arm of CALLGRIND_ARMS) {
+          instructions.set(arm, await instructionsPerRequest(arm, framework, dir))
+        }
       } finally {
         rmSync(dir, { recursive: true, force: true })
       }
     } else {
       report.notes.push('valgrind is not installed: instruction counts skipped.')
     }
-    const bareIr = instructions?.[0]
+    const bareIr = instructions.get('bare')
+    const name = framework === 'node' ? 'node:http' : framework
     report.tables.push({
-      title: `${framework === 'node' ? 'node:http' : framework}: per request, ${CONNECTIONS} keep-alive connections`,
+      title: `${name}: per admitted request, ${CONNECTIONS} keep-alive connections`,
       headers: [
         'server',
         'instructions (callgrind)',
@@ -220,7 +255,7 @@ export async function cost(options: ScenarioOptions): Promise<Report> {
         'CPU µs per round',
       ],
       rows: ARMS.map((arm, i) => {
-        const ir = instructions?.[i]
+        const ir = instructions.get(arm)
         const us = cpuMedian[i] as number
         return [
           arm,
@@ -232,16 +267,28 @@ export async function cost(options: ScenarioOptions): Promise<Report> {
         ]
       }),
     })
-    if (instructions !== undefined && bareIr !== undefined) {
+    const spillwayIr = instructions.get('spillway')
+    const passthroughIr = instructions.get('passthrough')
+    if (bareIr !== undefined && spillwayIr !== undefined && passthroughIr !== undefined) {
       // Instructions to µs through the bare server's own ratio in the CPU rounds.
       const usPerIr = bareCpu / bareIr
-      const added = (instructions[2] as number) - (instructions[1] as number)
+      const added = spillwayIr - passthroughIr
       report.findings.push(
-        `${framework}: spillway adds ${fmt(added)} instructions per request over a pass-through layer ` +
-          `(≈ ${fmt(added * usPerIr, 2)} µs at this machine's ${fmt(bareIr / bareCpu)} instructions per µs); ` +
-          `${fmt((instructions[2] as number) / bareIr, 3)}× bare in instructions, ${fmt((cpuMedian[2] as number) / bareCpu, 3)}× in CPU time.`,
+        `${name}: spillway adds ${fmt(added)} instructions per admitted request over a pass-through layer ` +
+          `(≈ ${fmt(added * usPerIr, 2)} µs at the bare server's ${fmt(bareIr / bareCpu)} instructions per µs); ` +
+          `${fmt(spillwayIr / bareIr, 3)}× bare in instructions, ${fmt((cpuMedian[2] as number) / bareCpu, 3)}× in CPU time.`,
       )
     }
+    const rejecting = (await cpuPerRequest(framework, REJECT_ARMS, true)).map(median)
+    report.tables.push({
+      title: `${name}: server CPU per 503 (everything shed by a pressure of 1)`,
+      headers: ['server', 'CPU µs per 503 (median of rounds)', '÷ admitted bare request'],
+      rows: REJECT_ARMS.map((arm, i) => [
+        arm === 'spillway' ? `spillway (${framework === 'node' ? 'shed()' : 'adapter'})` : arm,
+        fmt(rejecting[i] as number, 1),
+        fmt((rejecting[i] as number) / bareCpu, 3),
+      ]),
+    })
   }
   report.notes.push(
     'The load generator shares the cores with the server; CPU time is the server’s own, instructions are counted by callgrind.',
