@@ -51,6 +51,10 @@ Options:
   --framework <express|koa>
   --slots <8> --service-ms <20>   the downstream: slots × ms per operation
   --cpu-ms <0>            busy-loop CPU work per request
+  --new-connections       overload: open loop with a new connection per request (no keep-alive)
+                          (--cpu-ms 2 --slots 0: CPU-bound, capacity 1000 / cpu-ms)
+  --pressure              overload: also spillway + createPressureMonitor(), through the
+                          adapter and through installEarlyGate
   --timeout-ms <2000>     client timeout
   --slo-ms <500>          goodput counts 2xx answered within this
   --limit <10> --queue-size <16> --queue-timeout-ms <250>   the fixed spillway configuration
@@ -91,6 +95,8 @@ async function main(): Promise<void> {
       html: { type: 'string' },
       svg: { type: 'string' },
       from: { type: 'string' },
+      'new-connections': { type: 'boolean' },
+      pressure: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -100,6 +106,10 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE)
     if (values.help !== true) process.exitCode = 2
     return
+  }
+  for (const flag of ['new-connections', 'pressure'] as const) {
+    if (values[flag] === true && name !== 'overload')
+      throw new RangeError(`--${flag} applies to the overload scenario only`)
   }
   const framework = values.framework ?? DEFAULT_OPTIONS.framework
   if (framework !== 'express' && framework !== 'koa')
@@ -124,6 +134,8 @@ async function main(): Promise<void> {
     queueTimeoutMs:
       numberOption(values['queue-timeout-ms'], 'queue-timeout-ms') ??
       DEFAULT_OPTIONS.queueTimeoutMs,
+    newConnection: values['new-connections'] === true,
+    pressure: values.pressure === true,
     queueGiven: values['queue-size'] !== undefined || values['queue-timeout-ms'] !== undefined,
     adaptive,
     levels:

@@ -34,6 +34,14 @@ export interface ScenarioOptions {
   adaptive: Array<AdaptiveLimitConfig['algorithm']>
   /** Load multiples of capacity (overload). */
   levels: number[]
+  /** Open loop with a new connection per request (overload only). */
+  newConnection?: boolean | undefined
+  /**
+   * Also compare spillway with `createPressureMonitor()` (event-loop pressure
+   * shedding), through the framework adapter and through `installEarlyGate`
+   * (overload only).
+   */
+  pressure?: boolean | undefined
 }
 
 /** Defaults: the downstream and spillway configuration of the demo. */
@@ -51,9 +59,15 @@ export const DEFAULT_OPTIONS: ScenarioOptions = {
   levels: [2, 4],
 }
 
-/** Nominal capacity of the configured downstream, req/s. */
+/**
+ * Nominal capacity, req/s: the downstream's, or with `--slots 0` the event
+ * loop's (one core spending `cpuMs` per request), whichever binds first.
+ */
 export function capacityOf(options: ScenarioOptions): number {
-  return (options.slots / options.serviceMs) * 1000
+  const downstream =
+    options.slots > 0 ? (options.slots / options.serviceMs) * 1000 : Number.POSITIVE_INFINITY
+  const cpu = options.cpuMs > 0 ? 1000 / options.cpuMs : Number.POSITIVE_INFINITY
+  return Math.min(downstream, cpu)
 }
 
 /** The target with a given protection. */
@@ -67,7 +81,7 @@ export function targetWith(options: ScenarioOptions, protection: Protection): Ta
 }
 
 /** The fixed-limit spillway protection. */
-export function fixedSpillway(options: ScenarioOptions): Protection {
+export function fixedSpillway(options: ScenarioOptions): Extract<Protection, { kind: 'spillway' }> {
   return {
     kind: 'spillway',
     limit: options.limit,
@@ -98,6 +112,12 @@ export function comparedProtections(options: ScenarioOptions, withAdaptive = tru
     { kind: 'p-limit', concurrency: options.slots },
     fixedSpillway(options),
     ...(withAdaptive ? options.adaptive.map((a) => adaptiveSpillway(options, a)) : []),
+    ...(options.pressure === true
+      ? [
+          { ...fixedSpillway(options), pressure: true },
+          { ...fixedSpillway(options), pressure: true, early: true },
+        ]
+      : []),
   ]
 }
 

@@ -24,6 +24,8 @@ export interface AppContext {
   pLimit: (<T>(fn: () => Promise<T>) => Promise<T>) | null
   /** The adapter protecting the server, for the record. */
   adapter: string | null
+  /** Admission runs in the server's listener (`installEarlyGate`): the app adds no adapter. */
+  early: boolean
 }
 
 const loopDelay = monitorEventLoopDelay({ resolution: 10 })
@@ -70,7 +72,7 @@ export async function createExpressApp(context: AppContext): Promise<RequestList
   app.get('/__control', (req, res) => {
     res.json(control(context, new URL(req.url, 'http://127.0.0.1')))
   })
-  if (context.controller !== null) {
+  if (context.controller !== null && !context.early) {
     const { shed } = await import('@spillway/express')
     const { classify } = await import('./protect.js')
     app.use(shed(context.controller, { priority: (req) => classify(req.path) }))
@@ -113,7 +115,7 @@ export async function createKoaApp(context: AppContext): Promise<RequestListener
       ctx.body = control(context, new URL(ctx.url, 'http://127.0.0.1'))
     else await next()
   })
-  if (context.controller !== null) {
+  if (context.controller !== null && !context.early) {
     const { shed } = await import('@spillway/koa')
     const { classify } = await import('./protect.js')
     app.use(shed(context.controller, { priority: (ctx) => classify(ctx.path) }))

@@ -32,6 +32,10 @@ export type Protection =
       limit: number | AdaptiveLimitConfig
       /** The controller's queue options; absent: the controller's defaults (sized from the limit when adaptive). */
       queue?: { size: number; timeoutMs: number; order?: 'fifo' | 'lifo' | 'adaptive' }
+      /** Event-loop pressure shedding: `createPressureMonitor()` with its defaults. */
+      pressure?: boolean
+      /** Admission in the server's own listener (`installEarlyGate`), not the framework adapter. */
+      early?: boolean
     }
 
 /** A target server's whole configuration. */
@@ -70,7 +74,8 @@ export function describeProtection(protection: Protection): string {
         protection.queue === undefined
           ? 'default queue'
           : `queue ${protection.queue.size}/${protection.queue.timeoutMs} ms`
-      return `spillway (${limit}, ${queue})`
+      const extras = `${protection.pressure === true ? ', pressure' : ''}${protection.early === true ? ', early gate' : ''}`
+      return `spillway (${limit}, ${queue}${extras})`
     }
   }
 }

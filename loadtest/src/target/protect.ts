@@ -4,6 +4,7 @@
  */
 import type { AdmissionController, LimitOptions } from '@spillway/core'
 import { createAdmissionController } from '@spillway/core'
+import { createPressureMonitor } from '@spillway/node'
 import type { Protection } from './config.js'
 import { PRIORITIES, type PriorityName } from './config.js'
 
@@ -21,6 +22,7 @@ export function createController(
     // Adaptive configurations are forwarded as given; the controller validates them.
     limit: protection.limit as LimitOptions,
     queue: protection.queue,
+    pressure: protection.pressure === true ? createPressureMonitor() : undefined,
     priorities: [...PRIORITIES],
     defaultPriority: 'normal',
   })

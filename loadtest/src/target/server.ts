@@ -28,12 +28,13 @@ async function main(): Promise<void> {
     pLimitPending: () => null,
     pLimit: null,
     adapter: null,
+    early: config.protection.kind === 'spillway' && config.protection.early === true,
   }
   const { protection } = config
   if (protection.kind === 'spillway') {
     const { createController } = await import('./protect.js')
     context.controller = createController(protection)
-    context.adapter = `@spillway/${config.framework} (${process.env.SPILLWAY_FROM ?? 'src'})`
+    context.adapter = `${context.early ? '@spillway/node installEarlyGate' : `@spillway/${config.framework}`} (${process.env.SPILLWAY_FROM ?? 'src'})`
   } else if (protection.kind === 'p-limit') {
     const { default: pLimit } = await import('p-limit')
     const limit = pLimit(protection.concurrency)
@@ -43,6 +44,14 @@ async function main(): Promise<void> {
   const listener =
     config.framework === 'koa' ? await createKoaApp(context) : await createExpressApp(context)
   const server = createServer(listener)
+  if (context.early && context.controller !== null) {
+    const { installEarlyGate } = await import('@spillway/node')
+    const { classify } = await import('./protect.js')
+    installEarlyGate(server, context.controller, {
+      priority: (req) => classify(new URL(req.url ?? '/', 'http://127.0.0.1').pathname),
+      skip: (req) => req.url?.startsWith('/__') === true,
+    })
+  }
   // Longer than any run's idle gap, so the client's keep-alive sockets are never closed under it.
   server.keepAliveTimeout = 60_000
   server.listen(0, '127.0.0.1', () => {
