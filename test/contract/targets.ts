@@ -6,7 +6,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Readable } from 'node:stream'
 import type { AdmissionController } from '@spillway/core'
-import { shed as shedExpress } from '@spillway/express'
+import { guard, shed as shedExpress } from '@spillway/express'
 import { shed as shedKoa } from '@spillway/koa'
 import { shed as shedNode } from '@spillway/node'
 import express4 from 'express4'
@@ -145,7 +145,7 @@ type NextFn = import('express').NextFunction
 
 function expressHandler(route: Route) {
   const { handler } = route
-  return (_req: Req, res: Res, next: NextFn): void => {
+  return (_req: Req, res: Res, next: NextFn): unknown => {
     handler.onEnter?.()
     const answer = (): void => {
       if (res.writableEnded) return
@@ -162,16 +162,8 @@ function expressHandler(route: Route) {
           res.status(200).send(route.path)
       }
     }
-    // Express 4 does not catch rejected promises: a throw after waiting goes to next().
-    if (handler.wait) {
-      handler.wait().then(() => {
-        try {
-          answer()
-        } catch (error) {
-          next(error)
-        }
-      }, next)
-    } else answer()
+    // Returned, so `guard` holds the slot until the work settles and hands a throw to next().
+    return handler.wait ? handler.wait().then(answer) : answer()
   }
 }
 
@@ -188,7 +180,7 @@ function expressTarget(name: string, express: ExpressFactory): Target {
       }
       chain.push(middleware)
       if (route.endedAfter) chain.push((_req, res) => res.end('ended'))
-      chain.push(expressHandler(route))
+      chain.push(guard(expressHandler(route)))
       app.get(route.path, ...chain)
     }
     return http.createServer(app)

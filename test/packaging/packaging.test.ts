@@ -207,15 +207,21 @@ afterAll(() => {
 })
 
 describe('the packed packages, installed outside the workspace', () => {
-  it.each(PACKAGES)('ships @spillway/%s as dist only, with workspace: ranges rewritten', (name) => {
-    const dir = path.join(consumer, 'node_modules', '@spillway', name)
-    const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'))
-    expect(JSON.stringify(manifest)).not.toContain('workspace:')
-    expect(existsSync(path.join(dir, 'src'))).toBe(false)
-    for (const file of DIST_FILES) expect(existsSync(path.join(dir, 'dist', file))).toBe(true)
-    // The adapters must share the one installed core, not fetch another.
-    expect(existsSync(path.join(dir, 'node_modules', '@spillway'))).toBe(false)
-  })
+  it.each(PACKAGES)(
+    'ships @spillway/%s as dist and LICENSE only, with workspace: ranges rewritten',
+    (name) => {
+      const dir = path.join(consumer, 'node_modules', '@spillway', name)
+      const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'))
+      expect(JSON.stringify(manifest)).not.toContain('workspace:')
+      expect(existsSync(path.join(dir, 'src'))).toBe(false)
+      for (const file of DIST_FILES) expect(existsSync(path.join(dir, 'dist', file))).toBe(true)
+      expect(readFileSync(path.join(dir, 'LICENSE'), 'utf8')).toBe(
+        readFileSync(path.join(ROOT, 'LICENSE'), 'utf8'),
+      )
+      // The adapters must share the one installed core, not fetch another.
+      expect(existsSync(path.join(dir, 'node_modules', '@spillway'))).toBe(false)
+    },
+  )
 
   it('loads through require and through import with the same named exports, and both serve and shed', async () => {
     const cjs = await run(process.execPath, ['check.cjs'], consumer)

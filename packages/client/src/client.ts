@@ -7,8 +7,10 @@
  *      optional concurrency cap (a `@spillway/core` controller) may queue or
  *      fail it; then it is sent.
  *   3. A 429 or 503 is retried when the method is idempotent (or the caller
- *      opted in), the body can be replayed, attempts remain, the wait ends before
- *      the deadline and the retry budget has a retry to spend. The wait is
+ *      opted in), the body can be replayed, attempts remain, `Retry-After` is
+ *      within `maxRetryAfterMs`, the wait ends before the deadline, the
+ *      throttle's draw lets it through and the retry budget has a retry to
+ *      spend (`retry-policy.ts`); each "no" is counted by reason. The wait is
  *      `Retry-After` plus upward jitter, or exponential backoff with full jitter.
  *   4. Otherwise the last response is returned as it is: HTTP statuses are
  *      answers, not errors, exactly as with `fetch`.
@@ -20,7 +22,10 @@
  * deadline already past, a full concurrency cap), is not counted at all: it
  * says nothing about the server.
  */
+
+import { onBodySettled } from './body-settled.js'
 import { ThrottledError, type ThrottleReason } from './errors.js'
+import { type ClientListener, Emitter } from './events.js'
 import {
   type ClientOptions,
   type FetchLike,
@@ -29,8 +34,9 @@ import {
   resolveOptions,
   resolveRequestOptions,
 } from './options.js'
-import { OriginMap, type OriginStats } from './origin-state.js'
-import { parseRetryAfter } from './retry-after.js'
+import { OriginMap, type OriginState, type OriginStats } from './origin-state.js'
+import { type CallInput, isRequest, parseInput } from './request-input.js'
+import { decideRetry, IDEMPOTENT, isConnectionError, type RetryScope } from './retry-policy.js'
 import { linkSignal, sleep } from './timers.js'
 
 /** A `fetch` that hears "slow down"; the third argument holds per-request options. */
@@ -38,23 +44,11 @@ export interface Client {
   (input: string | URL | Request, init?: RequestInit, options?: RequestOptions): Promise<Response>
   /** Per-origin counters and windows, keyed by origin (`scheme://host:port`). */
   stats(): Record<string, OriginStats>
-}
-
-/** RFC 9110 §9.2.2: methods whose repetition has the same effect as one request. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
-
-function isRequest(input: unknown): input is Request {
-  return typeof Request !== 'undefined' && input instanceof Request
-}
-
-function originOf(input: string | URL | Request): string | undefined {
-  try {
-    if (typeof input === 'string') return new URL(input).origin
-    if (input instanceof URL) return input.origin
-    return new URL(input.url).origin
-  } catch {
-    return undefined
-  }
+  /**
+   * Subscribes to every retry taken (`retry`) and not taken (`retrySkipped`,
+   * with its reason), for every origin; returns the unsubscribe function.
+   */
+  on(listener: ClientListener): () => void
 }
 
 /** A body `fetch` can send twice: anything but a stream or an iterable. */
@@ -77,7 +71,7 @@ function discard(response: Response): void {
 /** Wraps `options.fetch` (global `fetch` by default). See {@link ClientOptions}. */
 export function createClient(options?: ClientOptions): Client {
   const resolved = resolveOptions(options)
-  const origins = new OriginMap(resolved)
+  const origins = new OriginMap(resolved, new Emitter())
   const call = (input: string | URL | Request, init?: RequestInit, request?: RequestOptions) =>
     send(resolved, origins, input, init, request)
   return Object.assign(call, {
@@ -85,6 +79,9 @@ export function createClient(options?: ClientOptions): Client {
       const result: Record<string, OriginStats> = {}
       for (const [origin, state] of origins.entries()) result[origin] = state.stats()
       return result
+    },
+    on(listener: ClientListener): () => void {
+      return origins.events.on(listener)
     },
   })
 }
@@ -102,25 +99,53 @@ async function send(
   requestOptions: RequestOptions | undefined,
 ): Promise<Response> {
   const request = resolveRequestOptions(requestOptions)
+  const call = parseInput(input, init, o.baseUrl)
   // Resolved per call so a test or an APM agent that replaces globalThis.fetch is honoured.
   const fetchImpl = o.fetch ?? globalThis.fetch
-  const origin = originOf(input)
-  // Not a URL fetch can use: let fetch itself throw its own error.
-  if (origin === undefined) return fetchImpl(input, init)
-
-  const { now, random, timers } = o
-  const start = now()
+  // data:, blob:, file:… reach no server: nothing to protect, nothing to retry.
+  if (!call.http) return fetchImpl(call.fetchInput, init)
   const timeoutMs = request.timeoutMs ?? o.timeoutMs
   let deadline = request.deadline
-  if (timeoutMs !== undefined) deadline = Math.min(deadline ?? Infinity, start + timeoutMs)
+  if (timeoutMs !== undefined) deadline = Math.min(deadline ?? Infinity, o.now() + timeoutMs)
 
-  const state = origins.get(origin)
-  const method = (init?.method ?? (isRequest(input) ? input.method : 'GET')).toUpperCase()
-  const caller = init?.signal ?? (isRequest(input) ? input.signal : undefined) ?? undefined
-  const mayRetry =
-    (IDEMPOTENT.has(method) || (request.retryNonIdempotent ?? o.retryNonIdempotent)) &&
-    isReplayable(input, init)
-  const maxAttempts = mayRetry ? (request.maxAttempts ?? o.maxAttempts) : 1
+  const state = origins.acquire(call.url.origin)
+  try {
+    return await attempts(o, state, call.fetchInput, init, call, request, deadline)
+  } finally {
+    origins.release(state)
+  }
+}
+
+/** The attempts of one call to `state`'s origin, and the waits between them. */
+async function attempts(
+  o: ResolvedOptions,
+  state: OriginState,
+  input: string | URL | Request,
+  init: RequestInit | undefined,
+  call: CallInput,
+  request: RequestOptions,
+  deadline: number | undefined,
+): Promise<Response> {
+  const { now, random, timers } = o
+  const fetchImpl = o.fetch ?? globalThis.fetch
+  const origin = state.origin
+  const method = call.method
+  const caller = call.signal
+  const replayable = isReplayable(input, init)
+  const scope: RetryScope = {
+    never: !(IDEMPOTENT.has(method) || (request.retryNonIdempotent ?? o.retryNonIdempotent))
+      ? 'notIdempotent'
+      : replayable
+        ? undefined
+        : 'bodyNotReplayable',
+    maxAttempts: request.maxAttempts ?? o.maxAttempts,
+    deadline,
+  }
+  // A network error may come after the server acted on the request: idempotent methods only.
+  const networkScope: RetryScope = {
+    ...scope,
+    never: !IDEMPOTENT.has(method) ? 'notIdempotent' : scope.never,
+  }
 
   // Built before any permit is held: a header value fetch rejects throws here, leaking nothing.
   const baseHeaders = new Headers(init?.headers ?? (isRequest(input) ? input.headers : undefined))
@@ -196,10 +221,17 @@ async function send(
     } catch (error) {
       link.dispose()
       permit?.release(caller?.aborted ? 'ignore' : 'failure')
-      if (!caller?.aborted) {
-        state.counters.errors++
-        throttle?.record(false)
+      if (caller?.aborted) throw error
+      state.counters.errors++
+      if (isConnectionError(error)) {
+        const decision = decideRetry(o, state, networkScope, attempt, { error }, undefined)
+        if (decision.retry) {
+          refusedBefore = true
+          await sleep(decision.delayMs, caller, timers)
+          continue
+        }
       }
+      throttle?.record(false)
       throw error
     }
 
@@ -209,37 +241,22 @@ async function send(
     if (!refused) {
       throttle?.record(true)
       state.counters.accepts++
-      // The deadline keeps bounding the body: the link is dropped when it fires.
-      return response
+      // The deadline keeps bounding the body, without holding the process for a body nobody reads.
+      link.unref()
+      return onBodySettled(response, link.dispose)
     }
     state.counters.refusals++
     refusedBefore = true
 
-    const delayMs = retryDelay(o, response, attempt)
-    let retry = attempt < maxAttempts && (deadline === undefined || now() + delayMs < deadline)
-    // Checked last: asking the budget spends a retry.
-    if (retry && state.budget !== undefined && !state.budget.tryRetry()) {
-      state.counters.budgetExhausted++
-      retry = false
-    }
-    if (!retry) {
+    const retryAfter = response.headers.get('retry-after')
+    const decision = decideRetry(o, state, scope, attempt, { status: response.status }, retryAfter)
+    if (!decision.retry) {
       throttle?.record(false)
-      return response
+      link.unref()
+      return onBodySettled(response, link.dispose)
     }
     link.dispose()
     discard(response)
-    await sleep(delayMs, caller, timers)
+    await sleep(decision.delayMs, caller, timers)
   }
-}
-
-/** `Retry-After` plus upward jitter when the server gave one; else full-jitter backoff. */
-function retryDelay(o: ResolvedOptions, response: Response, attempt: number): number {
-  const header = response.headers.get('retry-after')
-  const retryAfterMs = parseRetryAfter(header, o.now(), o.maxRetryAfterMs)
-  if (retryAfterMs !== undefined) {
-    return retryAfterMs + o.random() * o.retryAfterJitter * Math.max(retryAfterMs, o.baseDelayMs)
-  }
-  // "Exponential backoff and jitter" (AWS Architecture Blog): uniform in [0, step].
-  const step = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1))
-  return o.random() * step
 }

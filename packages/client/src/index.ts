@@ -1,6 +1,13 @@
 export { AdaptiveThrottle, type ThrottleStats } from './adaptive-throttle.js'
 export { type Client, createClient, withBackpressure } from './client.js'
 export { THROTTLED, type ThrottleDetails, ThrottledError, type ThrottleReason } from './errors.js'
+export {
+  type AttemptFailure,
+  type ClientEvent,
+  type ClientListener,
+  NO_RETRY_REASONS,
+  type NoRetryReason,
+} from './events.js'
 export type {
   ClientOptions,
   ConcurrencyOptions,

@@ -4,9 +4,11 @@ import {
   checkNumber,
   checkString,
   failOption,
+  isPlainObject,
   resolveObject,
 } from '@spillway/core'
-import { defaultTimers, type Timers } from './timers.js'
+import { checkBaseUrl } from './request-input.js'
+import { defaultTimers, MAX_TIMER_MS, type Timers } from './timers.js'
 
 /** The shape of `fetch` the client wraps and exposes. */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
@@ -46,6 +48,11 @@ export interface ConcurrencyOptions {
 export interface ClientOptions {
   /** The `fetch` to wrap. @default globalThis.fetch */
   fetch?: FetchLike
+  /**
+   * Absolute http(s) URL a relative input is resolved against (`new URL(input, baseUrl)`).
+   * Without it a relative URL is refused with an error. @default undefined
+   */
+  baseUrl?: string | URL | undefined
   /** Attempts per request, the first one included (an integer ≥ 1); 1 disables retries. @default 3 */
   maxAttempts?: number
   /**
@@ -54,9 +61,9 @@ export interface ClientOptions {
    * sheds before the handler runs) or the request is idempotent by key. @default false
    */
   retryNonIdempotent?: boolean
-  /** First backoff step without `Retry-After`, in ms; doubles per attempt, full jitter. @default 100 */
+  /** First backoff step without `Retry-After`, in ms (≤ 2^31 − 1); doubles per attempt, full jitter. @default 100 */
   baseDelayMs?: number
-  /** Largest backoff step without `Retry-After`, in ms. @default 10000 */
+  /** Largest backoff step without `Retry-After`, in ms (≤ 2^31 − 1). @default 10000 */
   maxDelayMs?: number
   /** Clamp for a `Retry-After` the server sends, in ms: an absurd value is never trusted. @default 60000 */
   maxRetryAfterMs?: number
@@ -66,7 +73,7 @@ export interface ClientOptions {
    * not all come back in the same instant. @default 0.2
    */
   retryAfterJitter?: number
-  /** Default time budget of a request (attempts and waits), in ms; none when unset. @default undefined */
+  /** Default time budget of a request (attempts and waits), in ms (≤ 2^31 − 1); none when unset. @default undefined */
   timeoutMs?: number | undefined
   /** The retry budget per origin, or `false` to disable it (not recommended). @default {} (its defaults) */
   retryBudget?: RetryBudgetOptions | false
@@ -84,7 +91,10 @@ export interface ClientOptions {
   now?: () => number
   /** Uniform random in `[0, 1)`, for jitter and throttling. @default Math.random */
   random?: () => number
-  /** Timer functions, for tests. @default globalThis's, unref()ed */
+  /**
+   * Timer functions, for tests. A pending call's timers keep the process alive;
+   * a handle with `unref()` is unref'd once the call has resolved. @default globalThis's
+   */
   timers?: Timers
 }
 
@@ -92,9 +102,9 @@ export interface ClientOptions {
 export interface RequestOptions {
   /** Priority name sent in `priorityHeader` and used by the concurrency cap's queue. */
   priority?: string | undefined
-  /** Epoch ms (same clock as `now`) after which the answer is worthless. */
+  /** Epoch ms (same clock as `now`) after which the answer is worthless; any finite value. */
   deadline?: number | undefined
-  /** Time budget from now, in ms; the earlier of this and `deadline` wins. */
+  /** Time budget from now, in ms (≤ 2^31 − 1); the earlier of this and `deadline` wins. */
   timeoutMs?: number | undefined
   /** Overrides the client's `retryNonIdempotent` for this request. */
   retryNonIdempotent?: boolean | undefined
@@ -105,6 +115,7 @@ export interface RequestOptions {
 /** Options after checking, defaults applied (internal). */
 export interface ResolvedOptions {
   fetch: FetchLike | undefined
+  baseUrl: URL | undefined
   maxAttempts: number
   retryNonIdempotent: boolean
   baseDelayMs: number
@@ -125,6 +136,7 @@ export interface ResolvedOptions {
 
 const DEFAULTS = Object.freeze({
   fetch: undefined,
+  baseUrl: undefined,
   maxAttempts: 3,
   retryNonIdempotent: false,
   baseDelayMs: 100,
@@ -176,21 +188,31 @@ function checkTimers(value: unknown): Timers {
   return timers as Timers
 }
 
+/** A nested option group: says what else is allowed (`false`, `undefined`) when it is not an object. */
+function checkSection(value: unknown, option: string, expected: string): void {
+  if (!isPlainObject(value)) failOption('type', option, expected, value)
+}
+
 /** Checks every option once, at construction; throws `TypeError`/`RangeError` naming it. */
 export function resolveOptions(options: unknown): ResolvedOptions {
   const o = resolveObject<Record<string, unknown>>(options, '', DEFAULTS)
   const resolved: ResolvedOptions = {
     fetch: o.fetch === undefined ? undefined : checkFunction<FetchLike>(o.fetch, 'fetch'),
+    baseUrl: o.baseUrl === undefined ? undefined : checkBaseUrl(o.baseUrl),
     maxAttempts: checkNumber(o.maxAttempts, 'maxAttempts', { integer: true, min: 1, max: 100 }),
     retryNonIdempotent: checkBoolean(o.retryNonIdempotent, 'retryNonIdempotent'),
-    baseDelayMs: checkNumber(o.baseDelayMs, 'baseDelayMs', { min: 0 }),
-    maxDelayMs: checkNumber(o.maxDelayMs, 'maxDelayMs', { min: 0 }),
-    maxRetryAfterMs: checkNumber(o.maxRetryAfterMs, 'maxRetryAfterMs', { min: 0 }),
+    // Upper bounds: a wait longer than a timer can hold (24.8 days) is a unit mistake.
+    baseDelayMs: checkNumber(o.baseDelayMs, 'baseDelayMs', { min: 0, max: MAX_TIMER_MS }),
+    maxDelayMs: checkNumber(o.maxDelayMs, 'maxDelayMs', { min: 0, max: MAX_TIMER_MS }),
+    maxRetryAfterMs: checkNumber(o.maxRetryAfterMs, 'maxRetryAfterMs', {
+      min: 0,
+      max: MAX_TIMER_MS,
+    }),
     retryAfterJitter: checkNumber(o.retryAfterJitter, 'retryAfterJitter', { min: 0, max: 10 }),
     timeoutMs:
       o.timeoutMs === undefined
         ? undefined
-        : checkNumber(o.timeoutMs, 'timeoutMs', { min: 0, exclusiveMin: true }),
+        : checkNumber(o.timeoutMs, 'timeoutMs', { min: 0, exclusiveMin: true, max: MAX_TIMER_MS }),
     retryBudget: false,
     throttle: false,
     concurrency: undefined,
@@ -202,6 +224,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     timers: o.timers === undefined ? defaultTimers : checkTimers(o.timers),
   }
   if (o.retryBudget !== false) {
+    checkSection(o.retryBudget, 'retryBudget', 'an object or `false`')
     const b = resolveObject(o.retryBudget, 'retryBudget', BUDGET_DEFAULTS)
     resolved.retryBudget = {
       ratio: checkNumber(b.ratio, 'retryBudget.ratio', { min: 0, max: 1 }),
@@ -210,6 +233,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     }
   }
   if (o.throttle !== false) {
+    checkSection(o.throttle, 'throttle', 'an object or `false`')
     const t = resolveObject(o.throttle, 'throttle', THROTTLE_DEFAULTS)
     resolved.throttle = {
       k: checkNumber(t.k, 'throttle.k', { min: 1 }),
@@ -217,6 +241,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     }
   }
   if (o.concurrency !== undefined) {
+    checkSection(o.concurrency, 'concurrency', 'an object such as `{ limit: 8 }`, or `undefined`')
     const c = resolveObject(o.concurrency, 'concurrency', CONCURRENCY_DEFAULTS)
     resolved.concurrency = {
       limit: checkNumber(c.limit, 'concurrency.limit', { integer: true, min: 1 }),
@@ -224,6 +249,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       queueTimeoutMs: checkNumber(c.queueTimeoutMs, 'concurrency.queueTimeoutMs', {
         min: 0,
         exclusiveMin: true,
+        max: MAX_TIMER_MS,
       }),
     }
   }
@@ -250,7 +276,10 @@ export function resolveRequestOptions(options: unknown): RequestOptions {
   if (o.priority !== undefined) r.priority = checkString(o.priority, 'requestOptions.priority')
   if (o.deadline !== undefined) r.deadline = checkNumber(o.deadline, 'requestOptions.deadline')
   if (o.timeoutMs !== undefined) {
-    r.timeoutMs = checkNumber(o.timeoutMs, 'requestOptions.timeoutMs', { min: 0 })
+    r.timeoutMs = checkNumber(o.timeoutMs, 'requestOptions.timeoutMs', {
+      min: 0,
+      max: MAX_TIMER_MS,
+    })
   }
   if (o.retryNonIdempotent !== undefined) {
     r.retryNonIdempotent = checkBoolean(o.retryNonIdempotent, 'requestOptions.retryNonIdempotent')

@@ -1,6 +1,8 @@
 import {
+  type ClientEvent,
   type ClientOptions,
   createClient,
+  NO_RETRY_REASONS,
   ThrottledError,
   withBackpressure,
 } from '@spillway/client'
@@ -92,13 +94,16 @@ describe('createClient: responses and retries', () => {
     expect(Math.max(...time.delays)).toBeLessThanOrEqual(1000)
   })
 
-  it('clamps an absurd Retry-After to maxRetryAfterMs', async () => {
-    const { client, time } = setup([refuse(503, '31536000'), ok()], {
+  it('does not wait for a Retry-After longer than maxRetryAfterMs, nor cut it short', async () => {
+    const { client, calls, time } = setup([refuse(503, '31536000'), ok()], {
       maxRetryAfterMs: 5000,
       retryAfterJitter: 0,
     })
-    await time.settle(client(URL_A))
-    expect(time.delays).toEqual([5000])
+    const response = await time.settle(client(URL_A))
+    expect(response.status).toBe(503)
+    expect(calls).toHaveLength(1)
+    expect(time.delays.filter((d) => d > 0)).toEqual([])
+    expect(client.stats()[ORIGIN_A]?.counters.notRetried.retryAfterTooLong).toBe(1)
   })
 
   it('stops at maxAttempts and returns the last refusal as it is', async () => {
@@ -311,21 +316,33 @@ describe('createClient: adaptive throttling', () => {
     expect(Math.abs(rejected - expected) / expected).toBeLessThan(0.05)
   })
 
-  it('throttles only a call, never its retries, and counts the call once, by its end', async () => {
-    const draws: number[] = []
-    const s = setup([refuse(503), refuse(503), refuse(503, '1'), ok()], {
-      throttle: {},
-      random: () => draws.shift() ?? 0,
-    })
-    // Two calls refused to the end: the throttle now rejects with probability 2/3.
-    draws.push(0.999, 0.999)
-    for (let i = 0; i < 2; i++) await s.time.settle(s.client(URL_A, undefined, { maxAttempts: 1 }))
-    expect(s.client.stats()[ORIGIN_A]?.throttle?.rejectProbability).toBeCloseTo(2 / 3, 12)
-    // The call passes its draw; every later draw is 0, which a throttled retry would fail.
-    draws.push(0.999)
-    expect((await s.time.settle(s.client(URL_A))).status).toBe(200)
-    expect(s.calls).toHaveLength(4)
-    expect(s.client.stats()[ORIGIN_A]?.throttle).toMatchObject({ requests: 3, accepts: 1 })
+  it('skips a retry with the throttle probability, and counts the call once, by its end', async () => {
+    for (const [retryDraw, status] of [
+      [0, 503],
+      [0.999, 200],
+    ] as const) {
+      const draws: number[] = []
+      const s = setup([refuse(503), refuse(503), refuse(503, '1'), ok()], {
+        throttle: {},
+        random: () => draws.shift() ?? 0,
+      })
+      // Two calls refused to the end (only the second draws: p = 0 for the first);
+      // the throttle now rejects with probability 2/3.
+      draws.push(0.999)
+      for (let i = 0; i < 2; i++) {
+        await s.time.settle(s.client(URL_A, undefined, { maxAttempts: 1 }))
+      }
+      expect(s.client.stats()[ORIGIN_A]?.throttle?.rejectProbability).toBeCloseTo(2 / 3, 12)
+      // The call passes its draw; then the jitter draw; then the retry's own throttle draw.
+      draws.push(0.999, 0, retryDraw)
+      expect((await s.time.settle(s.client(URL_A))).status).toBe(status)
+      expect(s.calls).toHaveLength(status === 200 ? 4 : 3)
+      expect(s.client.stats()[ORIGIN_A]?.counters.notRetried.throttle).toBe(status === 200 ? 0 : 1)
+      expect(s.client.stats()[ORIGIN_A]?.throttle).toMatchObject({
+        requests: 3,
+        accepts: status === 200 ? 1 : 0,
+      })
+    }
   })
 
   it('counts a call refused to its last attempt as one request without an accept', async () => {
@@ -613,19 +630,38 @@ describe('createClient: memory and options', () => {
     expect(Object.keys(client.stats()).sort()).toEqual(['http://127.0.0.1:1', 'http://127.0.0.1:3'])
   })
 
+  it('never drops an origin with a call in flight, so its concurrency cap holds', async () => {
+    const gates: Array<() => void> = []
+    const held = () =>
+      new Promise<Response>((resolve) => {
+        gates.push(() => resolve(ok()))
+      })
+    const { client, calls, time } = setup([held, ok(), ok()], {
+      maxOrigins: 1,
+      concurrency: { limit: 1 },
+    })
+    const first = client(URL_A)
+    await flush()
+    // Another origin while A's only slot is taken: A keeps its state and its controller,
+    // and the surplus idle origin goes as soon as its call ends.
+    await time.settle(client('http://127.0.0.1:2/'))
+    expect(Object.keys(client.stats())).toEqual([ORIGIN_A])
+    await expect(client(URL_A)).rejects.toMatchObject({ reason: 'queueFull' })
+    expect(calls).toHaveLength(2)
+    expect(client.stats()[ORIGIN_A]?.concurrency).toEqual({ limit: 1, inFlight: 1, queued: 0 })
+    gates.shift()?.()
+    await first
+    // Once A is idle it may go like any other origin.
+    await time.settle(client('http://127.0.0.1:3/'))
+    expect(Object.keys(client.stats())).toEqual(['http://127.0.0.1:3'])
+  })
+
   it('wraps a given fetch with withBackpressure', async () => {
     const time = new FakeTime()
     const { fetch, calls } = scriptedFetch(refuse(429, '1'), ok())
     const wrapped = withBackpressure(fetch, { now: time.now, timers: time, throttle: false })
     expect((await time.settle(wrapped(URL_A))).status).toBe(200)
     expect(calls).toHaveLength(2)
-  })
-
-  it('leaves a URL it cannot parse to fetch', async () => {
-    const { client, calls, time } = setup([ok()])
-    await time.settle(client('not a url'))
-    expect(calls).toHaveLength(1)
-    expect(client.stats()).toEqual({})
   })
 
   it('rejects unknown options with a suggestion', () => {
@@ -665,5 +701,290 @@ describe('createClient: memory and options', () => {
     await expect(client(URL_A, undefined, { prio: 'x' } as never)).rejects.toThrow(
       /Unknown option `requestOptions.prio`/,
     )
+  })
+})
+
+describe('createClient: timers longer than 2^31 - 1 ms', () => {
+  const MAX = 2 ** 31 - 1
+
+  it('rejects durations a timer cannot hold, naming the option and the bound', async () => {
+    for (const option of ['timeoutMs', 'maxRetryAfterMs', 'maxDelayMs', 'baseDelayMs'] as const) {
+      expect(() => createClient({ maxDelayMs: MAX, [option]: 2 ** 31 })).toThrow(
+        expect.objectContaining({
+          name: 'RangeError',
+          code: 'ERR_SPILLWAY_INVALID_OPTION',
+          option,
+          message: expect.stringContaining(`≤ ${MAX}`),
+        }),
+      )
+    }
+    expect(() => createClient({ concurrency: { limit: 1, queueTimeoutMs: 2 ** 32 } })).toThrow(
+      /`concurrency.queueTimeoutMs`/,
+    )
+    const { client } = setup([ok()])
+    await expect(client(URL_A, undefined, { timeoutMs: 2 ** 31 })).rejects.toMatchObject({
+      code: 'ERR_SPILLWAY_INVALID_OPTION',
+      option: 'requestOptions.timeoutMs',
+    })
+  })
+
+  it('keeps a far-future deadline: the attempt is not aborted after 1 ms', async () => {
+    const { client, time } = setup([
+      (call) =>
+        new Promise<Response>((resolve, reject) => {
+          time.setTimeout(() => resolve(ok('late')), 5000)
+          call.signal?.addEventListener('abort', () => reject(call.signal?.reason))
+        }),
+    ])
+    const response = await time.settle(client(URL_A, undefined, { deadline: time.now() + 2 ** 33 }))
+    expect(await response.text()).toBe('late')
+  })
+
+  it('bounds a call by a deadline three timers away, chaining timers', async () => {
+    const { client, calls, time } = setup([
+      (call) =>
+        new Promise<Response>((_, reject) =>
+          call.signal?.addEventListener('abort', () => reject(call.signal?.reason)),
+        ),
+    ])
+    const start = time.now()
+    const error = await time
+      .settle(client(URL_A, undefined, { deadline: start + 3 * MAX }))
+      .catch((e: unknown) => e)
+    expect(error).toMatchObject({ name: 'TimeoutError' })
+    expect(time.now() - start).toBe(3 * MAX)
+    expect(calls).toHaveLength(1)
+    expect(time.pending).toBe(0)
+  })
+
+  it('waits a Retry-After whose jitter takes it past 2^31 - 1 ms in full', async () => {
+    const start = 1_700_000_000_000
+    const { client, calls, time } = setup([refuse(503, '2000000'), ok()], {
+      maxRetryAfterMs: MAX,
+      retryAfterJitter: 0.2,
+    })
+    await time.settle(client(URL_A))
+    expect(calls).toHaveLength(2)
+    // random() = 0.5: 2e9 ms + 0.5 × 0.2 × 2e9 ms = 2.2e9 ms, more than one timer holds.
+    expect(time.now() - start).toBeGreaterThanOrEqual(2.2e9)
+  })
+})
+
+describe('createClient: bad arguments and relative URLs', () => {
+  const invalid = (option: string, message: RegExp) =>
+    expect.objectContaining({
+      code: 'ERR_SPILLWAY_INVALID_OPTION',
+      option,
+      message: expect.stringMatching(message),
+    })
+
+  it('refuses a method that is not a string with the house error', async () => {
+    const { client, calls } = setup([ok()])
+    const error = await client(URL_A, { method: 5 as never }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(TypeError)
+    expect(error).toEqual(
+      invalid(
+        'init.method',
+        /^Expected `init.method` to be an HTTP method name such as `"GET"`, got `5` \(number\)\.$/,
+      ),
+    )
+    await expect(client(URL_A, { method: 'GE T' })).rejects.toEqual(
+      invalid('init.method', /`"GE T"`/),
+    )
+    expect(calls).toHaveLength(0)
+    expect(client.stats()).toEqual({})
+  })
+
+  it('refuses an input that is no URL, and an init that is no object', async () => {
+    const { client } = setup([ok()])
+    await expect(client(42 as never)).rejects.toEqual(
+      invalid('input', /a URL string, a `URL` or a `Request`/),
+    )
+    await expect(client(URL_A, 'GET' as never)).rejects.toEqual(invalid('init', /RequestInit/))
+    await expect(client(URL_A, { signal: {} as never })).rejects.toEqual(
+      invalid('init.signal', /AbortSignal/),
+    )
+  })
+
+  it('says `false` is allowed when an option group is given something else', () => {
+    expect(() => createClient({ throttle: true as never })).toThrow(
+      new TypeError('Expected `throttle` to be an object or `false`, got `true` (boolean).'),
+    )
+    expect(() => createClient({ retryBudget: 0.1 as never })).toThrow(
+      invalid('retryBudget', /an object or `false`, got `0.1`/),
+    )
+    expect(() => createClient({ concurrency: 8 as never })).toThrow(
+      invalid('concurrency', /`\{ limit: 8 \}`, or `undefined`, got `8`/),
+    )
+  })
+
+  it('refuses a relative URL without baseUrl, sending nothing', async () => {
+    const { client, calls } = setup([ok()])
+    const error = await client('/items/1').catch((e: unknown) => e)
+    expect(error).toEqual(
+      invalid(
+        'input',
+        /absolute URL, got `"\/items\/1"` \(string\)\. A relative URL needs the client’s `baseUrl` option/,
+      ),
+    )
+    expect(calls).toHaveLength(0)
+  })
+
+  it('resolves a relative URL against baseUrl, with throttling, retries and the deadline header', async () => {
+    const { client, calls, time } = setup([refuse(503, '1'), ok()], {
+      baseUrl: 'http://127.0.0.1:9/api/',
+      timeoutMs: 5000,
+    })
+    expect((await time.settle(client('items/1'))).status).toBe(200)
+    expect(calls.map((c) => c.url)).toEqual([
+      'http://127.0.0.1:9/api/items/1',
+      'http://127.0.0.1:9/api/items/1',
+    ])
+    expect(calls[0]?.headers.get('x-request-timeout-ms')).toBe('5000')
+    expect(client.stats()[ORIGIN_A]?.counters).toMatchObject({ requests: 1, retries: 1 })
+  })
+
+  it('checks baseUrl at construction', () => {
+    expect(() => createClient({ baseUrl: '/api' })).toThrow(
+      invalid('baseUrl', /absolute http\(s\) URL/),
+    )
+    expect(() => createClient({ baseUrl: 'ftp://x/' })).toThrow(
+      invalid('baseUrl', /absolute http\(s\) URL/),
+    )
+  })
+
+  it('hands a data: URL to fetch untouched: there is no server to protect', async () => {
+    const { client, calls, time } = setup([ok('inline')])
+    expect(await (await time.settle(client('data:text/plain,x'))).text()).toBe('inline')
+    expect(calls).toHaveLength(1)
+    expect(client.stats()).toEqual({})
+  })
+})
+
+describe('createClient: why a retry was not taken', () => {
+  it('names every reason in stats() and in a retrySkipped event, per origin', async () => {
+    const stream = () =>
+      new ReadableStream({
+        start(c) {
+          c.close()
+        },
+      })
+    const cases: Array<[string, ClientOptions, RequestInit | undefined, object | undefined]> = [
+      ['notIdempotent', {}, { method: 'POST', body: 'x' }, undefined],
+      [
+        'bodyNotReplayable',
+        {},
+        { method: 'PUT', body: stream(), duplex: 'half' } as RequestInit,
+        undefined,
+      ],
+      ['attemptsExhausted', { maxAttempts: 1 }, undefined, undefined],
+      ['retryAfterTooLong', { maxRetryAfterMs: 1000 }, undefined, undefined],
+      ['deadline', {}, undefined, { timeoutMs: 1500 }],
+      ['budget', { retryBudget: { ratio: 0, minPerSecond: 0 } }, undefined, undefined],
+    ]
+    for (const [reason, options, init, request] of cases) {
+      const { client, time } = setup([refuse(429, '2'), ok()], options)
+      const events: ClientEvent[] = []
+      client.on((event) => events.push(event))
+      const response = await time.settle(client(URL_A, init, request as never))
+      expect(response.status).toBe(429)
+      const notRetried = client.stats()[ORIGIN_A]?.counters.notRetried
+      expect(notRetried).toEqual({ ...zeroReasons(), [reason]: 1 })
+      expect(events).toEqual([
+        { type: 'retrySkipped', origin: ORIGIN_A, attempt: 1, reason, status: 429 },
+      ])
+    }
+  })
+
+  it('accounts for every refusal handed back: one reason each', async () => {
+    // The issue's run: budget available, none exhausted, yet 429s came back without
+    // retry. Here the 2 s waits would not fit the 1.5 s deadline, and stats() says so.
+    const { client, time } = setup([refuse(429, '2')], { retryBudget: { minPerSecond: 0.2 } })
+    for (let i = 0; i < 10; i++) await time.settle(client(URL_A, undefined, { timeoutMs: 1500 }))
+    const stats = client.stats()[ORIGIN_A]
+    expect(stats?.retryBudget?.available).toBe(2)
+    expect(stats?.counters.budgetExhausted).toBe(0)
+    expect(stats?.counters.notRetried.deadline).toBe(10)
+  })
+
+  it('publishes each retry taken, and survives a listener that throws', async () => {
+    const { client, time } = setup([refuse(503, '1'), new TypeError('fetch failed')], {
+      retryAfterJitter: 0,
+    })
+    const events: ClientEvent[] = []
+    client.on(() => {
+      throw new Error('listener bug')
+    })
+    const off = client.on((event) => events.push(event))
+    await expect(
+      time.settle(client(URL_A, { method: 'POST' }, { retryNonIdempotent: true })),
+    ).rejects.toThrow('fetch failed')
+    expect(events[0]).toEqual({
+      type: 'retry',
+      origin: ORIGIN_A,
+      attempt: 1,
+      delayMs: 1000,
+      status: 503,
+    })
+    expect(events).toHaveLength(1)
+    off()
+    await time.settle(client(URL_A, undefined, { maxAttempts: 1 })).catch(() => {})
+    expect(events).toHaveLength(1)
+  })
+})
+
+function zeroReasons() {
+  return Object.fromEntries(NO_RETRY_REASONS.map((r) => [r, 0]))
+}
+
+describe('createClient: network errors', () => {
+  const connectionError = (code: string) =>
+    new TypeError('fetch failed', { cause: Object.assign(new Error(code), { code }) })
+
+  it('retries an idempotent call whose connection was refused or reset, with backoff', async () => {
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET']) {
+      const { client, calls, time } = setup([connectionError(code), ok('back')], {
+        random: () => 0.5,
+      })
+      const response = await time.settle(client(URL_A))
+      expect(await response.text()).toBe('back')
+      expect(calls).toHaveLength(2)
+      // Full jitter over the first step: 0.5 × 100 ms.
+      expect(time.delays[0]).toBe(50)
+      expect(client.stats()[ORIGIN_A]?.counters).toMatchObject({
+        errors: 1,
+        retries: 1,
+        accepts: 1,
+      })
+    }
+  })
+
+  it('does not retry a non-idempotent call, even one opted in to retries of refusals', async () => {
+    const { client, calls, time } = setup([connectionError('ECONNRESET'), ok()], {
+      retryNonIdempotent: true,
+    })
+    await expect(time.settle(client(URL_A, { method: 'POST', body: 'x' }))).rejects.toThrow(
+      'fetch failed',
+    )
+    expect(calls).toHaveLength(1)
+    expect(client.stats()[ORIGIN_A]?.counters.notRetried.notIdempotent).toBe(1)
+  })
+
+  it('spends the same retry budget, and throws the error once it is spent', async () => {
+    const { client, calls, time } = setup([connectionError('ECONNREFUSED')], {
+      retryBudget: { ratio: 0, minPerSecond: 0.1 },
+      maxAttempts: 5,
+    })
+    await expect(time.settle(client(URL_A))).rejects.toThrow('fetch failed')
+    // The reserve is 0.1/s × 10 s = 1 retry.
+    expect(calls).toHaveLength(2)
+    expect(client.stats()[ORIGIN_A]?.counters.notRetried.budget).toBe(1)
+    expect(client.stats()[ORIGIN_A]?.counters.errors).toBe(2)
+  })
+
+  it('does not retry an error that says nothing about the connection', async () => {
+    const { client, calls, time } = setup([new TypeError('fetch failed'), ok()])
+    await expect(time.settle(client(URL_A))).rejects.toThrow('fetch failed')
+    expect(calls).toHaveLength(1)
   })
 })

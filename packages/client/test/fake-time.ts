@@ -27,7 +27,9 @@ export class FakeTime implements Timers {
   readonly setTimeout = (callback: () => void, ms: number): unknown => {
     const id = this.#nextId++
     this.delays.push(ms)
-    this.#timers.set(id, { id, at: this.nowMs + Math.max(0, ms), callback })
+    // As Node's timers do: a delay past 2^31 - 1 ms overflows and fires after 1 ms.
+    const delay = ms > 2_147_483_647 ? 1 : Math.max(0, ms)
+    this.#timers.set(id, { id, at: this.nowMs + delay, callback })
     return id
   }
 

@@ -133,4 +133,22 @@ describe('createClient over a real node:http server on 127.0.0.1', () => {
       await close(server)
     }
   })
+
+  it('retries a GET whose connection the server reset before answering', async () => {
+    let requests = 0
+    const { server, url } = await listen((req, res) => {
+      requests++
+      if (requests === 1) req.socket.destroy()
+      else res.end('second time')
+    })
+    try {
+      const client = createClient({ throttle: false })
+      const response = await client(`${url}/x`, undefined, { timeoutMs: 10_000 })
+      expect(await response.text()).toBe('second time')
+      expect(requests).toBe(2)
+      expect(client.stats()[url]?.counters).toMatchObject({ errors: 1, retries: 1, accepts: 1 })
+    } finally {
+      await close(server)
+    }
+  })
 })

@@ -7,6 +7,10 @@
  *  2. Pressure (if a source is given) sheds by priority, lowest first: a
  *     sampled fraction (`sampled`), then all of it (`overloaded`), and caps
  *     the limit.
+ *  2b. `perKey` (only for a request with a key): a lease from the key store,
+ *     or `quota` (429) / `unavailable` (503) at once. A store that answers
+ *     with a promise makes this request's decision a promise; the lease
+ *     travels with the request and is released by whichever door it leaves.
  *  3. A slot is free and no request of the same or higher priority waits →
  *     admitted at once, synchronously.
  *  4. Saturated: a key over its fair share is refused (`quota`, 429);
@@ -20,7 +24,9 @@
  *     release, never the queue wait) feeds the limit algorithm.
  */
 import { RejectedError } from './errors.js'
+import type { KeyLease, KeyLeaseResult } from './key-store.js'
 import { type AdmissionControllerOptions, type ResolvedOptions, resolveOptions } from './options.js'
+import { releasePressure, retainPressure } from './pressure-users.js'
 import { QueueBounds } from './queue-bounds.js'
 import { RateWindow } from './rate-window.js'
 import { computeRetryAfterSeconds } from './retry-after.js'
@@ -36,6 +42,7 @@ import type {
   Rejection,
   RejectionReason,
 } from './types.js'
+import { describeValue } from './validate.js'
 import { type QueueNode, WaiterQueue } from './waiter-queue.js'
 
 /** What the controller publishes to `on()` listeners. */
@@ -44,6 +51,8 @@ export type ControllerEvent =
       readonly type: 'admit'
       readonly priority: string
       readonly key: string | undefined
+      readonly method: string | undefined
+      readonly route: string | undefined
       /** Milliseconds spent queued; 0 when admitted at once. */
       readonly waitedMs: number
       readonly inFlight: number
@@ -53,24 +62,31 @@ export type ControllerEvent =
       readonly type: 'queue'
       readonly priority: string
       readonly key: string | undefined
+      readonly method: string | undefined
+      readonly route: string | undefined
       readonly queued: number
     }
   | {
       readonly type: 'reject'
       readonly priority: string
       readonly key: string | undefined
+      readonly method: string | undefined
+      readonly route: string | undefined
       readonly rejection: Rejection
     }
   | {
       readonly type: 'release'
       readonly priority: string
+      readonly key: string | undefined
+      readonly method: string | undefined
+      readonly route: string | undefined
       readonly outcome: Outcome
       /** Admission to release, in milliseconds. */
       readonly serviceMs: number
       readonly inFlight: number
     }
   | {
-      /** A user hook failed (reported by an adapter) or a pressure source failed. */
+      /** A user hook failed (reported by an adapter), or a pressure source or key store failed. */
       readonly type: 'error'
       readonly source: string
       readonly error: unknown
@@ -162,6 +178,7 @@ const REASONS: readonly RejectionReason[] = [
   'aborted',
   'quota',
   'closed',
+  'unavailable',
 ]
 
 function reasonCounts(): Record<RejectionReason, number> {
@@ -172,35 +189,44 @@ function reasonCounts(): Record<RejectionReason, number> {
 
 const OUTCOMES: ReadonlySet<string> = new Set<Outcome>(['success', 'failure', 'ignore'])
 
-class Waiter implements QueueNode<Waiter> {
-  prev: Waiter | undefined = undefined
-  next: Waiter | undefined = undefined
+/** How a request is being decided: `try` never queues nor waits; `dryRun` lets it through. */
+type Mode = 'acquire' | 'try' | 'dryRun'
+
+/**
+ * One request, from the door to its release: the decision's context, its
+ * place in the queue while it waits, and then its permit (the permit doubles
+ * as its own decision), so admitting at once allocates this one object.
+ */
+class Ticket implements Permit, QueueNode<Ticket> {
+  readonly admitted = true as const
+  released = false
+  // Queue links (WaiterQueue).
+  prev: Ticket | undefined = undefined
+  next: Ticket | undefined = undefined
   heapIndex = -1
+  /** When it queued (or arrived); then, once admitted, when its service began. */
+  enqueuedAt: number
+  startMs = 0
+  inFlightAtStart = 0
+  lease: KeyLease | undefined = undefined
+  resolve: ((decision: Decision | Promise<Decision>) => void) | undefined = undefined
   onAbort: (() => void) | undefined = undefined
 
   constructor(
-    readonly priorityIndex: number,
-    readonly enqueuedAt: number,
-    readonly deadline: number,
-    readonly key: string | undefined,
-    readonly signal: AbortSignalLike | undefined,
-    readonly resolve: (decision: Decision) => void,
-  ) {}
-}
-
-/** The permit doubles as its own decision, so admitting allocates one object. */
-class GrantedPermit implements Permit {
-  readonly admitted = true as const
-  released = false
-
-  constructor(
     readonly controller: Controller,
+    readonly mode: Mode,
     readonly priorityIndex: number,
     readonly priority: string,
     readonly key: string | undefined,
-    readonly startMs: number,
-    readonly inFlightAtStart: number,
-  ) {}
+    readonly method: string | undefined,
+    readonly route: string | undefined,
+    readonly signal: AbortSignalLike | undefined,
+    /** Same clock as `now()`; `Infinity` when the request has none. */
+    readonly deadline: number,
+    readonly arrivedAt: number,
+  ) {
+    this.enqueuedAt = arrivedAt
+  }
 
   /** An own property, so a spread copy of the decision keeps it. */
   readonly permit: Permit = this
@@ -214,15 +240,34 @@ class GrantedPermit implements Permit {
   }
 }
 
-/** A dry run's stand-in: holds no slot, so releasing it changes nothing. */
+/** A dry run's stand-in: holds no slot; releasing it gives back only its key lease, if any. */
 class ShadowPermit implements Permit {
   released = false
 
-  constructor(readonly priority: string) {}
+  constructor(readonly ticket: Ticket) {}
+
+  get priority(): string {
+    return this.ticket.priority
+  }
 
   release(): void {
+    if (this.released) return
     this.released = true
+    this.ticket.controller.dropLease(this.ticket)
   }
+}
+
+/** What the controller remembers of a key while it holds work (in flight or queued). */
+class Tenant {
+  /** Requests of this key in flight or queued here. */
+  held = 0
+  /** Releases since the key became active, and their summed service time: its own pace. */
+  releases = 0
+  serviceMs = 0
+}
+
+function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function'
 }
 
 class Controller implements AdmissionController {
@@ -231,10 +276,12 @@ class Controller implements AdmissionController {
   readonly #limit: LimitAlgorithm
   readonly #priorityIndex: Map<string, number>
   readonly #defaultIndex: number
-  readonly #queue: WaiterQueue<Waiter>
+  readonly #queue: WaiterQueue<Ticket>
   readonly #queueBounds: QueueBounds
   readonly #completions: RateWindow
-  readonly #keys = new Map<string, number>()
+  readonly #keys = new Map<string, Tenant>()
+  /** Requests waiting for the key store's answer. */
+  readonly #leasing = new Set<Ticket>()
   #listeners: ControllerListener[] = []
   #inFlight = 0
   #closed = false
@@ -263,13 +310,15 @@ class Controller implements AdmissionController {
     this.priorities = priorities
     this.#priorityIndex = new Map(priorities.map((name, i) => [name, i]))
     this.#defaultIndex = priorities.indexOf(defaultPriority)
-    this.#queue = new WaiterQueue<Waiter>(priorities.length)
+    this.#queue = new WaiterQueue<Ticket>(priorities.length)
     this.#queueBounds = new QueueBounds(this.#options.queueSize, this.#options.queueTimeoutMs)
     const start = now()
     this.#completions = new RateWindow(start)
     this.#busySince = start
     this.#progressAt = start
     this.#lastEmptyAt = start
+    this.#options.perKey?.store.attach?.((source, error) => this.reportError(source, error))
+    if (this.#options.pressure !== undefined) retainPressure(this.#options.pressure)
   }
 
   get closed(): boolean {
@@ -281,17 +330,17 @@ class Controller implements AdmissionController {
   }
 
   acquire(request?: AdmissionRequest): Promise<Decision> {
-    const decision = this.#decide(request, false)
+    const decision = this.#decide(request, 'acquire')
     return decision instanceof Promise ? decision : Promise.resolve(decision)
   }
 
   admit(request?: AdmissionRequest, options?: AdmitOptions): Decision | Promise<Decision> {
-    return this.#decide(request, options?.dryRun === true)
+    return this.#decide(request, options?.dryRun === true ? 'dryRun' : 'acquire')
   }
 
   tryAcquire(request?: AdmissionRequest): Permit | undefined {
-    const decision = this.#decide(request, false, true)
-    return (decision as Decision).admitted ? (decision as GrantedPermit) : undefined
+    const decision = this.#decide(request, 'try') as Decision
+    return decision.admitted ? decision.permit : undefined
   }
 
   async run<T>(fn: () => T | PromiseLike<T>, request?: AdmissionRequest): Promise<T> {
@@ -336,10 +385,19 @@ class Controller implements AdmissionController {
     for (let waiter = this.#queue.peekNext(false); waiter; waiter = this.#queue.peekNext(false)) {
       this.#leave(waiter, 'closed', now)
     }
+    // Requests still waiting for the store leave now; a lease that arrives later is given back.
+    for (const ticket of this.#leasing) this.#leaveLeasing(ticket, 'closed', now)
+    const { pressure } = this.#options
     try {
-      this.#options.pressure?.close?.()
+      // Shared by another controller still open: that one closes it.
+      if (pressure !== undefined && releasePressure(pressure)) pressure.close?.()
     } catch (error) {
       this.reportError('pressure.close', error)
+    }
+    try {
+      this.#options.perKey?.store.close?.()
+    } catch (error) {
+      this.reportError('perKey.store.close', error)
     }
   }
 
@@ -371,15 +429,16 @@ class Controller implements AdmissionController {
     }
   }
 
-  /** Called once per permit, by `GrantedPermit.release`. */
-  onRelease(permit: GrantedPermit, outcome: Outcome): void {
+  /** Called once per permit, by `Ticket.release`. */
+  onRelease(permit: Ticket, outcome: Outcome): void {
     const now = this.#options.now()
     this.#inFlight--
-    this.#untrackKey(permit.key)
+    const serviceMs = Math.max(0, now - permit.startMs)
+    this.#untrackKey(permit.key, serviceMs)
+    this.dropLease(permit)
     this.#completions.record(now)
     this.#progressAt = now
     this.#released[outcome]++
-    const serviceMs = Math.max(0, now - permit.startMs)
     if (outcome !== 'ignore') {
       this.#queueBounds.onServiceTime(serviceMs)
       this.#limit.onSample({
@@ -393,6 +452,9 @@ class Controller implements AdmissionController {
       this.#emit({
         type: 'release',
         priority: permit.priority,
+        key: permit.key,
+        method: permit.method,
+        route: permit.route,
         outcome,
         serviceMs,
         inFlight: this.#inFlight,
@@ -401,93 +463,245 @@ class Controller implements AdmissionController {
     if (this.#queue.size > 0) this.#drain(now)
   }
 
-  #decide(
-    request: AdmissionRequest | undefined,
-    dryRun: boolean,
-    noQueue = false,
-  ): Decision | Promise<Decision> {
+  /** Gives a request's key lease back, once; a store that throws is reported, never thrown. */
+  dropLease(ticket: Ticket): void {
+    const lease = ticket.lease
+    if (lease === undefined) return
+    ticket.lease = undefined
+    try {
+      lease.release()
+    } catch (error) {
+      this.reportError('perKey.store', error)
+    }
+  }
+
+  #decide(request: AdmissionRequest | undefined, mode: Mode): Decision | Promise<Decision> {
     const { now: clock, random } = this.#options
     const now = clock()
     const priorityIndex = this.#indexOf(request?.priority)
-    const key = typeof request?.key === 'string' ? request.key : undefined
-    if (this.#closed) return this.#reject('closed', priorityIndex, key, now, dryRun)
-    const signal = request?.signal
-    if (signal?.aborted) return this.#reject('aborted', priorityIndex, key, now, dryRun)
     const deadline = request?.deadline
-    const deadlineMs =
-      typeof deadline === 'number' && !Number.isNaN(deadline) ? deadline : Number.POSITIVE_INFINITY
-    if (deadlineMs <= now) return this.#reject('deadline', priorityIndex, key, now, dryRun)
+    const ticket = new Ticket(
+      this,
+      mode,
+      priorityIndex,
+      this.#nameOf(priorityIndex),
+      typeof request?.key === 'string' ? request.key : undefined,
+      typeof request?.method === 'string' ? request.method : undefined,
+      typeof request?.route === 'string' ? request.route : undefined,
+      request?.signal,
+      typeof deadline === 'number' && !Number.isNaN(deadline) ? deadline : Number.POSITIVE_INFINITY,
+      now,
+    )
+    if (this.#closed) return this.#reject(ticket, 'closed', now)
+    if (ticket.signal?.aborted) return this.#reject(ticket, 'aborted', now)
+    if (ticket.deadline <= now) return this.#reject(ticket, 'deadline', now)
 
     const pressure = this.#pressure()
     if (pressure > 0) {
       const p = admitProbability(priorityIndex, this.priorities.length, pressure)
-      if (p <= 0) return this.#reject('overloaded', priorityIndex, key, now, dryRun)
-      if (p < 1 && random() >= p) return this.#reject('sampled', priorityIndex, key, now, dryRun)
+      if (p <= 0) return this.#reject(ticket, 'overloaded', now)
+      if (p < 1 && random() >= p) return this.#reject(ticket, 'sampled', now)
     }
 
-    const limit = pressureCappedLimit(this.#limit.limit, pressure)
+    // Only a keyed request under `perKey` pays for the store.
+    if (this.#options.perKey !== undefined && ticket.key !== undefined) {
+      const answer = this.#askStore(ticket)
+      if (isThenable<KeyLeaseResult>(answer)) {
+        if (mode === 'try') {
+          // tryAcquire cannot wait for a shared store: the lease, if any, goes back when it comes.
+          this.#discardLease(answer)
+          return this.#reject(ticket, 'unavailable', now)
+        }
+        return this.#awaitLease(ticket, answer)
+      }
+      if (answer !== undefined && !answer.acquired) return this.#refuseLease(ticket, answer, now)
+      ticket.lease = answer?.lease
+    }
+    return this.#place(ticket, now, pressureCappedLimit(this.#limit.limit, pressure))
+  }
+
+  /**
+   * The store's answer for a keyed request; `undefined` when the request is not
+   * capped (the limit function said so, or failed, or the store threw: fail open).
+   */
+  #askStore(ticket: Ticket): KeyLeaseResult | PromiseLike<KeyLeaseResult> | undefined {
+    const perKey = this.#options.perKey as NonNullable<ResolvedOptions['perKey']>
+    const key = ticket.key as string
+    let limit: number
+    if (typeof perKey.limit === 'number') limit = perKey.limit
+    else {
+      try {
+        limit = perKey.limit(key)
+      } catch (error) {
+        this.reportError('perKey.limit', error)
+        return undefined
+      }
+      if (limit === Number.POSITIVE_INFINITY) return undefined
+      if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0) {
+        this.reportError(
+          'perKey.limit',
+          new RangeError(
+            `Expected \`perKey.limit\` to answer an integer ≥ 0 or Infinity, got ${describeValue(limit)}.`,
+          ),
+        )
+        return undefined
+      }
+    }
+    try {
+      const answer = perKey.store.acquire(key, limit)
+      return isThenable<KeyLeaseResult>(answer) ? answer : this.#checkAnswer(answer)
+    } catch (error) {
+      this.reportError('perKey.store', error)
+      return undefined
+    }
+  }
+
+  /** A malformed answer is a store bug: reported, and the request is not capped. */
+  #checkAnswer(answer: unknown): KeyLeaseResult | undefined {
+    const a = answer as KeyLeaseResult | undefined
+    if (a?.acquired === true && typeof a.lease?.release === 'function') return a
+    if (a?.acquired === false) return a
+    this.reportError(
+      'perKey.store',
+      new TypeError(`Expected the key store to answer a KeyLeaseResult, got ${describeValue(a)}.`),
+    )
+    return undefined
+  }
+
+  #awaitLease(ticket: Ticket, answer: PromiseLike<KeyLeaseResult>): Promise<Decision> {
+    return new Promise<Decision>((resolve) => {
+      ticket.resolve = resolve
+      this.#leasing.add(ticket)
+      const signal = ticket.signal
+      if (signal !== undefined) {
+        ticket.onAbort = () => this.#leaveLeasing(ticket, 'aborted', this.#options.now())
+        signal.addEventListener('abort', ticket.onAbort, { once: true })
+      }
+      answer.then(
+        (result) => this.#onLease(ticket, this.#checkAnswer(result)),
+        (error: unknown) => {
+          this.reportError('perKey.store', error)
+          this.#onLease(ticket, undefined)
+        },
+      )
+    })
+  }
+
+  #onLease(ticket: Ticket, answer: KeyLeaseResult | undefined): void {
+    if (!this.#leasing.delete(ticket)) {
+      // It already left (aborted, or the controller closed): the lease goes straight back.
+      if (answer?.acquired) {
+        ticket.lease = answer.lease
+        this.dropLease(ticket)
+      }
+      return
+    }
+    this.#stopListening(ticket)
+    const resolve = ticket.resolve as (decision: Decision | Promise<Decision>) => void
+    ticket.resolve = undefined
+    const now = this.#options.now()
+    if (answer !== undefined && !answer.acquired) {
+      resolve(this.#refuseLease(ticket, answer, now))
+      return
+    }
+    ticket.lease = answer?.lease
+    // Time passed while the store answered.
+    if (ticket.deadline <= now) resolve(this.#reject(ticket, 'deadline', now))
+    else resolve(this.#place(ticket, now, pressureCappedLimit(this.#limit.limit, this.#pressure())))
+  }
+
+  /** A request leaves while the store has not answered yet (abort, close). */
+  #leaveLeasing(ticket: Ticket, reason: RejectionReason, now: number): void {
+    if (!this.#leasing.delete(ticket)) return
+    this.#stopListening(ticket)
+    const resolve = ticket.resolve as (decision: Decision) => void
+    ticket.resolve = undefined
+    resolve(this.#reject(ticket, reason, now))
+  }
+
+  #discardLease(answer: PromiseLike<KeyLeaseResult>): void {
+    answer.then(
+      (result) => {
+        if ((result as KeyLeaseResult | undefined)?.acquired === true) {
+          try {
+            ;(result as { lease: KeyLease }).lease.release()
+          } catch (error) {
+            this.reportError('perKey.store', error)
+          }
+        }
+      },
+      (error: unknown) => this.reportError('perKey.store', error),
+    )
+  }
+
+  #refuseLease(
+    ticket: Ticket,
+    answer: KeyLeaseResult & { acquired: false },
+    now: number,
+  ): Decision {
+    if (answer.reason === 'unavailable') return this.#reject(ticket, 'unavailable', now)
+    return this.#reject(ticket, 'quota', now, answer.held)
+  }
+
+  /** Admits, queues or refuses a request that passed the door, pressure and its key cap. */
+  #place(ticket: Ticket, now: number, limit: number): Decision | Promise<Decision> {
     // A limit that grew, or pressure that eased, may have freed slots for waiters.
     if (this.#inFlight < limit && this.#queue.size > 0) {
       this.#drain(now)
       // The drain ran listeners; one may have closed the controller: queueing
       // now would leave a waiter that nothing times out.
-      if (this.#closed) return this.#reject('closed', priorityIndex, key, now, dryRun)
+      if (this.#closed) return this.#reject(ticket, 'closed', now)
     }
     const waiting = this.#queue.highestWaiting()
-    if (this.#inFlight < limit && (waiting === -1 || waiting > priorityIndex)) {
-      return this.#grant(priorityIndex, key, now, now, false)
+    if (this.#inFlight < limit && (waiting === -1 || waiting > ticket.priorityIndex)) {
+      return this.#grant(ticket, now)
     }
 
     // Saturated from here on.
+    const key = ticket.key
     if (key !== undefined && this.#overShare(key, limit)) {
-      return this.#reject('quota', priorityIndex, key, now, dryRun)
+      return this.#reject(ticket, 'quota', now)
     }
     const queueSize = this.#queueBounds.size(limit)
     const full = this.#queue.size >= queueSize
-    const victim = full ? this.#queue.evictionCandidate(priorityIndex) : undefined
-    if (noQueue || queueSize === 0 || (full && victim === undefined)) {
-      return this.#reject('queueFull', priorityIndex, key, now, dryRun)
+    const victim = full ? this.#queue.evictionCandidate(ticket.priorityIndex) : undefined
+    if (ticket.mode === 'try' || queueSize === 0 || (full && victim === undefined)) {
+      return this.#reject(ticket, 'queueFull', now)
     }
-    if (dryRun) {
+    if (ticket.mode === 'dryRun') {
       this.#dryRunQueued++
-      return {
-        admitted: true,
-        permit: new ShadowPermit(this.#nameOf(priorityIndex)),
-        dryRun: 'queue',
-      }
+      return { admitted: true, permit: new ShadowPermit(ticket), dryRun: 'queue' }
     }
-    if (victim === undefined) return this.#enqueue(priorityIndex, key, signal, deadlineMs, now)
+    if (victim === undefined) return this.#enqueue(ticket, now)
     // Take the place before telling the victim: its rejection runs listeners,
     // and one that acquires again must find the queue full, not a free place.
     this.#detach(victim, now)
     this.#untrackKey(victim.key)
-    const queued = this.#enqueue(priorityIndex, key, signal, deadlineMs, now)
-    victim.resolve(this.#reject('evicted', victim.priorityIndex, victim.key, now, false))
+    const queued = this.#enqueue(ticket, now)
+    this.#resolveWaiter(victim, this.#reject(victim, 'evicted', now))
     return queued
   }
 
-  #enqueue(
-    priorityIndex: number,
-    key: string | undefined,
-    signal: AbortSignalLike | undefined,
-    deadlineMs: number,
-    now: number,
-  ): Promise<Decision> {
+  #enqueue(ticket: Ticket, now: number): Promise<Decision> {
     return new Promise<Decision>((resolve) => {
-      const waiter = new Waiter(priorityIndex, now, deadlineMs, key, signal, resolve)
+      ticket.resolve = resolve
+      ticket.enqueuedAt = now
+      const signal = ticket.signal
       if (signal !== undefined) {
-        waiter.onAbort = () => this.#leave(waiter, 'aborted', this.#options.now())
-        signal.addEventListener('abort', waiter.onAbort, { once: true })
+        ticket.onAbort = () => this.#leave(ticket, 'aborted', this.#options.now())
+        signal.addEventListener('abort', ticket.onAbort, { once: true })
       }
       if (this.#queue.size === 0) this.#lastEmptyAt = now
-      this.#queue.push(waiter)
-      this.#trackKey(key)
+      this.#queue.push(ticket)
+      this.#trackKey(ticket.key)
       this.#queuedTotal++
       if (this.#listeners.length > 0) {
         this.#emit({
           type: 'queue',
-          priority: this.#nameOf(priorityIndex),
-          key,
+          priority: ticket.priority,
+          key: ticket.key,
+          method: ticket.method,
+          route: ticket.route,
           queued: this.#queue.size,
         })
       }
@@ -495,65 +709,71 @@ class Controller implements AdmissionController {
     })
   }
 
-  /** `since` is when the request arrived; a waiter's key was counted when it queued. */
-  #grant(
-    priorityIndex: number,
-    key: string | undefined,
-    now: number,
-    since: number,
-    fromQueue: boolean,
-  ): GrantedPermit {
+  /** Admits a request; a waiter's key was counted when it queued. */
+  #grant(ticket: Ticket, now: number): Ticket {
     if (this.#inFlight === 0) {
       // Idle for a whole window: the completion rate starts over with this spell.
       if (now - this.#progressAt >= this.#completions.windowMs) this.#busySince = now
       this.#progressAt = now
     }
+    const fromQueue = ticket.resolve !== undefined
     this.#inFlight++
-    if (!fromQueue) this.#trackKey(key)
+    if (!fromQueue) this.#trackKey(ticket.key)
     this.#admitted++
-    const priority = this.#nameOf(priorityIndex)
-    const permit = new GrantedPermit(this, priorityIndex, priority, key, now, this.#inFlight)
+    ticket.startMs = now
+    ticket.inFlightAtStart = this.#inFlight
     if (this.#listeners.length > 0) {
       this.#emit({
         type: 'admit',
-        priority,
-        key,
-        waitedMs: now - since,
+        priority: ticket.priority,
+        key: ticket.key,
+        method: ticket.method,
+        route: ticket.route,
+        waitedMs: now - ticket.enqueuedAt,
         inFlight: this.#inFlight,
         limit: this.#limit.limit,
       })
     }
-    return permit
+    return ticket
   }
 
-  #reject(
-    reason: RejectionReason,
-    priorityIndex: number,
-    key: string | undefined,
-    now: number,
-    dryRun: boolean,
-  ): Decision {
-    const rejection = this.#rejection(reason, now)
-    if (dryRun) {
+  /** `held`: places the key holds by the store's count, for a `quota` Retry-After. */
+  #reject(ticket: Ticket, reason: RejectionReason, now: number, held?: number): Decision {
+    const rejection = this.#rejection(reason, now, ticket.key, held)
+    if (ticket.mode === 'dryRun') {
       this.#dryRunRejected[reason]++
-      return {
-        admitted: true,
-        permit: new ShadowPermit(this.#nameOf(priorityIndex)),
-        dryRun: rejection,
-      }
+      // The request goes through anyway: it keeps its lease until its shadow is released.
+      return { admitted: true, permit: new ShadowPermit(ticket), dryRun: rejection }
     }
+    this.dropLease(ticket)
     this.#rejected[reason]++
     if (this.#listeners.length > 0) {
-      this.#emit({ type: 'reject', priority: this.#nameOf(priorityIndex), key, rejection })
+      this.#emit({
+        type: 'reject',
+        priority: ticket.priority,
+        key: ticket.key,
+        method: ticket.method,
+        route: ticket.route,
+        rejection,
+      })
     }
     return { admitted: false, rejection }
   }
 
-  #rejection(reason: RejectionReason, now: number): Rejection {
+  #rejection(
+    reason: RejectionReason,
+    now: number,
+    key: string | undefined,
+    held: number | undefined,
+  ): Rejection {
     const o = this.#options
     // The client that aborted is gone: no advice to compute for it.
     if (reason === 'aborted') {
       return { reason, status: 503, retryAfterSeconds: o.minRetryAfterSeconds }
+    }
+    if (reason === 'quota' && key !== undefined) {
+      const seconds = this.#keyRetryAfterSeconds(key, held)
+      if (seconds !== undefined) return { reason, status: 429, retryAfterSeconds: seconds }
     }
     const completionsPerSecond = this.#completions.perSecond(now, this.#busySince)
     const retryAfterSeconds = computeRetryAfterSeconds({
@@ -569,23 +789,54 @@ class Controller implements AdmissionController {
     return { reason, status: reason === 'quota' ? 429 : 503, retryAfterSeconds }
   }
 
-  /** Takes a waiter out by any door but admission. */
-  #leave(waiter: Waiter, reason: RejectionReason, now: number): void {
-    this.#detach(waiter, now)
-    this.#untrackKey(waiter.key)
-    waiter.resolve(this.#reject(reason, waiter.priorityIndex, waiter.key, now, false))
+  /**
+   * A key over its cap should come back when one of its own places frees: with
+   * `held` places each lasting its mean service time, about one completes every
+   * `mean / held`. Unknown until the key has completed something here.
+   */
+  #keyRetryAfterSeconds(key: string, held: number | undefined): number | undefined {
+    const tenant = this.#keys.get(key)
+    if (tenant === undefined || tenant.releases === 0) return undefined
+    const meanMs = Math.max(1, tenant.serviceMs / tenant.releases)
+    const places = Math.max(1, held ?? tenant.held)
+    const o = this.#options
+    return computeRetryAfterSeconds({
+      queued: 0,
+      completionsPerSecond: (places * 1000) / meanMs,
+      stalled: false,
+      minSeconds: o.minRetryAfterSeconds,
+      maxSeconds: o.maxRetryAfterSeconds,
+      jitter: o.retryAfterJitter,
+      random: o.random(),
+    })
   }
 
-  #detach(waiter: Waiter, now: number): void {
+  /** Takes a waiter out by any door but admission. */
+  #leave(waiter: Ticket, reason: RejectionReason, now: number): void {
+    this.#detach(waiter, now)
+    this.#untrackKey(waiter.key)
+    this.#resolveWaiter(waiter, this.#reject(waiter, reason, now))
+  }
+
+  #resolveWaiter(waiter: Ticket, decision: Decision): void {
+    const resolve = waiter.resolve as (decision: Decision) => void
+    waiter.resolve = undefined
+    resolve(decision)
+  }
+
+  #detach(waiter: Ticket, now: number): void {
     this.#queue.remove(waiter)
-    if (waiter.onAbort !== undefined) {
-      waiter.signal?.removeEventListener('abort', waiter.onAbort)
-      waiter.onAbort = undefined
-    }
+    this.#stopListening(waiter)
     if (this.#queue.size === 0) {
       this.#lastEmptyAt = now
       this.#disarm()
     }
+  }
+
+  #stopListening(ticket: Ticket): void {
+    if (ticket.onAbort === undefined) return
+    ticket.signal?.removeEventListener('abort', ticket.onAbort)
+    ticket.onAbort = undefined
   }
 
   /** Admits waiters while slots are free, best priority first. */
@@ -595,12 +846,13 @@ class Controller implements AdmissionController {
     const lifo = this.#options.order === 'lifo' || congested
     const timeoutMs = this.#timeoutMs(congested)
     while (this.#inFlight < limit && this.#queue.size > 0) {
-      const waiter = this.#queue.peekNext(lifo) as Waiter
+      const waiter = this.#queue.peekNext(lifo) as Ticket
       if (waiter.deadline <= now) this.#leave(waiter, 'deadline', now)
       else if (now - waiter.enqueuedAt >= timeoutMs) this.#leave(waiter, 'queueTimeout', now)
       else {
         this.#detach(waiter, now)
-        waiter.resolve(this.#grant(waiter.priorityIndex, waiter.key, now, waiter.enqueuedAt, true))
+        const permit = this.#grant(waiter, now)
+        this.#resolveWaiter(waiter, permit)
       }
     }
   }
@@ -676,22 +928,36 @@ class Controller implements AdmissionController {
 
   /** Fair share: while saturated, each active key may hold (limit + queue) / keys. */
   #overShare(key: string, limit: number): boolean {
-    const held = this.#keys.get(key)
-    if (held === undefined) return false
+    const tenant = this.#keys.get(key)
+    if (tenant === undefined) return false
     const share = Math.max(1, Math.floor((limit + this.#queueBounds.size(limit)) / this.#keys.size))
-    return held >= share
+    return tenant.held >= share
   }
 
   #trackKey(key: string | undefined): void {
-    if (key !== undefined) this.#keys.set(key, (this.#keys.get(key) ?? 0) + 1)
+    if (key === undefined) return
+    let tenant = this.#keys.get(key)
+    if (tenant === undefined) {
+      tenant = new Tenant()
+      this.#keys.set(key, tenant)
+    }
+    tenant.held++
   }
 
-  #untrackKey(key: string | undefined): void {
+  /** `serviceMs`: the request completed (a release), feeding the key's own pace. */
+  #untrackKey(key: string | undefined, serviceMs?: number): void {
     if (key === undefined) return
-    const held = this.#keys.get(key) ?? 0
+    const tenant = this.#keys.get(key)
+    if (tenant === undefined) return
     // Deleting at zero keeps the map bounded by work in flight and queued.
-    if (held <= 1) this.#keys.delete(key)
-    else this.#keys.set(key, held - 1)
+    if (--tenant.held <= 0) {
+      this.#keys.delete(key)
+      return
+    }
+    if (serviceMs !== undefined) {
+      tenant.releases++
+      tenant.serviceMs += serviceMs
+    }
   }
 
   #pressure(): number {

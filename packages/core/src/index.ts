@@ -7,10 +7,13 @@ export {
   createAdmissionController,
 } from './controller.js'
 export { INVALID_OPTION, type InvalidOptionError, invalidOption, RejectedError } from './errors.js'
+export type * from './key-store.js'
 export * from './limit/index.js'
+export { createMemoryKeyStore, type MemoryKeyStoreHandle } from './memory-key-store.js'
 export {
   type AdmissionControllerOptions,
   DEFAULTS,
+  type PerKeyOptions,
   type QueueOptions,
   type QueueOrder,
   type RetryAfterOptions,

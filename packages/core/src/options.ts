@@ -1,5 +1,7 @@
 import { invalidOption } from './errors.js'
+import type { KeyStore } from './key-store.js'
 import { createLimit, type LimitOptions } from './limit/index.js'
+import { createMemoryKeyStore } from './memory-key-store.js'
 import { epochNow } from './timers.js'
 import type { LimitAlgorithm, PressureSource } from './types.js'
 import {
@@ -74,6 +76,23 @@ export interface RetryAfterOptions {
   jitter?: number | undefined
 }
 
+export interface PerKeyOptions {
+  /**
+   * Places one `key` may hold at once, in flight or queued, saturated or not:
+   * a number (integer ≥ 1), or a function of the key (a whole number ≥ 0, or
+   * `Infinity` for no cap). Over it a request is refused at once with
+   * `quota` (429). A function that throws or answers anything else is
+   * reported as an `error` event and the request is not capped.
+   */
+  limit: number | ((key: string) => number)
+  /**
+   * Where leases are kept: a shared store (e.g. `createRedisStore()` from
+   * `@spillway/redis`) caps a key across every process that uses it.
+   * @default an in-memory store of this controller (synchronous)
+   */
+  store?: KeyStore | undefined
+}
+
 export interface AdmissionControllerOptions {
   /**
    * Requests in flight at most: a number is a fixed limit; an object picks an
@@ -104,6 +123,13 @@ export interface AdmissionControllerOptions {
    */
   pressure?: PressureSource | undefined
   /**
+   * A hard cap on what one `key` holds (a request without a key is never
+   * capped). Its store is called with the controller's `reportError` and
+   * closed by the controller's `close()`.
+   * @default undefined (no cap)
+   */
+  perKey?: PerKeyOptions | undefined
+  /**
    * Milliseconds on one clock, used for service times, queue waits and request
    * deadlines. Injected in tests.
    * @default () => performance.timeOrigin + performance.now() (epoch ms, monotonic)
@@ -129,8 +155,14 @@ export interface ResolvedOptions {
   readonly maxRetryAfterSeconds: number
   readonly retryAfterJitter: number
   readonly pressure: PressureSource | undefined
+  readonly perKey: ResolvedPerKey | undefined
   readonly now: () => number
   readonly random: () => number
+}
+
+export interface ResolvedPerKey {
+  readonly limit: number | ((key: string) => number)
+  readonly store: KeyStore
 }
 
 /** Defaults a user can ship with; each is documented on its option above. */
@@ -147,6 +179,7 @@ export const DEFAULTS = Object.freeze({
   defaultPriority: 'normal',
   retryAfter: Object.freeze({ minSeconds: 1, maxSeconds: 30, jitter: 0.5 }),
   pressure: undefined as PressureSource | undefined,
+  perKey: undefined as PerKeyOptions | undefined,
   now: epochNow,
   random: Math.random,
 })
@@ -204,13 +237,52 @@ function checkPriorities(value: unknown): readonly string[] {
 
 function checkPressure(value: unknown): PressureSource | undefined {
   if (value === undefined) return undefined
-  if (!isPlainObjectLike(value) || typeof (value as { level?: unknown }).level !== 'number') {
-    fail('type', 'pressure', 'an object with a numeric `level` (a PressureSource)', value)
+  const expected = 'an object with a numeric `level` (a PressureSource)'
+  if (!isPlainObjectLike(value)) fail('type', 'pressure', expected, value)
+  let level: unknown
+  try {
+    level = (value as { level?: unknown }).level
+  } catch (cause) {
+    const message = `Expected \`pressure\` to be ${expected}, got ${describeValue(value)} whose \`level\` threw: ${String(cause)}.`
+    throw Object.assign(invalidOption('type', 'pressure', message), { cause })
   }
+  if (typeof level !== 'number') fail('type', 'pressure', expected, value)
   // Checked now: otherwise a bad `close` would surface only when the controller closes.
   const close = (value as { close?: unknown }).close
   if (close !== undefined) checkFunction(close, 'pressure.close')
   return value as PressureSource
+}
+
+const PER_KEY_DEFAULTS: Readonly<PerKeyOptions> = Object.freeze({
+  limit: undefined as unknown as number,
+  store: undefined,
+})
+
+function checkPerKey(value: unknown): ResolvedPerKey | undefined {
+  if (value === undefined) return undefined
+  const perKey = resolveObject(value, 'perKey', PER_KEY_DEFAULTS)
+  const limit = perKey.limit as unknown
+  if (typeof limit !== 'function') {
+    const expected = 'an integer ≥ 1 or a function of the key'
+    if (typeof limit !== 'number') fail('type', 'perKey.limit', expected, limit)
+    if (!Number.isInteger(limit) || limit < 1) fail('range', 'perKey.limit', expected, limit)
+  }
+  return {
+    limit: limit as ResolvedPerKey['limit'],
+    store: perKey.store === undefined ? createMemoryKeyStore() : checkStore(perKey.store),
+  }
+}
+
+function checkStore(value: unknown): KeyStore {
+  if (!isPlainObjectLike(value) || typeof (value as { acquire?: unknown }).acquire !== 'function') {
+    fail('type', 'perKey.store', 'an object with an `acquire` method (a KeyStore)', value)
+  }
+  // Checked now: a bad optional method would otherwise surface mid-traffic or at close.
+  for (const method of ['attach', 'heldBy', 'close'] as const) {
+    const member = (value as Record<string, unknown>)[method]
+    if (member !== undefined) checkFunction(member, `perKey.store.${method}`)
+  }
+  return value as KeyStore
 }
 
 /** Class instances count too: a pressure monitor is one. */
@@ -258,6 +330,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   })
   const jitter = checkNumber(retryAfter.jitter, 'retryAfter.jitter', { min: 0, max: 10 })
   const pressure = checkPressure(top.pressure)
+  const perKey = checkPerKey(top.perKey)
   // Last of the fields: the limit's own cross-field rules run inside it.
   const limit = createLimit(top.limit, 'limit', now, random)
 
@@ -291,6 +364,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     maxRetryAfterSeconds: maxSeconds,
     retryAfterJitter: jitter,
     pressure,
+    perKey,
     now,
     random,
   }

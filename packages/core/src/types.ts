@@ -15,11 +15,12 @@ export type RejectionReason =
   | 'aborted'
   | 'quota'
   | 'closed'
+  | 'unavailable'
 
 /** What a rejected caller is told: a value, never a thrown error (rejections must be cheap). */
 export interface Rejection {
   readonly reason: RejectionReason
-  /** `429` for `quota` (this caller is over its share), `503` for everything else. */
+  /** `429` for `quota` (this caller is over its cap or its share), `503` for everything else. */
   readonly status: 503 | 429
   /** Whole seconds ≥ 1 (RFC 9110 §10.2.3), from live backlog and completion rate. */
   readonly retryAfterSeconds: number
@@ -52,12 +53,20 @@ export interface AbortSignalLike {
 export interface AdmissionRequest {
   /** One of `priorities`; unknown names fall back to `defaultPriority`. */
   priority?: string | undefined
-  /** Tenant or client, for fair share (`quota`, 429) while saturated. */
+  /**
+   * Tenant or client: waiters are served round-robin across keys, and
+   * `perKey` caps what one key holds. It must come from an authenticated
+   * identity: a client that picks its own key can pose as many tenants.
+   */
   key?: string | undefined
   /** The client went away: a queued request leaves at once with `aborted`. */
   signal?: AbortSignalLike | undefined
   /** Epoch-style time (same clock as `now()`) after which the answer is worthless. */
   deadline?: number | undefined
+  /** HTTP method, for events and logs; never used to decide. */
+  method?: string | undefined
+  /** Route template (or the path without its query), for events and logs; never used to decide. */
+  route?: string | undefined
 }
 
 export type Decision =
@@ -98,6 +107,9 @@ export interface LimitSample {
 export interface PressureSource {
   /** Read on every admission decision, so it must be a cheap field read. */
   readonly level: number
-  /** Stops the source's sampling; the controller calls it from its own `close()`. */
+  /**
+   * Stops the source's sampling. A controller calls it from its own `close()`;
+   * a source shared by several controllers is closed by the last of them.
+   */
   close?(): void
 }

@@ -997,18 +997,54 @@ describe('events', () => {
     const c = fakeClockController({ limit: 1, queue: { size: 1, timeoutMs: 100 } })
     const events: ControllerEvent[] = []
     c.on((e) => events.push(e))
-    const first = permitOf(c.admit({ priority: 'critical', key: 'x' }))
-    void c.acquire({ priority: 'sheddable', key: 'y' })
-    const rejected = rejectionOf(c.admit({ priority: 'sheddable', key: 'z' }))
+    const http = { method: 'GET', route: '/report' }
+    const first = permitOf(c.admit({ priority: 'critical', key: 'x', ...http }))
+    void c.acquire({ priority: 'sheddable', key: 'y', method: 'POST', route: '/orders' })
+    const rejected = rejectionOf(c.admit({ priority: 'sheddable', key: 'z', ...http }))
     jest.advanceTimersByTime(30)
     first.release('failure')
     await flush()
+    const y = { key: 'y', method: 'POST', route: '/orders' }
     expect(events).toEqual([
-      { type: 'admit', priority: 'critical', key: 'x', waitedMs: 0, inFlight: 1, limit: 1 },
-      { type: 'queue', priority: 'sheddable', key: 'y', queued: 1 },
-      { type: 'reject', priority: 'sheddable', key: 'z', rejection: rejected },
-      { type: 'release', priority: 'critical', outcome: 'failure', serviceMs: 30, inFlight: 0 },
-      { type: 'admit', priority: 'sheddable', key: 'y', waitedMs: 30, inFlight: 1, limit: 1 },
+      {
+        type: 'admit',
+        priority: 'critical',
+        key: 'x',
+        ...http,
+        waitedMs: 0,
+        inFlight: 1,
+        limit: 1,
+      },
+      { type: 'queue', priority: 'sheddable', ...y, queued: 1 },
+      { type: 'reject', priority: 'sheddable', key: 'z', ...http, rejection: rejected },
+      {
+        type: 'release',
+        priority: 'critical',
+        key: 'x',
+        ...http,
+        outcome: 'failure',
+        serviceMs: 30,
+        inFlight: 0,
+      },
+      { type: 'admit', priority: 'sheddable', ...y, waitedMs: 30, inFlight: 1, limit: 1 },
+    ])
+  })
+
+  it('leaves method and route out of every decision: they are only echoed', () => {
+    const c = fakeClockController({ limit: 1, queue: { size: 0 } })
+    const events: ControllerEvent[] = []
+    c.on((e) => events.push(e))
+    const permit = permitOf(c.admit({ method: 'DELETE', route: '/x' }))
+    expect(rejectionOf(c.admit({ method: 'GET', route: '/x' })).reason).toBe('queueFull')
+    permit.release()
+    // Non-string values are not echoed (a hostile or broken hook cannot smuggle objects into logs).
+    permitOf(c.admit({ method: 7 as unknown as string, route: {} as unknown as string })).release()
+    expect(events.map((e) => (e.type === 'error' ? e.type : [e.type, e.method, e.route]))).toEqual([
+      ['admit', 'DELETE', '/x'],
+      ['reject', 'GET', '/x'],
+      ['release', 'DELETE', '/x'],
+      ['admit', undefined, undefined],
+      ['release', undefined, undefined],
     ])
   })
 

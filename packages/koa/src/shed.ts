@@ -1,12 +1,14 @@
 /**
- * Koa 2 and 3: one middleware. The permit is bound to `ctx.res`, so it
- * follows the response, not `await next()`: a streamed `ctx.body` holds it
- * until the stream ends or the client leaves.
+ * Koa 2 and 3: one middleware. The permit is released when both the
+ * response has ended (a streamed `ctx.body` holds it until the stream ends or
+ * the client leaves) and `await next()` has settled (a timeout middleware
+ * upstream that answers first does not free the slot of running work).
  */
 import { type Readable, Stream } from 'node:stream'
 import type { AdmissionController, AdmissionControllerOptions, Rejection } from '@spillway/core'
 import {
   createGate,
+  holdPermits,
   isThenable,
   type Passage,
   PROBLEM_CONTENT_TYPE,
@@ -100,7 +102,13 @@ export function shed(
   const { onRejected } = route
 
   const pass = (passage: Passage, ctx: Context, next: Next): unknown => {
-    if (passage === 'proceed') return next().then(() => endOnStreamError(ctx))
+    if (passage === 'proceed') {
+      const work = next()
+      // The slot bounds the downstream work, not only the response: a timeout
+      // middleware upstream may answer while the handler still runs.
+      holdPermits(ctx.res, work)
+      return work.then(() => endOnStreamError(ctx))
+    }
     if (passage === 'gone') return undefined
     if (onRejected !== undefined) {
       try {

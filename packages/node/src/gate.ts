@@ -13,8 +13,9 @@ import type {
   Decision,
   Rejection,
 } from '@spillway/core'
-import { type BindPermitOptions, bindPermit } from './bind-permit.js'
+import { type BindPermitOptions, bindPermit, heldBy } from './bind-permit.js'
 import { abortSignalFor, type ClientSignal, clientGone } from './client-signal.js'
+import { sendContinue } from './expect-continue.js'
 import { headerDeadline, type ResolvedRouteOptions } from './route-options.js'
 
 /**
@@ -60,6 +61,7 @@ export function createGate<In, OnRejected>(
   const bindOptions: BindPermitOptions = {
     isFailure: route.isFailure,
     onError: (source, error) => controller.reportError(source, error),
+    owner: controller,
   }
   const { priority, key, deadline, deadlineHeader, skip } = route
 
@@ -97,7 +99,9 @@ export function createGate<In, OnRejected>(
     signal.dispose()
     if (decision.admitted) {
       // False when the client left, or someone answered, while it waited.
-      return bindPermit(decision.permit, req, res, bindOptions) ? 'proceed' : 'gone'
+      if (!bindPermit(decision.permit, req, res, bindOptions)) return 'gone'
+      sendContinue(req, res)
+      return 'proceed'
     }
     const { rejection } = decision
     if (rejection.reason === 'aborted' && clientGone(req, res)) return 'gone'
@@ -109,7 +113,13 @@ export function createGate<In, OnRejected>(
     enter(input, req, res) {
       // Already answered upstream: there is no work left to protect.
       if (res.writableEnded) return 'proceed'
-      if (skip !== undefined && attempt(controller, 'skip', skip, input) === true) return 'proceed'
+      // An outer layer of this controller already holds a slot for this request:
+      // a second one would deadlock at `limit: 1` and halve capacity elsewhere.
+      if (heldBy(res, controller)) return 'proceed'
+      if (skip !== undefined && attempt(controller, 'skip', skip, input) === true) {
+        sendContinue(req, res)
+        return 'proceed'
+      }
       const signal = abortSignalFor(req, res)
       const decision = controller.admit(classify(input, req, signal), admitOptions)
       if (decision instanceof Promise) {

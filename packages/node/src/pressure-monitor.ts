@@ -6,11 +6,11 @@
  *
  * - One `unref()`ed interval timer (`sampleIntervalMs`) takes a sample; nothing
  *   runs per request, and reading `level` is a field read.
- * - Each sample reads every enabled signal, in its own unit:
+ * - Each enabled signal is one object (`sensors/pressure-signal.ts`): a reader
+ *   of one quantity in its own unit, and the hysteresis that grades it.
  *     eventLoopDelay        the `percentile` (p99) of `monitorEventLoopDelay`
- *                           over the window since the last sample, in ms, minus
- *                           the histogram's resolution; the histogram is reset
- *                           each window
+ *                           over the window since the last sample, or a
+ *                           stall it could not record if longer, in ms
  *     eventLoopUtilization  `performance.eventLoopUtilization()` over the window
  *     heap                  V8 heap used ÷ `heap_size_limit`
  *     rss                   RSS ÷ `limitBytes` (option, else the cgroup v2/v1
@@ -32,204 +32,41 @@
  *   something other than a finite number, reads as healthy (0) for that sample
  *   and is passed to `onError`. A monitor that is closed reads 0.
  *
- * Known blind spot: Node's histogram drops the first interval after each
- * reset, so a stall that starts within one `resolutionMs` tick after a sample
- * can be missed by the delay signal; the utilisation signal still sees it.
+ * Node's delay histogram drops the first interval after each reset, so a stall
+ * that starts right after a sample (or fills a whole window) never reaches
+ * it; the delay reader counts the time the histogram did not record, so such
+ * a stall still reads in full (see `sensors/event-loop-delay.ts`).
  */
-import { readFileSync } from 'node:fs'
-import { type IntervalHistogram, monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import { getHeapStatistics } from 'node:v8'
+import type { PressureSource } from '@spillway/core'
 import {
-  checkFunction,
-  checkNumber,
-  describeValue,
-  failOption,
-  isPlainObject,
-  type PressureSource,
-  resolveObject,
-} from '@spillway/core'
-import { readCgroupMemoryLimit } from './sensors/cgroup-memory.js'
-import { Signal, type SignalThresholds } from './sensors/signal.js'
+  type PressureMonitorOptions,
+  type PressureSignalName,
+  type ResolvedMonitorOptions,
+  resolveMonitorOptions,
+  SIGNAL_NAMES,
+} from './pressure-options.js'
+import { eventLoopDelayReader } from './sensors/event-loop-delay.js'
+import { eventLoopUtilizationReader } from './sensors/event-loop-utilization.js'
+import { healthCheckReader } from './sensors/health-check.js'
+import { heapReader, rssLimit, rssReader } from './sensors/memory.js'
+import {
+  PressureSignal,
+  type RawReadings,
+  type SignalFailure,
+  type SignalReader,
+} from './sensors/pressure-signal.js'
+import type { SignalThresholds } from './sensors/signal.js'
 
-/** The signals a monitor combines. */
-export type PressureSignalName =
-  | 'eventLoopDelay'
-  | 'eventLoopUtilization'
-  | 'heap'
-  | 'rss'
-  | 'healthCheck'
-
-/**
- * Thresholds of a ratio signal (utilisation, heap, RSS, health check), all
- * unitless fractions.
- */
-export interface RatioSignalOptions {
-  /**
-   * The signal enters pressure when its value is above this.
-   * Defaults: utilisation 0.95, heap 0.9, RSS 0.9, health check 0.5.
-   */
-  high?: number | undefined
-  /**
-   * The signal leaves pressure only when its value is below this (and
-   * `holdMs` have passed); must be below `high`.
-   * Defaults: utilisation 0.85, heap 0.8, RSS 0.8, health check 0.25.
-   */
-  low?: number | undefined
-  /**
-   * The value at which this signal's level reaches 1; `≥ high`. Above 1 means
-   * the signal alone never reaches full pressure.
-   * @default high + (high − low)
-   */
-  saturation?: number | undefined
-}
-
-/** Event-loop delay: how late timers run, i.e. how long every request waits for the loop. */
-export interface EventLoopDelayOptions {
-  /**
-   * Which percentile of the window's delays is the signal, in (0, 100].
-   * @default 99
-   */
-  percentile?: number | undefined
-  /**
-   * Milliseconds of delay above which the signal enters pressure.
-   * @default 100
-   */
-  highMs?: number | undefined
-  /**
-   * Milliseconds of delay below which the signal may leave pressure; `< highMs`.
-   * @default 50
-   */
-  lowMs?: number | undefined
-  /**
-   * Milliseconds of delay at which this signal's level reaches 1; `≥ highMs`.
-   * @default highMs + (highMs − lowMs)
-   */
-  saturationMs?: number | undefined
-  /**
-   * Sampling period of `monitorEventLoopDelay`, in milliseconds: finer costs
-   * more wake-ups; delays shorter than this are not seen.
-   * @default 10
-   */
-  resolutionMs?: number | undefined
-}
-
-/** RSS against the memory limit. */
-export interface RssOptions extends RatioSignalOptions {
-  /**
-   * The memory limit in bytes. When omitted, the container's cgroup limit
-   * (v2 `memory.max`, v1 `memory.limit_in_bytes`) is used; when there is none
-   * or it cannot be read, the RSS signal is disabled.
-   * @default the cgroup limit
-   */
-  limitBytes?: number | undefined
-}
-
-/**
- * A synchronous check of something the sensors cannot see (a downstream, a
- * pool): a pressure in [0, 1] (0 healthy, 1 overloaded; clamped), or a
- * boolean (`true` healthy → 0, `false` → 1). Called once per sample, never
- * per request.
- */
-export type HealthCheck = () => number | boolean
-
-export interface HealthCheckOptions extends RatioSignalOptions {
-  /** The check itself. */
-  check: HealthCheck
-}
-
-/**
- * Raw readers, replaceable for tests and for unusual runtimes. Each one
- * given replaces the built-in reader of that quantity.
- */
-export interface PressureSensors {
-  /**
-   * Event-loop delay over the window since the previous call, in
-   * milliseconds. Replaces the built-in histogram (none is created).
-   */
-  eventLoopDelayMs?: (() => number) | undefined
-  /** Event-loop utilisation over the window since the previous call, in [0, 1]. */
-  eventLoopUtilization?: (() => number) | undefined
-  /** V8 heap in use and its limit, in bytes. */
-  heapBytes?: (() => { usedBytes: number; limitBytes: number }) | undefined
-  /** Resident set size, in bytes. */
-  rssBytes?: (() => number) | undefined
-  /**
-   * Reads a whole small file, for the cgroup memory limit; returns
-   * `undefined` (or throws) when it is missing or unreadable. Read once, at
-   * construction.
-   */
-  readFile?: ((path: string) => string | undefined) | undefined
-}
-
-export interface PressureMonitorOptions {
-  /**
-   * Milliseconds between samples: the window of the delay and utilisation
-   * signals and how quickly the level follows the process.
-   * @default 500
-   */
-  sampleIntervalMs?: number | undefined
-  /**
-   * Milliseconds a signal stays pressured after its last value above `high`,
-   * even if it falls below `low` sooner; its level is held at least at that
-   * value's level meanwhile.
-   * @default 1000
-   */
-  holdMs?: number | undefined
-  /**
-   * Milliseconds for a signal's level to fall from 1 to 0 at the fastest. The
-   * level rises at once but falls gradually (fast attack, slow release), so
-   * once the overload is shed, work is readmitted highest priority first
-   * rather than all at once (which would overload the process again). `0`
-   * lets the level follow the value down at once.
-   * @default 2000
-   */
-  releaseMs?: number | undefined
-  /**
-   * Event-loop delay signal, `true` for the defaults, or `false` to disable it.
-   * @default { percentile: 99, highMs: 100, lowMs: 50, saturationMs: 150, resolutionMs: 10 }
-   */
-  eventLoopDelay?: EventLoopDelayOptions | boolean | undefined
-  /**
-   * Event-loop utilisation signal (fraction of the window the loop was busy),
-   * `true` for the defaults `{ high: 0.95, low: 0.85, saturation: 1.05 }`, or
-   * `false`. Off by default: a CPU-bound server that is merely busy runs near
-   * 1 and would shed steadily; event-loop delay is the overload signal.
-   * @default false
-   */
-  eventLoopUtilization?: RatioSignalOptions | boolean | undefined
-  /**
-   * V8 heap used as a fraction of `heap_size_limit`, `true` for the defaults,
-   * or `false` to disable it.
-   * @default { high: 0.9, low: 0.8, saturation: 1 }
-   */
-  heap?: RatioSignalOptions | boolean | undefined
-  /**
-   * RSS as a fraction of the memory limit, `true` for the defaults, or `false`
-   * to disable it. Disabled by itself when no limit is known.
-   * @default { high: 0.9, low: 0.8, saturation: 1 } against the cgroup limit
-   */
-  rss?: RssOptions | boolean | undefined
-  /**
-   * A user health check (a function, or `{ check, high, low, saturation }`);
-   * a throw counts as healthy and goes to `onError`.
-   * @default undefined (no health check); thresholds { high: 0.5, low: 0.25 }
-   */
-  healthCheck?: HealthCheck | HealthCheckOptions | false | undefined
-  /**
-   * Told when a sensor or the health check throws or returns a non-number.
-   * Its own throws are ignored (it runs on a timer, where a throw would crash
-   * the process).
-   * @default undefined (failures are only counted in `readings()`)
-   */
-  onError?: ((error: unknown, signal: PressureSignalName) => void) | undefined
-  /**
-   * Clock in milliseconds, for the hold time and `readings().sampledAtMs`.
-   * @default () => performance.timeOrigin + performance.now()
-   */
-  now?: (() => number) | undefined
-  /** Raw readers, for tests and unusual runtimes. @default the built-in Node readers */
-  sensors?: PressureSensors | undefined
-}
+export type {
+  EventLoopDelayOptions,
+  HealthCheck,
+  HealthCheckOptions,
+  PressureMonitorOptions,
+  PressureSensors,
+  PressureSignalName,
+  RatioSignalOptions,
+  RssOptions,
+} from './pressure-options.js'
 
 /** One signal's latest state, for stats and debugging. */
 export type PressureSignalReading =
@@ -288,321 +125,76 @@ export interface PressureMonitor extends PressureSource {
   close(): void
 }
 
-const SIGNAL_NAMES: readonly PressureSignalName[] = [
-  'eventLoopDelay',
-  'eventLoopUtilization',
-  'heap',
-  'rss',
-  'healthCheck',
-]
+const DISABLED_BY_OPTION = 'disabled by option'
 
-const DEFAULTS = Object.freeze({
-  sampleIntervalMs: 500,
-  holdMs: 1000,
-  releaseMs: 2000,
-  eventLoopDelay: true as EventLoopDelayOptions | boolean,
-  eventLoopUtilization: false as RatioSignalOptions | boolean,
-  heap: true as RatioSignalOptions | boolean,
-  rss: true as RssOptions | boolean,
-  healthCheck: undefined as HealthCheck | HealthCheckOptions | false | undefined,
-  onError: undefined as PressureMonitorOptions['onError'],
-  now: (): number => performance.timeOrigin + performance.now(),
-  sensors: undefined as PressureSensors | undefined,
-})
-
-const DELAY_DEFAULTS = Object.freeze({
-  percentile: 99,
-  highMs: 100,
-  lowMs: 50,
-  saturationMs: undefined as number | undefined,
-  resolutionMs: 10,
-})
-
-const RATIO_DEFAULTS = {
-  eventLoopUtilization: Object.freeze({ high: 0.95, low: 0.85 }),
-  heap: Object.freeze({ high: 0.9, low: 0.8 }),
-  rss: Object.freeze({ high: 0.9, low: 0.8 }),
-  healthCheck: Object.freeze({ high: 0.5, low: 0.25 }),
+/** The signals the options enable, and why each other one is off. */
+interface Signals {
+  readonly enabled: readonly PressureSignal[]
+  readonly disabled: Partial<Record<PressureSignalName, string>>
+  readonly rssLimitBytes: number | undefined
 }
 
-const SENSOR_DEFAULTS = Object.freeze({
-  eventLoopDelayMs: undefined,
-  eventLoopUtilization: undefined,
-  heapBytes: undefined,
-  rssBytes: undefined,
-  readFile: undefined,
-})
-
-// setInterval stores its delay in a signed 32-bit integer; larger values fire at once.
-const MAX_TIMER_MS = 2 ** 31 - 1
-
-/** `false` → off; `true`/`undefined` → the defaults; an object → checked keys over the defaults. */
-function resolveSignal<T extends object>(
-  value: unknown,
-  path: string,
-  defaults: Readonly<T>,
-): T | false {
-  if (value === false) return false
-  if (value === true || value === undefined) return { ...defaults }
-  if (!isPlainObject(value)) failOption('type', path, 'an object or a boolean', value)
-  return resolveObject(value, path, defaults)
-}
-
-interface ThresholdNames {
-  readonly high: string
-  readonly low: string
-  readonly saturation: string
-}
-
-/**
- * Checks one signal's threshold fields and queues its cross-field rule
- * (`low < high ≤ saturation`) on `crossRules`, run once every field is checked.
- */
-function checkThresholds(
-  raw: { high?: unknown; low?: unknown; saturation?: unknown },
-  path: string,
-  names: ThresholdNames,
-  max: number | undefined,
-  crossRules: (() => void)[],
-): SignalThresholds {
-  const rule = max === undefined ? { min: 0 } : { min: 0, max }
-  const highOption = `${path}.${names.high}`
-  const lowOption = `${path}.${names.low}`
-  const saturationOption = `${path}.${names.saturation}`
-  const high = checkNumber(raw.high, highOption, rule)
-  const low = checkNumber(raw.low, lowOption, rule)
-  const saturation =
-    raw.saturation === undefined
-      ? high + (high - low)
-      : checkNumber(raw.saturation, saturationOption, { min: 0 })
-  crossRules.push(() => {
-    if (low >= high) failOption('range', lowOption, `< \`${highOption}\` (${high})`, low)
-    if (saturation < high) {
-      failOption('range', saturationOption, `≥ \`${highOption}\` (${high})`, saturation)
-    }
-  })
-  return { high, low, saturation }
-}
-
-const RATIO_NAMES: ThresholdNames = { high: 'high', low: 'low', saturation: 'saturation' }
-const DELAY_NAMES: ThresholdNames = { high: 'highMs', low: 'lowMs', saturation: 'saturationMs' }
-
-interface ResolvedMonitorOptions {
-  readonly sampleIntervalMs: number
-  readonly holdMs: number
-  readonly releaseMs: number
-  readonly now: () => number
-  readonly onError: ((error: unknown, signal: PressureSignalName) => void) | undefined
-  readonly sensors: {
-    readonly [K in keyof PressureSensors]-?: NonNullable<PressureSensors[K]> | undefined
+function buildSignals(options: ResolvedMonitorOptions, raw: RawReadings): Signals {
+  const { sensors, holdMs, releaseMs } = options
+  const enabled: PressureSignal[] = []
+  const disabled: Partial<Record<PressureSignalName, string>> = {}
+  const add = <T extends SignalThresholds>(
+    name: PressureSignalName,
+    settings: T | undefined,
+    reader: (settings: T) => SignalReader,
+  ): void => {
+    if (settings === undefined) disabled[name] ??= DISABLED_BY_OPTION
+    else enabled.push(new PressureSignal(name, reader(settings), settings, holdMs, releaseMs))
   }
-  readonly delay: (SignalThresholds & { percentile: number; resolutionMs: number }) | undefined
-  readonly utilization: SignalThresholds | undefined
-  readonly heap: SignalThresholds | undefined
-  readonly rss: (SignalThresholds & { limitBytes: number | undefined }) | undefined
-  readonly health: (SignalThresholds & { check: HealthCheck }) | undefined
-}
-
-function resolveMonitorOptions(options: unknown): ResolvedMonitorOptions {
-  const top = resolveObject(options, '', DEFAULTS as PressureMonitorOptions)
-  const delayRaw = resolveSignal<EventLoopDelayOptions>(
-    top.eventLoopDelay,
-    'eventLoopDelay',
-    DELAY_DEFAULTS,
+  add('eventLoopDelay', options.delay, (delay) =>
+    eventLoopDelayReader(delay, sensors.eventLoopDelayMs, raw),
   )
-  const utilizationRaw = resolveSignal<RatioSignalOptions>(
-    top.eventLoopUtilization,
-    'eventLoopUtilization',
-    { ...RATIO_DEFAULTS.eventLoopUtilization, saturation: undefined },
+  add('eventLoopUtilization', options.utilization, () =>
+    eventLoopUtilizationReader(sensors.eventLoopUtilization, raw),
   )
-  const heapRaw = resolveSignal<RatioSignalOptions>(top.heap, 'heap', {
-    ...RATIO_DEFAULTS.heap,
-    saturation: undefined,
-  })
-  const rssRaw = resolveSignal<RssOptions>(top.rss, 'rss', {
-    ...RATIO_DEFAULTS.rss,
-    saturation: undefined,
-    limitBytes: undefined,
-  })
-  const healthRaw = resolveHealthCheck(top.healthCheck)
-  const sensorsRaw = resolveObject<PressureSensors>(top.sensors, 'sensors', SENSOR_DEFAULTS)
-
-  // Each field first, then the rules that relate fields.
-  const sampleIntervalMs = checkNumber(top.sampleIntervalMs, 'sampleIntervalMs', {
-    integer: true,
-    min: 1,
-    max: MAX_TIMER_MS,
-  })
-  const holdMs = checkNumber(top.holdMs, 'holdMs', { min: 0 })
-  const releaseMs = checkNumber(top.releaseMs, 'releaseMs', { min: 0 })
-  const now = checkFunction<() => number>(top.now, 'now')
-  const onError =
-    top.onError === undefined
-      ? undefined
-      : checkFunction<(error: unknown, signal: PressureSignalName) => void>(top.onError, 'onError')
-  const sensors = {
-    eventLoopDelayMs: optionalFunction<() => number>(
-      sensorsRaw.eventLoopDelayMs,
-      'eventLoopDelayMs',
-    ),
-    eventLoopUtilization: optionalFunction<() => number>(
-      sensorsRaw.eventLoopUtilization,
-      'eventLoopUtilization',
-    ),
-    heapBytes: optionalFunction<() => { usedBytes: number; limitBytes: number }>(
-      sensorsRaw.heapBytes,
-      'heapBytes',
-    ),
-    rssBytes: optionalFunction<() => number>(sensorsRaw.rssBytes, 'rssBytes'),
-    readFile: optionalFunction<(path: string) => string | undefined>(
-      sensorsRaw.readFile,
-      'readFile',
-    ),
+  add('heap', options.heap, () => heapReader(sensors.heapBytes, raw))
+  let rss: (SignalThresholds & { limitBytes: number }) | undefined
+  if (options.rss !== undefined) {
+    const limit = rssLimit(options.rss.limitBytes, sensors.readFile)
+    if (limit.limitBytes === undefined) disabled.rss = limit.detail
+    else rss = { ...options.rss, limitBytes: limit.limitBytes }
   }
-
-  const crossRules: (() => void)[] = []
-  let delay: ResolvedMonitorOptions['delay']
-  if (delayRaw !== false) {
-    const percentile = checkNumber(delayRaw.percentile, 'eventLoopDelay.percentile', {
-      min: 0,
-      exclusiveMin: true,
-      max: 100,
-    })
-    const resolutionMs = checkNumber(delayRaw.resolutionMs, 'eventLoopDelay.resolutionMs', {
-      integer: true,
-      min: 1,
-    })
-    const thresholds = checkThresholds(
-      { high: delayRaw.highMs, low: delayRaw.lowMs, saturation: delayRaw.saturationMs },
-      'eventLoopDelay',
-      DELAY_NAMES,
-      undefined,
-      crossRules,
-    )
-    delay = { ...thresholds, percentile, resolutionMs }
-  }
-  const ratio = (raw: RatioSignalOptions | false, path: string) =>
-    raw === false ? undefined : checkThresholds(raw, path, RATIO_NAMES, 1, crossRules)
-  const utilization = ratio(utilizationRaw, 'eventLoopUtilization')
-  const heap = ratio(heapRaw, 'heap')
-  let rss: ResolvedMonitorOptions['rss']
-  if (rssRaw !== false) {
-    const limitBytes =
-      rssRaw.limitBytes === undefined
-        ? undefined
-        : checkNumber(rssRaw.limitBytes, 'rss.limitBytes', { integer: true, min: 1 })
-    rss = { ...checkThresholds(rssRaw, 'rss', RATIO_NAMES, 1, crossRules), limitBytes }
-  }
-  const health =
-    healthRaw === undefined
-      ? undefined
-      : {
-          ...checkThresholds(healthRaw, 'healthCheck', RATIO_NAMES, 1, crossRules),
-          check: healthRaw.check,
-        }
-  for (const rule of crossRules) rule()
-  return {
-    sampleIntervalMs,
-    holdMs,
-    releaseMs,
-    now,
-    onError,
-    sensors,
-    delay,
-    utilization,
-    heap,
-    rss,
-    health,
-  }
+  add('rss', rss, (settings) => rssReader(settings.limitBytes, sensors.rssBytes, raw))
+  add('healthCheck', options.health, (health) => healthCheckReader(health.check))
+  return { enabled, disabled, rssLimitBytes: rss?.limitBytes }
 }
-
-function optionalFunction<F extends (...args: never[]) => unknown>(
-  value: unknown,
-  key: string,
-): F | undefined {
-  return value === undefined ? undefined : checkFunction<F>(value, `sensors.${key}`)
-}
-
-function resolveHealthCheck(
-  value: unknown,
-): (RatioSignalOptions & { check: HealthCheck }) | undefined {
-  if (value === undefined || value === false) return undefined
-  const defaults = { ...RATIO_DEFAULTS.healthCheck, saturation: undefined }
-  if (typeof value === 'function') return { ...defaults, check: value as HealthCheck }
-  if (!isPlainObject(value)) {
-    failOption('type', 'healthCheck', 'a function, an object with `check`, or `false`', value)
-  }
-  const raw = resolveObject(value, 'healthCheck', { ...defaults, check: undefined as unknown })
-  return { ...raw, check: checkFunction<HealthCheck>(raw.check, 'healthCheck.check') }
-}
-
-function readFileOrUndefined(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8')
-  } catch {
-    return undefined
-  }
-}
-
-const DISABLED = Object.freeze({ enabled: false as const, reason: 'disabled by option' })
 
 class ProcessPressureMonitor implements PressureMonitor {
   #level = 0
   #closed = false
   #samples = 0
   #sampledAtMs: number | undefined
-  readonly #options: ResolvedMonitorOptions
-  readonly #signals: Partial<Record<PressureSignalName, Signal>> = {}
-  readonly #errors: Record<PressureSignalName, number> = {
-    eventLoopDelay: 0,
-    eventLoopUtilization: 0,
-    heap: 0,
-    rss: 0,
-    healthCheck: 0,
-  }
-  readonly #rssLimitBytes: number | undefined
-  readonly #rssDisabledReason: string
-  readonly #histogram: IntervalHistogram | undefined
-  #lastUtilization: ReturnType<typeof performance.eventLoopUtilization> | undefined
+  readonly #now: () => number
+  readonly #signals: Signals
+  readonly #onFailure: SignalFailure
   readonly #timer: NodeJS.Timeout | undefined
-  #raw = {
-    eventLoopDelayMs: undefined as number | undefined,
-    eventLoopUtilization: undefined as number | undefined,
-    heapUsedBytes: undefined as number | undefined,
-    heapLimitBytes: undefined as number | undefined,
-    rssBytes: undefined as number | undefined,
+  readonly #raw: RawReadings = {
+    eventLoopDelayMs: undefined,
+    eventLoopUtilization: undefined,
+    heapUsedBytes: undefined,
+    heapLimitBytes: undefined,
+    rssBytes: undefined,
   }
 
   constructor(options: ResolvedMonitorOptions) {
-    this.#options = options
-    const { delay, utilization, heap, rss, health, holdMs, releaseMs, sensors } = options
-    const signal = (thresholds: SignalThresholds) => new Signal(thresholds, holdMs, releaseMs)
-    if (delay !== undefined) this.#signals.eventLoopDelay = signal(delay)
-    if (utilization !== undefined) this.#signals.eventLoopUtilization = signal(utilization)
-    if (heap !== undefined) this.#signals.heap = signal(heap)
-    if (health !== undefined) this.#signals.healthCheck = signal(health)
-
-    this.#rssDisabledReason = 'disabled by option'
-    if (rss !== undefined) {
-      if (rss.limitBytes !== undefined) {
-        this.#rssLimitBytes = rss.limitBytes
-      } else {
-        const found = readCgroupMemoryLimit(sensors.readFile ?? readFileOrUndefined)
-        this.#rssLimitBytes = found.limitBytes
-        this.#rssDisabledReason = found.detail
+    this.#now = options.now
+    const { onError } = options
+    this.#onFailure = (error, signal) => {
+      if (onError === undefined) return
+      try {
+        onError(error, signal)
+      } catch {
+        // onError runs on the sampling timer: a throw here would crash the process.
       }
-      if (this.#rssLimitBytes !== undefined) this.#signals.rss = signal(rss)
     }
-
-    if (delay !== undefined && sensors.eventLoopDelayMs === undefined) {
-      this.#histogram = monitorEventLoopDelay({ resolution: delay.resolutionMs })
-      this.#histogram.enable()
-    }
-    if (utilization !== undefined && sensors.eventLoopUtilization === undefined) {
-      this.#lastUtilization = performance.eventLoopUtilization()
-    }
+    this.#signals = buildSignals(options, this.#raw)
     // Nothing to measure, nothing to wake up for.
-    if (Object.keys(this.#signals).length > 0) {
+    if (this.#signals.enabled.length > 0) {
       this.#timer = setInterval(() => this.sampleNow(), options.sampleIntervalMs)
       this.#timer.unref()
     }
@@ -614,14 +206,10 @@ class ProcessPressureMonitor implements PressureMonitor {
 
   sampleNow(): void {
     if (this.#closed) return
-    const options = this.#options
-    const nowMs = options.now()
+    const nowMs = this.#now()
     let level = 0
-    for (const name of SIGNAL_NAMES) {
-      const signal = this.#signals[name]
-      if (signal === undefined) continue
-      const value = this.#read(name)
-      const signalLevel = signal.update(value, nowMs)
+    for (const signal of this.#signals.enabled) {
+      const signalLevel = signal.sample(nowMs, this.#onFailure)
       if (signalLevel > level) level = signalLevel
     }
     this.#samples++
@@ -629,117 +217,15 @@ class ProcessPressureMonitor implements PressureMonitor {
     this.#level = level
   }
 
-  /** One signal's value for this sample; 0 (healthy) when its reader fails. */
-  #read(name: PressureSignalName): number {
-    let value: unknown
-    try {
-      value = this.#readRaw(name)
-    } catch (error) {
-      return this.#failed(name, error)
-    }
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
-      const expected =
-        name === 'healthCheck'
-          ? 'a number in [0, 1] or a boolean, synchronously'
-          : 'a finite number'
-      return this.#failed(
-        name,
-        new TypeError(`The ${name} sensor gave ${describeValue(value)}; expected ${expected}.`),
-      )
-    }
-    return value
-  }
-
-  #readRaw(name: PressureSignalName): unknown {
-    const { sensors } = this.#options
-    switch (name) {
-      case 'eventLoopDelay': {
-        const ms =
-          sensors.eventLoopDelayMs === undefined
-            ? this.#readHistogram()
-            : sensors.eventLoopDelayMs()
-        this.#raw.eventLoopDelayMs = ms
-        return ms
-      }
-      case 'eventLoopUtilization': {
-        const ratio =
-          sensors.eventLoopUtilization === undefined
-            ? this.#readUtilization()
-            : sensors.eventLoopUtilization()
-        this.#raw.eventLoopUtilization = ratio
-        return ratio
-      }
-      case 'heap': {
-        const heap = sensors.heapBytes === undefined ? readHeap() : sensors.heapBytes()
-        this.#raw.heapUsedBytes = heap.usedBytes
-        this.#raw.heapLimitBytes = heap.limitBytes
-        return heap.usedBytes / heap.limitBytes
-      }
-      case 'rss': {
-        const rssBytes =
-          sensors.rssBytes === undefined ? process.memoryUsage.rss() : sensors.rssBytes()
-        this.#raw.rssBytes = rssBytes
-        return rssBytes / (this.#rssLimitBytes as number)
-      }
-      case 'healthCheck': {
-        const result: unknown = this.#options.health?.check()
-        if (typeof result === 'boolean') return result ? 0 : 1
-        // Clamped: the check speaks the level's scale, and a slightly-out-of-range answer is not an error.
-        return typeof result === 'number' ? Math.min(1, Math.max(0, result)) : result
-      }
-    }
-  }
-
-  #readHistogram(): number {
-    const histogram = this.#histogram as IntervalHistogram
-    const delay = this.#options.delay as NonNullable<ResolvedMonitorOptions['delay']>
-    const ms = histogram.count === 0 ? 0 : histogram.percentile(delay.percentile) / 1e6
-    histogram.reset()
-    // Each recorded interval includes the resolution itself: an idle loop records ~resolutionMs.
-    return Math.max(0, ms - delay.resolutionMs)
-  }
-
-  #readUtilization(): number {
-    const current = performance.eventLoopUtilization()
-    const window = performance.eventLoopUtilization(current, this.#lastUtilization)
-    this.#lastUtilization = current
-    return window.utilization
-  }
-
-  #failed(name: PressureSignalName, error: unknown): number {
-    this.#errors[name]++
-    const { onError } = this.#options
-    if (onError !== undefined) {
-      try {
-        onError(error, name)
-      } catch {
-        // onError runs on the sampling timer: a throw here would crash the process.
-      }
-    }
-    return 0
-  }
-
   readings(): PressureReadings {
+    const { enabled, disabled, rssLimitBytes } = this.#signals
     const signals = {} as Record<PressureSignalName, PressureSignalReading>
     for (const name of SIGNAL_NAMES) {
-      const signal = this.#signals[name]
-      if (signal === undefined) {
-        signals[name] =
-          name === 'rss' && this.#options.rss !== undefined
-            ? { enabled: false, reason: this.#rssDisabledReason }
-            : DISABLED
-        continue
-      }
-      signals[name] = {
-        enabled: true,
-        value: signal.value,
-        pressured: signal.pressured,
-        level: signal.level,
-        high: signal.thresholds.high,
-        low: signal.thresholds.low,
-        saturation: signal.thresholds.saturation,
-        errors: this.#errors[name],
-      }
+      const signal = enabled.find((s) => s.name === name)
+      signals[name] =
+        signal === undefined
+          ? { enabled: false, reason: disabled[name] ?? DISABLED_BY_OPTION }
+          : signal.reading()
     }
     return {
       level: this.#level,
@@ -747,7 +233,7 @@ class ProcessPressureMonitor implements PressureMonitor {
       samples: this.#samples,
       sampledAtMs: this.#sampledAtMs,
       ...this.#raw,
-      rssLimitBytes: this.#rssLimitBytes,
+      rssLimitBytes,
       signals,
     }
   }
@@ -756,21 +242,17 @@ class ProcessPressureMonitor implements PressureMonitor {
     if (this.#closed) return
     this.#closed = true
     if (this.#timer !== undefined) clearInterval(this.#timer)
-    this.#histogram?.disable()
+    for (const signal of this.#signals.enabled) signal.close()
     // Nothing is measured any more, so nothing may be shed on its account.
     this.#level = 0
   }
 }
 
-function readHeap(): { usedBytes: number; limitBytes: number } {
-  const stats = getHeapStatistics()
-  return { usedBytes: stats.used_heap_size, limitBytes: stats.heap_size_limit }
-}
-
 /**
  * Creates a pressure monitor: pass it as `pressure` to
  * `createAdmissionController`, which reads `level` on every decision and calls
- * `close()` from its own `close()`.
+ * `close()` from its own `close()`. One monitor may serve several controllers:
+ * it is closed when the last of them closes.
  *
  * @example
  * const controller = createAdmissionController({ limit: 64, pressure: createPressureMonitor() })

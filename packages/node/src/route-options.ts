@@ -176,6 +176,15 @@ export function resolveAdapterOptions<In, OnRejected>(
   routeOptions: unknown,
 ): { controller: AdmissionController; route: ResolvedRouteOptions<In, OnRejected> } {
   if (isAdmissionController(optionsOrController)) {
+    if (typeof routeOptions === 'function') {
+      throw invalidOption(
+        'type',
+        'routeOptions',
+        'Expected `routeOptions` to be an object, got a function. `shed(controller, handler)` is ' +
+          'the @spillway/node signature; in a framework, `shed(controller, routeOptions)` is a ' +
+          'middleware placed before the handler: `app.get(path, shed(controller), handler)`.',
+      )
+    }
     return {
       controller: optionsOrController,
       route: resolveRouteOptions(routeOptions, optionsOrController),

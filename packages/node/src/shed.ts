@@ -8,7 +8,8 @@ import {
   type AdmissionControllerOptions,
   checkFunction,
 } from '@spillway/core'
-import { answerRejection, type OnRejected } from './answer-rejection.js'
+import { answerRejection, isThenable, type OnRejected } from './answer-rejection.js'
+import { holdPermits } from './bind-permit.js'
 import { createGate, type Passage } from './gate.js'
 import { type RouteOptions, resolveAdapterOptions } from './route-options.js'
 
@@ -88,7 +89,11 @@ export function shed(
     }
     try {
       const result = handler(req, res)
-      if (result instanceof Promise) result.catch((error: unknown) => fail(controller, res, error))
+      if (isThenable(result)) {
+        // The slot bounds the handler's work, not only its answer.
+        holdPermits(res, result)
+        result.then(undefined, (error: unknown) => fail(controller, res, error))
+      }
     } catch (error) {
       fail(controller, res, error)
     }

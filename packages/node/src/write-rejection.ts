@@ -4,7 +4,7 @@
  * and clients branch on the `reason` extension member.
  */
 import type { ServerResponse } from 'node:http'
-import type { Rejection, RejectionReason } from '@spillway/core'
+import { failOption, type Rejection, type RejectionReason } from '@spillway/core'
 
 /** `Content-Type` of the default rejection body (RFC 9457 §3). */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
@@ -25,6 +25,7 @@ const DETAILS: Readonly<Record<RejectionReason, string>> = {
   aborted: 'The client went away before the request could be served.',
   quota: 'This client is over its share of the server while the server is saturated.',
   closed: 'The server is shutting down.',
+  unavailable: "The server cannot check this client's limit right now.",
 }
 
 // Bodies depend only on reason and status: built once each, then shared.
@@ -66,6 +67,14 @@ export function retryAfterValue(rejection: Rejection): string {
  * has ended or its client is gone. Returns whether it wrote.
  */
 export function writeRejection(res: ServerResponse, rejection: Rejection): boolean {
+  if (typeof rejection !== 'object' || rejection === null || typeof rejection.status !== 'number') {
+    failOption(
+      'type',
+      'rejection',
+      'a rejection (`{ reason, status, retryAfterSeconds }`)',
+      rejection,
+    )
+  }
   if (res.headersSent || res.writableEnded || res.destroyed) return false
   const body = problemBody(rejection)
   res.writeHead(rejection.status, {

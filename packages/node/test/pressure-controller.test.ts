@@ -96,4 +96,21 @@ describe('a pressure monitor driving the admission controller', () => {
     expect(pressure.readings().closed).toBe(true)
     expect(pressure.level).toBe(0)
   })
+  it('keeps sampling for a second controller when the first one sharing it closes', () => {
+    const world = { t: 0, delayMs: 150 }
+    const pressure = delayMonitor(world)
+    const first = createAdmissionController({ limit: 4, queue: { size: 0 }, pressure })
+    const second = createAdmissionController({ limit: 4, queue: { size: 0 }, pressure })
+    controller = second
+    pressure.sampleNow()
+    first.close()
+    expect(pressure.readings().closed).toBe(false)
+    world.t += 500
+    pressure.sampleNow()
+    expect(second.stats().pressure).toBe(1)
+    expect(second.tryAcquire({ priority: 'sheddable' })).toBeUndefined()
+    second.close()
+    expect(pressure.readings().closed).toBe(true)
+    expect(second.stats()).toMatchObject({ inFlight: 0, queued: 0 })
+  })
 })

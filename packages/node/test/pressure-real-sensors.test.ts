@@ -79,6 +79,55 @@ describe('createPressureMonitor with the real Node sensors', () => {
     expect(monitor.level).toBeGreaterThan(0)
   })
 
+  it('sees a stall longer than sampleIntervalMs that starts right after a sample, which the histogram drops', async () => {
+    const monitor = createPressureMonitor({ sampleIntervalMs: 100, heap: false, rss: false })
+    monitors.push(monitor)
+    // A sample resets the histogram, and Node drops the first interval after a reset: a
+    // stall that starts now and lasts past the next sample leaves that window empty.
+    monitor.sampleNow()
+    blockEventLoop(400)
+    // The sampling timer, due 100 ms after construction, fires about 300 ms late.
+    const deadline = performance.now() + 5000
+    while (monitor.readings().samples < 2 && performance.now() < deadline) await pause(5)
+
+    const readings = monitor.readings()
+    expect(readings.samples).toBeGreaterThanOrEqual(2)
+    expect(readings.eventLoopDelayMs).toBeGreaterThanOrEqual(200)
+    expect(readings.signals.eventLoopDelay).toMatchObject({ enabled: true, pressured: true })
+    expect(monitor.level).toBeGreaterThan(0)
+  })
+
+  it('sees a stall shorter than the window that starts right after a sample, which the histogram drops', async () => {
+    const monitor = createPressureMonitor({
+      sampleIntervalMs: 2 ** 31 - 1,
+      heap: false,
+      rss: false,
+    })
+    monitors.push(monitor)
+    await pause(30)
+    monitor.sampleNow()
+    blockEventLoop(300)
+    await pause(30)
+    monitor.sampleNow()
+    expect(monitor.readings().eventLoopDelayMs).toBeGreaterThanOrEqual(250)
+    expect(monitor.level).toBeGreaterThan(0)
+  })
+
+  it('reads an idle loop as calm: the time the histogram did not record is only its own ticks', async () => {
+    const monitor = createPressureMonitor({
+      sampleIntervalMs: 2 ** 31 - 1,
+      heap: false,
+      rss: false,
+    })
+    monitors.push(monitor)
+    for (let i = 0; i < 5; i++) {
+      await pause(50)
+      monitor.sampleNow()
+    }
+    expect(monitor.readings().eventLoopDelayMs).toBeLessThan(50)
+    expect(monitor.level).toBe(0)
+  })
+
   it('disables its event-loop delay histogram on close(), so nothing keeps waking the loop', () => {
     const created: IntervalHistogram[] = []
     const real = perfHooks.monitorEventLoopDelay

@@ -1,0 +1,43 @@
+/**
+ * What every publishable package's manifest must say, checked on the sources
+ * (no build, no pack), so a package added later is held to it at once.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+
+const ROOT = path.resolve(__dirname, '..', '..')
+
+interface Manifest {
+  name: string
+  private?: boolean
+  license?: string
+  files?: string[]
+}
+
+/** The packages under `packages/` that are published (not `private`). */
+const published = readdirSync(path.join(ROOT, 'packages'))
+  .filter((dir) => existsSync(path.join(ROOT, 'packages', dir, 'package.json')))
+  .map((dir) => {
+    const file = path.join(ROOT, 'packages', dir, 'package.json')
+    return { dir, manifest: JSON.parse(readFileSync(file, 'utf8')) as Manifest }
+  })
+  .filter(({ manifest }) => manifest.private !== true)
+
+describe('the package manifests', () => {
+  it('finds the published packages', () => {
+    expect(published.map(({ dir }) => dir)).toEqual(
+      expect.arrayContaining(['core', 'node', 'express', 'koa', 'client']),
+    )
+  })
+
+  it.each(published.map(({ dir, manifest }) => [dir, manifest] as const))(
+    'ships the repository LICENSE (MIT) in @spillway/%s',
+    (dir, manifest) => {
+      expect(manifest.license).toBe('MIT')
+      expect(manifest.files).toContain('LICENSE')
+      const license = path.join(ROOT, 'packages', dir, 'LICENSE')
+      expect(existsSync(license)).toBe(true)
+      expect(readFileSync(license, 'utf8')).toBe(readFileSync(path.join(ROOT, 'LICENSE'), 'utf8'))
+    },
+  )
+})
