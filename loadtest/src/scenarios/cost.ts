@@ -93,7 +93,7 @@ function startServer(
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(new Error(`cost server (${arm}) did not start: ${err.slice(-500)}`))
-    }, 180_000)
+    }, 900_000)
     child.stderr?.on('data', (d: Buffer) => {
       err += d.toString()
     })
