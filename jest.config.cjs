@@ -12,6 +12,8 @@ module.exports = {
   transform: { '^.+\\.(t|j|mj)s$': swc },
   moduleNameMapper: {
     '^@spillway/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts',
+    // Subpath exports (`@spillway/core/internal`): the source file of the same name.
+    '^@spillway/([a-z-]+)/([a-z-]+)$': '<rootDir>/packages/$1/src/$2.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testMatch: [

@@ -31,6 +31,17 @@ describe('closed-loop scenario', () => {
     const sent = client.logical - client.outcomes.throttled - client.outcomes.timeout
     const retries = client.serverReceived - sent
     expect(retries).toBeLessThanOrEqual(0.1 * client.logical + 10 * clients)
+    // The client's own count of the retries it sent is what reached the server beyond first attempts.
+    expect(client.clientRetries.sent).toBeLessThanOrEqual(0.1 * client.logical + 10 * clients)
+    expect(Object.keys(client.clientRetries.notRetried).sort()).toEqual([
+      'attemptsExhausted',
+      'bodyNotReplayable',
+      'budget',
+      'deadline',
+      'notIdempotent',
+      'retryAfterTooLong',
+      'throttle',
+    ])
     expect(naive.amplification).toBeGreaterThanOrEqual(1)
   }, 90_000)
 })

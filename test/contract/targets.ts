@@ -3,6 +3,7 @@
  * description of routes, so every behaviour is checked the same way in each.
  */
 import http from 'node:http'
+import http2 from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import type { Readable } from 'node:stream'
 import type { AdmissionController } from '@spillway/core'
@@ -14,6 +15,10 @@ import express5 from 'express5'
 import type { Context, Next } from 'koa'
 import koa2 from 'koa2'
 import koa3 from 'koa3'
+import { fastifyTarget } from './fastify-target.js'
+import { honoTarget } from './hono-target.js'
+import { nestTargets } from './nest-target.js'
+import { type Client, http2Client } from './support.js'
 
 /** What a route's handler does once admitted. */
 export interface Handler {
@@ -44,6 +49,8 @@ export interface Running {
 
 export interface Target {
   name: string
+  /** How the contract talks to it; HTTP/1.1 when absent. */
+  client?: Client
   /** The framework passes errors with `next(err)`. */
   hasNextError: boolean
   /** Reads a request header from what user hooks receive. */
@@ -59,13 +66,22 @@ export interface Target {
   ): Promise<Running & { controller: AdmissionController }>
 }
 
-async function listen(server: http.Server): Promise<Running> {
+async function listen(server: http.Server | http2.Http2Server): Promise<Running> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
+  // An HTTP/2 server has no closeAllConnections: track its sessions to end them.
+  const sessions = new Set<http2.ServerHttp2Session>()
+  if (!(server instanceof http.Server)) {
+    server.on('session', (session: http2.ServerHttp2Session) => {
+      sessions.add(session)
+      session.once('close', () => sessions.delete(session))
+    })
+  }
   return {
     port,
     close: () => {
-      server.closeAllConnections()
+      if (server instanceof http.Server) server.closeAllConnections()
+      for (const session of sessions) session.destroy()
       return new Promise((resolve) => server.close(() => resolve()))
     },
   }
@@ -95,9 +111,9 @@ function nodeHandler(route: Route) {
   }
 }
 
-function nodeServer(listeners: Map<string, NodeListener>, endedBefore: Set<string>): http.Server {
-  return http.createServer((req, res) => {
-    const path = req.url ?? '/'
+function nodeRouter(listeners: Map<string, NodeListener>, endedBefore: Set<string>): NodeListener {
+  return (req, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
     const listener = listeners.get(path)
     if (listener === undefined) {
       res.statusCode = 404
@@ -106,7 +122,11 @@ function nodeServer(listeners: Map<string, NodeListener>, endedBefore: Set<strin
     }
     if (endedBefore.has(path)) res.end('early')
     listener(req, res)
-  })
+  }
+}
+
+function nodeServer(listeners: Map<string, NodeListener>, endedBefore: Set<string>): http.Server {
+  return http.createServer(nodeRouter(listeners, endedBefore))
 }
 
 const nodeTarget: Target = {
@@ -132,6 +152,35 @@ const nodeTarget: Target = {
   startOwn: async (options, route) => {
     const listener = shedNode(options, nodeHandler(route))
     const running = await listen(nodeServer(new Map([[route.path, listener]]), new Set()))
+    return { ...running, controller: listener.controller }
+  },
+}
+
+// ---- node:http2, the compatibility API (h2c) ----
+
+// The compat request and response mirror node:http's closely enough for the listener.
+function http2Server(
+  listeners: Map<string, NodeListener>,
+  endedBefore = new Set<string>(),
+): http2.Http2Server {
+  return http2.createServer(nodeRouter(listeners, endedBefore) as never)
+}
+
+const http2Target: Target = {
+  ...nodeTarget,
+  name: 'node:http2 (compatibility API)',
+  client: http2Client,
+  start: (controller, routes) => {
+    const listeners = new Map<string, NodeListener>()
+    for (const route of routes) {
+      listeners.set(route.path, shedNode(controller, route.options ?? {}, nodeHandler(route)))
+    }
+    const endedBefore = new Set(routes.filter((r) => r.endedBefore).map((r) => r.path))
+    return listen(http2Server(listeners, endedBefore))
+  },
+  startOwn: async (options, route) => {
+    const listener = shedNode(options, nodeHandler(route))
+    const running = await listen(http2Server(new Map([[route.path, listener]])))
     return { ...running, controller: listener.controller }
   },
 }
@@ -285,4 +334,10 @@ export const targets: Target[] = [
   expressTarget('Express 5', express5),
   koaTarget('Koa 2', koa2 as unknown as KoaFactory),
   koaTarget('Koa 3', koa3),
+  fastifyTarget,
+  honoTarget,
+  ...nestTargets,
 ]
+
+/** The contract's own list: every HTTP/1.1 target, plus node:http2's compatibility API. */
+export const contractTargets: Target[] = [...targets, http2Target]

@@ -58,6 +58,17 @@ export interface OpenLoopOptions {
    * kernel's accept backlog before the server sees it. @default false (keep-alive)
    */
   newConnection?: boolean
+  /** Where to send (`calibrate --url`; the caller checks it is allowed). @default '127.0.0.1' */
+  host?: string
+  /** Method, headers and body of every request (`calibrate --url`). @default a bodiless GET */
+  request?: OpenLoopRequest
+}
+
+/** What every request of an open loop sends, beyond its path. */
+export interface OpenLoopRequest {
+  method?: string
+  headers?: Record<string, string>
+  body?: string
 }
 
 function reasonOf(body: string): string {
@@ -140,12 +151,18 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
         outstanding--
         finishIfDone()
       }
+      const share = options.mix[route] as RouteShare
       const req = request(
         {
-          host: '127.0.0.1',
+          host: options.host ?? '127.0.0.1',
           port: options.port,
-          path: (options.mix[route] as RouteShare).path,
+          path: share.path,
           agent,
+          method: options.request?.method ?? 'GET',
+          headers:
+            share.headers === undefined
+              ? options.request?.headers
+              : { ...options.request?.headers, ...share.headers },
         },
         (res) => {
           const status = res.statusCode ?? ERROR
@@ -172,7 +189,7 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
         req.destroy()
       }, timeoutMs)
       req.once('error', () => settle(ERROR))
-      req.end()
+      req.end(options.request?.body)
     }
 
     let phaseIndex = 0

@@ -13,6 +13,8 @@ export interface Target {
   readonly port: number
   /** The adapter it reports, e.g. `@spillway/express`. */
   readonly adapter: string | null
+  /** It serves `GET /metrics` (see {@link useMetrics}). */
+  readonly metrics: boolean
   /** Kills it (SIGTERM, then SIGKILL after `graceMs`) and resolves when it has exited. */
   stop(graceMs?: number): Promise<void>
 }
@@ -20,6 +22,12 @@ export interface Target {
 const children = new Set<ChildProcess>()
 
 let source: SpillwaySource = 'src'
+let metricsOn = false
+
+/** Makes the spillway targets started from now on serve `/metrics` through `@spillway/prometheus`. */
+export function useMetrics(on: boolean): void {
+  metricsOn = on
+}
 
 /** Makes the targets started from now on load spillway from `src` (default) or the built `dist`. */
 export function useSpillwayFrom(from: SpillwaySource): void {
@@ -31,6 +39,15 @@ function killAll(): void {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   }
   children.clear()
+}
+
+/**
+ * Puts another child process we started (redis-server, nginx) under the same
+ * guarantee as the targets: killed by its PID on every exit path.
+ */
+export function trackChild(child: ChildProcess): void {
+  children.add(child)
+  child.once('exit', () => children.delete(child))
 }
 
 /** Target processes started and not yet exited (a leak check for the harness itself). */
@@ -59,7 +76,7 @@ export function startTarget(config: TargetConfig, startTimeoutMs = 20_000): Prom
   const child = spawn(process.execPath, ['--import', tsxLoaderUrl(), targetEntry()], {
     env: {
       ...process.env,
-      SPILLWAY_TARGET: JSON.stringify(config),
+      SPILLWAY_TARGET: JSON.stringify(metricsOn ? { metrics: true, ...config } : config),
       TSX_TSCONFIG_PATH: tsconfigPath(source),
       SPILLWAY_FROM: source,
       NODE_ENV: 'production',
@@ -99,12 +116,24 @@ export function startTarget(config: TargetConfig, startTimeoutMs = 20_000): Prom
     })
     child.on(
       'message',
-      (message: { type?: string; port?: number; adapter?: string | null; message?: string }) => {
+      (message: {
+        type?: string
+        port?: number
+        adapter?: string | null
+        metrics?: boolean
+        message?: string
+      }) => {
         if (message.type === 'error') fail(new Error(`target failed: ${message.message}`))
         if (message.type !== 'ready' || typeof message.port !== 'number') return
         clearTimeout(timer)
         const pid = child.pid as number
-        resolve({ pid, port: message.port, adapter: message.adapter ?? null, stop })
+        resolve({
+          pid,
+          port: message.port,
+          adapter: message.adapter ?? null,
+          metrics: message.metrics === true,
+          stop,
+        })
       },
     )
   })

@@ -2,6 +2,7 @@
  * What the load generators record: one entry per request, in parallel arrays
  * (tens of thousands of requests per run; arrays of numbers stay compact).
  */
+import { seededRandom } from '@spillway/core/internal'
 
 /** Status recorded for a request the client gave up on (its timeout fired). */
 export const TIMEOUT = 0
@@ -47,6 +48,8 @@ export function createLog(): RequestLog {
 export interface RouteShare {
   path: string
   weight: number
+  /** Headers this route's requests carry (e.g. the tenant's `x-tenant`), beside the loop's own. */
+  headers?: Record<string, string> | undefined
 }
 
 /** The priority mix: 20% critical, 50% normal, 30% sheddable. */
@@ -56,17 +59,8 @@ export const PRIORITY_MIX: readonly RouteShare[] = [
   { path: '/sheddable', weight: 30 },
 ]
 
-/** Seeded PRNG (mulberry32): the same run picks the same routes in the same order. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Seeded PRNG (core's mulberry32): the same run picks the same routes in the same order. */
+export { seededRandom }
 
 /** Picks route indexes by weight. */
 export function routePicker(mix: readonly RouteShare[], random: () => number): () => number {

@@ -25,6 +25,7 @@ import { startTarget } from './processes.js'
 import { Progress } from './progress.js'
 import type { RequestLog, RouteShare } from './records.js'
 import { fetchStats, type Sample, setServiceMs, startSampler } from './sampler.js'
+import { compareMetrics, fetchMetrics, type ScrapedMetrics } from './scrape.js'
 
 /** The load applied in one run. */
 export type LoadSpec =
@@ -79,6 +80,8 @@ export interface RunResult {
   finalControllerStats: TargetStats['controller']
   /** Set when the run could not be done (e.g. the target failed to start or rejected its configuration). */
   error?: string
+  /** The server's own `/metrics` over the run beside the load generator's figures (`--metrics`). */
+  metrics?: ScrapedMetrics
 }
 
 /** Total load time of a spec, ms. */
@@ -189,6 +192,7 @@ export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: R
     // Let the freshly started process settle before reading its baseline RSS.
     await new Promise((resolve) => setTimeout(resolve, 300))
     const baseline = await fetchStats(target.port)
+    const metricsBefore = target.metrics ? await fetchMetrics(target.port) : null
     const t0 = performance.now()
     const harnessCpu = process.cpuUsage()
     const sampler = startSampler(target.port, t0)
@@ -233,6 +237,14 @@ export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: R
       leak,
       adapter: target.adapter,
     })
+    if (metricsBefore !== null) {
+      result.metrics = compareMetrics(
+        metricsBefore,
+        await fetchMetrics(target.port),
+        log,
+        spec.load.mix,
+      )
+    }
     progress.done(result.summary)
     return { result, log }
   } finally {

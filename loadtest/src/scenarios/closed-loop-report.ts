@@ -53,6 +53,15 @@ export async function closedLoop(options: ScenarioOptions): Promise<Report> {
       row('client success', (r) => `${(r.successRate * 100).toFixed(1)}%`),
       row('failed locally (ThrottledError)', (r) => `${r.outcomes.throttled}`),
       row('client timeouts', (r) => `${r.outcomes.timeout}`),
+      row('client retries sent', (r) => (r.variant === 'naive' ? '-' : `${r.clientRetries.sent}`)),
+      row('refusals not retried, why', (r) =>
+        r.variant === 'naive'
+          ? '-'
+          : Object.entries(r.clientRetries.notRetried)
+              .filter(([, n]) => n > 0)
+              .map(([reason, n]) => `${reason} ${n}`)
+              .join(', ') || '-',
+      ),
       row('ok latency p50 / p99 ms', (r) => latency(r.successLatencyMs)),
       row('all latency p50 / p99 ms', (r) => latency(r.allLatencyMs)),
       row('server drained', (r) => `${r.drained.inFlight === 0 && r.drained.queued === 0}`),

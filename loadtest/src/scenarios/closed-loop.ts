@@ -90,6 +90,11 @@ export interface ClosedLoopRunResult {
   serverRejectedByReason: Record<string, number>
   /** The server's controller after the run (should be 0 and 0). */
   drained: { inFlight: number; queued: number }
+  /**
+   * `@spillway/client` only (empty for naive): retries sent, and refusals it
+   * handed back without retrying, by reason (`client.stats()`, all instances).
+   */
+  clientRetries: { sent: number; notRetried: Record<string, number> }
 }
 
 export interface ClosedLoopScenarioResult {
@@ -270,6 +275,17 @@ async function runVariant(
     // Let in-flight releases land before reading the controller.
     await sleep(50)
     const stats = await server.stats()
+    const clientRetries = { sent: 0, notRetried: {} as Record<string, number> }
+    if (variant === 'spillway') {
+      for (const client of clients) {
+        for (const origin of Object.values(client.stats())) {
+          clientRetries.sent += origin.counters.retries
+          for (const [reason, n] of Object.entries(origin.counters.notRetried)) {
+            clientRetries.notRetried[reason] = (clientRetries.notRetried[reason] ?? 0) + n
+          }
+        }
+      }
+    }
     return {
       variant,
       durationS,
@@ -284,6 +300,7 @@ async function runVariant(
       allLatencyMs: percentiles(allLatency),
       serverRejectedByReason: stats.rejectedByReason,
       drained: { inFlight: stats.inFlight, queued: stats.queued },
+      clientRetries,
     }
   } finally {
     await server.stop()
@@ -337,6 +354,14 @@ export function formatClosedLoop(result: ClosedLoopScenarioResult): string {
       'server rejections',
       (r) =>
         Object.entries(r.serverRejectedByReason)
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ') || '-',
+    ],
+    [
+      'not retried, why',
+      (r) =>
+        Object.entries(r.clientRetries.notRetried)
+          .filter(([, n]) => n > 0)
           .map(([k, n]) => `${k} ${n}`)
           .join(', ') || '-',
     ],

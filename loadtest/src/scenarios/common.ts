@@ -4,7 +4,7 @@
  */
 import type { RequestLog } from '../harness/records.js'
 import { type RunResult, type RunSpec, runOne } from '../harness/run.js'
-import type { AdaptiveLimitConfig, Protection, TargetConfig } from '../target/config.js'
+import type { AdaptiveLimitConfig, Framework, Protection, TargetConfig } from '../target/config.js'
 
 /** Options common to the scenarios (all optional on the command line). */
 export interface ScenarioOptions {
@@ -12,7 +12,7 @@ export interface ScenarioOptions {
   durationSeconds?: number | undefined
   /** Offered rate, req/s, overriding the scenario's multiple of capacity. */
   rate?: number | undefined
-  framework: 'express' | 'koa'
+  framework: Framework
   slots: number
   serviceMs: number
   cpuMs: number
@@ -42,6 +42,8 @@ export interface ScenarioOptions {
    * (overload only).
    */
   pressure?: boolean | undefined
+  /** Light tenants beside the heavy one (`tenants`; 4 when absent). */
+  lightTenants?: number | undefined
 }
 
 /** Defaults: the downstream and spillway configuration of the demo. */

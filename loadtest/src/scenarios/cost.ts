@@ -253,6 +253,13 @@ export async function cost(options: ScenarioOptions): Promise<Report> {
     'cost',
     'spillway cost per request when nothing is wrong: instructions and server CPU',
   )
+  // The cost server (src/cost/cost-server.mjs) builds node:http and Express only;
+  // loadtest/callgrind/measure.mjs measures the other frameworks' adapters.
+  if (options.framework !== 'express') {
+    throw new RangeError(
+      `the cost scenario measures node:http and express only, got --framework ${options.framework} (see loadtest/callgrind/measure.mjs)`,
+    )
+  }
   const frameworks = ['node', options.framework]
   const fmt = (n: number, digits = 0): string => n.toFixed(digits)
   for (const framework of frameworks) {

@@ -25,7 +25,7 @@ export async function overhead(options: ScenarioOptions): Promise<Report> {
     'overhead',
     `spillway overhead: trivial ${options.framework} route, bare vs spillway`,
   )
-  const variants: Array<{ label: string; protection: Protection }> = [
+  const variants: Array<{ label: string; protection: Protection; metrics?: boolean }> = [
     { label: `bare ${options.framework}`, protection: { kind: 'none' } },
     // Any middleware costs a layer: this one separates that from spillway's own work.
     { label: 'pass-through middleware', protection: { kind: 'passthrough' } },
@@ -33,20 +33,31 @@ export async function overhead(options: ScenarioOptions): Promise<Report> {
       label: 'spillway (limit 1000, never binds)',
       protection: { kind: 'spillway', limit: 1000, queue: { size: 128, timeoutMs: 1000 } },
     },
+    // The same with @spillway/prometheus attached: the per-request cost of metrics on.
+    {
+      label: 'spillway + prometheus collector',
+      protection: { kind: 'spillway', limit: 1000, queue: { size: 128, timeoutMs: 1000 } },
+      metrics: true,
+    },
   ]
   const targets: Target[] = []
   const rows: string[][] = []
   const throughput: number[][] = variants.map(() => [])
   const cpuPerRequest: number[][] = variants.map(() => [])
   try {
-    for (const v of variants) targets.push(await startTarget(targetWith(options, v.protection)))
+    for (const v of variants) {
+      targets.push(
+        await startTarget({ ...targetWith(options, v.protection), metrics: v.metrics === true }),
+      )
+    }
     const mix = [{ path: '/trivial', weight: 1 }]
     for (const t of targets) {
       await runClosedLoop({ port: t.port, connections: CONNECTIONS, durationMs: WARMUP_MS, mix })
     }
     for (let round = 0; round < ROUNDS; round++) {
       // Forward then backward order: a drift in the machine's load favours no server.
-      const order = round % 2 === 0 ? [0, 1, 2] : [2, 1, 0]
+      const forward = variants.map((_, i) => i)
+      const order = round % 2 === 0 ? forward : [...forward].reverse()
       for (const i of order) {
         const target = targets[i] as Target
         const cpuBefore = (await fetchStats(target.port)).cpuMicros
@@ -87,17 +98,24 @@ export async function overhead(options: ScenarioOptions): Promise<Report> {
     const sorted = [...each].sort((a, b) => a - b)
     return { median: sorted[Math.floor(sorted.length / 2)] ?? Number.NaN, each }
   }
-  const [bare, passthrough, protectedRuns] = throughput as [number[], number[], number[]]
+  const [bare, passthrough, protectedRuns, withMetrics] = throughput as [
+    number[],
+    number[],
+    number[],
+    number[],
+  ]
   const { median: ratio, each: ratios } = pairedRatio(protectedRuns, bare)
   const { median: layerRatio } = pairedRatio(passthrough, bare)
   const { median: ownRatio } = pairedRatio(protectedRuns, passthrough)
   const median = (v: number[]): number =>
     [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? 0
-  const [bareCpu, passthroughCpu, spillwayCpu] = cpuPerRequest.map(median) as [
+  const [bareCpu, passthroughCpu, spillwayCpu, metricsCpu] = cpuPerRequest.map(median) as [
+    number,
     number,
     number,
     number,
   ]
+  const { median: metricsRatio } = pairedRatio(withMetrics, protectedRuns)
   report.tables.push({
     title: `Closed loop, ${CONNECTIONS} connections, ${durationMs / 1000} s per run, alternating`,
     headers: ['round', 'server', 'throughput', 'p50', 'p99', 'non-2xx'],
@@ -111,6 +129,7 @@ export async function overhead(options: ScenarioOptions): Promise<Report> {
     `Server CPU per request (median of rounds): bare ${bareCpu.toFixed(1)} µs, pass-through ${passthroughCpu.toFixed(1)} µs, ` +
       `spillway ${spillwayCpu.toFixed(1)} µs: spillway adds ${(spillwayCpu - passthroughCpu).toFixed(1)} µs ` +
       `(${(((spillwayCpu - bareCpu) / bareCpu) * 100).toFixed(1)}% over bare). Throughput is bounded by the load generator sharing the cores; CPU per request is not.`,
+    `Metrics on (@spillway/prometheus attached): ${(metricsRatio * 100).toFixed(1)}% of spillway's throughput without them (median of paired rounds), server CPU ${metricsCpu.toFixed(1)} µs per request vs ${spillwayCpu.toFixed(1)} µs (${(metricsCpu - spillwayCpu).toFixed(1)} µs); callgrind's instruction counts per request are the steadier figure (packages/prometheus/bench).`,
   )
   return report
 }

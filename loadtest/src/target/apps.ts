@@ -18,6 +18,8 @@ export interface AppContext {
   work: Work
   downstream: Downstream
   controller: AdmissionController | null
+  /** The shared per-key store's stats, when the controller has one. */
+  keyStoreStats: (() => Record<string, unknown>) | null
   /** Pending count of the p-limit queue, when the target uses one. */
   pLimitPending: () => number | null
   /** Runs `fn` through the p-limit queue, when the target uses one. */
@@ -26,12 +28,14 @@ export interface AppContext {
   adapter: string | null
   /** Admission runs in the server's listener (`installEarlyGate`): the app adds no adapter. */
   early: boolean
+  /** The Prometheus exposition, when the target serves `/metrics`. */
+  metrics?: (() => Promise<{ contentType: string; body: string }>) | undefined
 }
 
 const loopDelay = monitorEventLoopDelay({ resolution: 10 })
 loopDelay.enable()
 
-function statsOf(context: AppContext): TargetStats {
+export function statsOf(context: AppContext): TargetStats {
   const cpu = process.cpuUsage()
   // Per sampling interval: reset after each read, so a sample shows that interval's delay.
   const eventLoopDelayP99Ms = loopDelay.percentile(99) / 1e6
@@ -48,16 +52,26 @@ function statsOf(context: AppContext): TargetStats {
     pLimitPending: context.pLimitPending(),
     adapter: context.adapter,
     controller: context.controller === null ? null : { ...context.controller.stats() },
+    keyStore: context.keyStoreStats?.() ?? null,
   }
 }
 
-function control(context: AppContext, url: URL): { serviceMs: number } {
+export function control(context: AppContext, url: URL): { serviceMs: number } {
   const serviceMs = Number(url.searchParams.get('serviceMs'))
   if (Number.isFinite(serviceMs) && serviceMs > 0) context.downstream.serviceMs = serviceMs
   return { serviceMs: context.downstream.serviceMs }
 }
 
-const WORK_ROUTES = new Set(['/critical', '/normal', '/sheddable'])
+/** The request's key reader for the target's protection (see `protect.ts`), or none. */
+function keyReaderOf(
+  context: AppContext,
+  keyReader: typeof import('./protect.js').keyReader,
+): ReturnType<typeof keyReader> {
+  const { protection } = context.config
+  return protection.kind === 'spillway' ? keyReader(protection) : null
+}
+
+export const WORK_ROUTES = new Set(['/critical', '/normal', '/sheddable'])
 
 /** Builds the Express 5 app. */
 export async function createExpressApp(context: AppContext): Promise<RequestListener> {
@@ -72,10 +86,23 @@ export async function createExpressApp(context: AppContext): Promise<RequestList
   app.get('/__control', (req, res) => {
     res.json(control(context, new URL(req.url, 'http://127.0.0.1')))
   })
+  const metrics = context.metrics
+  if (metrics !== undefined) {
+    app.get('/metrics', async (_req, res) => {
+      const { contentType, body } = await metrics()
+      res.type(contentType).send(body)
+    })
+  }
   if (context.controller !== null && !context.early) {
     const { shed } = await import('@spillway/express')
-    const { classify } = await import('./protect.js')
-    app.use(shed(context.controller, { priority: (req) => classify(req.path) }))
+    const { classify, keyReader } = await import('./protect.js')
+    const keyOf = keyReaderOf(context, keyReader)
+    app.use(
+      shed(context.controller, {
+        priority: (req) => classify(req.path),
+        ...(keyOf === null ? {} : { key: (req) => keyOf(req.query, req.headers) }),
+      }),
+    )
   }
   if (context.config.protection.kind === 'passthrough') app.use((_req, _res, next) => next())
   app.get('/trivial', (_req, res) => {
@@ -94,7 +121,7 @@ export async function createExpressApp(context: AppContext): Promise<RequestList
  * The handler body. With p-limit, the common mistake: the work waits in an
  * unbounded queue, and runs even when its client left long ago.
  */
-function runWork(context: AppContext, clientGone: () => boolean): Promise<boolean> {
+export function runWork(context: AppContext, clientGone: () => boolean): Promise<boolean> {
   const limited = context.pLimit
   return limited === null
     ? context.work.run(clientGone)
@@ -113,12 +140,22 @@ export async function createKoaApp(context: AppContext): Promise<RequestListener
     if (ctx.path === '/__stats') ctx.body = statsOf(context)
     else if (ctx.path === '/__control')
       ctx.body = control(context, new URL(ctx.url, 'http://127.0.0.1'))
-    else await next()
+    else if (ctx.path === '/metrics' && context.metrics !== undefined) {
+      const { contentType, body } = await context.metrics()
+      ctx.type = contentType
+      ctx.body = body
+    } else await next()
   })
   if (context.controller !== null && !context.early) {
     const { shed } = await import('@spillway/koa')
-    const { classify } = await import('./protect.js')
-    app.use(shed(context.controller, { priority: (ctx) => classify(ctx.path) }))
+    const { classify, keyReader } = await import('./protect.js')
+    const keyOf = keyReaderOf(context, keyReader)
+    app.use(
+      shed(context.controller, {
+        priority: (ctx) => classify(ctx.path),
+        ...(keyOf === null ? {} : { key: (ctx) => keyOf(ctx.query, ctx.headers) }),
+      }),
+    )
   }
   if (context.config.protection.kind === 'passthrough') app.use((_ctx, next) => next())
   app.use(async (ctx) => {

@@ -31,23 +31,60 @@ export type Protection =
       /** A fixed limit, or an adaptive one. */
       limit: number | AdaptiveLimitConfig
       /** The controller's queue options; absent: the controller's defaults (sized from the limit when adaptive). */
-      queue?: { size: number; timeoutMs: number; order?: 'fifo' | 'lifo' | 'adaptive' }
+      queue?: { size: number; timeoutMs: number; order?: 'fifo' | 'lifo' | 'adaptive' } | undefined
       /** Event-loop pressure shedding: `createPressureMonitor()` with its defaults. */
       pressure?: boolean
       /** Admission in the server's own listener (`installEarlyGate`), not the framework adapter. */
       early?: boolean
+      /** A cap per tenant (the `tenant` query parameter), shared through Redis when `redis` is set. */
+      perKey?: PerKeyConfig | undefined
+      /**
+       * Where the request's `key` comes from, for the controller's fair queuing:
+       * `'header'` reads {@link TENANT_HEADER}. Without it (and without `perKey`) no key.
+       */
+      key?: 'header' | undefined
     }
+
+/** The header the `tenants` scenario's generator sets and a `key: 'header'` target reads. */
+export const TENANT_HEADER = 'x-tenant'
+
+/** The frameworks a target can be built with; `nest` is NestJS on its Express platform. */
+export const FRAMEWORKS = ['express', 'koa', 'fastify', 'hono', 'nest'] as const
+
+/** One of {@link FRAMEWORKS}. */
+export type Framework = (typeof FRAMEWORKS)[number]
+
+/** `perKey` of the controller: the key is the request's `?tenant=`. */
+export interface PerKeyConfig {
+  /** Requests one tenant may hold in flight (across the fleet when shared). */
+  limit: number
+  /** The shared store (`@spillway/redis` over node-redis); in-memory per process when absent. */
+  redis?:
+    | {
+        port: number
+        leaseMs: number
+        callTimeoutMs: number
+        onError: 'open' | 'closed' | 'local'
+        expectedInstances?: number | undefined
+      }
+    | undefined
+}
 
 /** A target server's whole configuration. */
 export interface TargetConfig {
   /** Which framework serves the routes. */
-  framework: 'express' | 'koa'
+  framework: Framework
   /** What stands between the request and the work. */
   protection: Protection
   /** A limited downstream (think: a database pool): `slots` operations at a time, `serviceMs` each. `slots: 0` disables it. */
   downstream: { slots: number; serviceMs: number }
   /** Busy-loop CPU work per request, in milliseconds; saturates the event loop itself. @default 0 */
   cpuMs: number
+  /**
+   * Serve `GET /metrics` from `@spillway/prometheus` (spillway targets only), so a
+   * report can show the server's own series beside the load generator's. @default false
+   */
+  metrics?: boolean
 }
 
 /** Requests per second the downstream can serve: `slots / serviceMs · 1000`. */
@@ -74,8 +111,13 @@ export function describeProtection(protection: Protection): string {
         protection.queue === undefined
           ? 'default queue'
           : `queue ${protection.queue.size}/${protection.queue.timeoutMs} ms`
+      const perKey =
+        protection.perKey === undefined
+          ? ''
+          : `, ${protection.perKey.limit} per tenant${protection.perKey.redis === undefined ? '' : ' on Redis'}`
+      const key = protection.key === 'header' ? `, key ${TENANT_HEADER}` : ''
       const extras = `${protection.pressure === true ? ', pressure' : ''}${protection.early === true ? ', early gate' : ''}`
-      return `spillway (${limit}, ${queue}${extras})`
+      return `spillway (${limit}, ${queue}${perKey}${key}${extras})`
     }
   }
 }
@@ -104,6 +146,8 @@ export interface TargetStats {
   adapter: string | null
   /** The controller's `stats()` (spillway targets only). */
   controller: ControllerStatsSnapshot | null
+  /** The Redis store's `stats()` (targets with a shared `perKey` only). */
+  keyStore?: Record<string, unknown> | null
 }
 
 /** The part of `controller.stats()` the harness reads; the rest is kept as it came. */

@@ -4,11 +4,12 @@
  * ephemeral port, reports `{ type: 'ready', port }` over IPC, and exits when the
  * harness disconnects, so it can never outlive the run.
  */
-import { createServer } from 'node:http'
+import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type AppContext, createExpressApp, createKoaApp } from './apps.js'
 import type { TargetConfig } from './config.js'
 import { createDownstream } from './downstream.js'
+import { createFrameworkApp } from './framework-apps.js'
 import { createWork } from './work.js'
 
 function send(message: Record<string, unknown>): void {
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     work: createWork(downstream, config.cpuMs),
     downstream,
     controller: null,
+    keyStoreStats: null,
     pLimitPending: () => null,
     pLimit: null,
     adapter: null,
@@ -33,8 +35,21 @@ async function main(): Promise<void> {
   const { protection } = config
   if (protection.kind === 'spillway') {
     const { createController } = await import('./protect.js')
-    context.controller = createController(protection)
-    context.adapter = `${context.early ? '@spillway/node installEarlyGate' : `@spillway/${config.framework}`} (${process.env.SPILLWAY_FROM ?? 'src'})`
+    const built = await createController(protection)
+    context.controller = built.controller
+    context.keyStoreStats = built.keyStoreStats
+    const pkg = config.framework === 'nest' ? 'nestjs' : config.framework
+    context.adapter = `${context.early ? '@spillway/node installEarlyGate' : `@spillway/${pkg}`} (${process.env.SPILLWAY_FROM ?? 'src'})`
+    if (config.metrics === true) {
+      const { Registry } = await import('prom-client')
+      const { collectMetrics } = await import('@spillway/prometheus')
+      const registry = new Registry()
+      collectMetrics(context.controller, { registry, name: 'target' })
+      context.metrics = async () => ({
+        contentType: registry.contentType,
+        body: await registry.metrics(),
+      })
+    }
   } else if (protection.kind === 'p-limit') {
     const { default: pLimit } = await import('p-limit')
     const limit = pLimit(protection.concurrency)
@@ -42,21 +57,34 @@ async function main(): Promise<void> {
     context.pLimitPending = () => limit.pendingCount
   }
   const listener =
-    config.framework === 'koa' ? await createKoaApp(context) : await createExpressApp(context)
+    config.framework === 'koa'
+      ? await createKoaApp(context)
+      : config.framework === 'express'
+        ? await createExpressApp(context)
+        : await createFrameworkApp(config.framework, context)
   const server = createServer(listener)
   if (context.early && context.controller !== null) {
     const { installEarlyGate } = await import('@spillway/node')
-    const { classify } = await import('./protect.js')
+    const { classify, keyReader } = await import('./protect.js')
+    const keyOf = protection.kind === 'spillway' ? keyReader(protection) : null
+    const urlOf = (req: IncomingMessage) => new URL(req.url ?? '/', 'http://127.0.0.1')
     installEarlyGate(server, context.controller, {
-      priority: (req) => classify(new URL(req.url ?? '/', 'http://127.0.0.1').pathname),
-      skip: (req) => req.url?.startsWith('/__') === true,
+      priority: (req) => classify(urlOf(req).pathname),
+      ...(keyOf === null
+        ? {}
+        : {
+            key: (req: IncomingMessage) =>
+              keyOf(Object.fromEntries(urlOf(req).searchParams), req.headers),
+          }),
+      // The harness's side routes and the Prometheus scrape are never shed.
+      skip: (req) => req.url?.startsWith('/__') === true || urlOf(req).pathname === '/metrics',
     })
   }
   // Longer than any run's idle gap, so the client's keep-alive sockets are never closed under it.
   server.keepAliveTimeout = 60_000
   server.listen(0, '127.0.0.1', () => {
     const { port } = server.address() as AddressInfo
-    send({ type: 'ready', port, adapter: context.adapter })
+    send({ type: 'ready', port, adapter: context.adapter, metrics: context.metrics !== undefined })
   })
 }
 

@@ -8,10 +8,7 @@
  * times what the server accepts: enough to notice recovery, too little to keep the
  * server busy saying no. Lower K is more aggressive.
  */
-import { SlidingWindow } from './sliding-window.js'
-
-const REQUESTS = 0
-const ACCEPTS = 1
+import { RateWindow } from '@spillway/core/internal'
 
 /** Ten buckets: the window slides in tenths, which is smooth enough and costs 20 numbers. */
 const BUCKETS = 10
@@ -35,7 +32,9 @@ export class AdaptiveThrottle {
   readonly k: number
   /** Window length, in ms. */
   readonly windowMs: number
-  readonly #window: SlidingWindow
+  readonly #requests: RateWindow
+  readonly #accepts: RateWindow
+  readonly #now: () => number
 
   /**
    * @param k - multiplier `K`, ≥ 1 (not checked here; `createClient` checks its options)
@@ -45,27 +44,33 @@ export class AdaptiveThrottle {
   constructor(k: number, windowMs: number, now: () => number) {
     this.k = k
     this.windowMs = windowMs
-    this.#window = new SlidingWindow(windowMs, BUCKETS, 2, now)
+    const start = now()
+    this.#requests = new RateWindow(start, windowMs / BUCKETS, BUCKETS)
+    this.#accepts = new RateWindow(start, windowMs / BUCKETS, BUCKETS)
+    this.#now = now
   }
 
   /** The SRE book's formula over the current window. */
   rejectProbability(): number {
-    const requests = this.#window.sum(REQUESTS)
-    const accepts = this.#window.sum(ACCEPTS)
+    const now = this.#now()
+    const requests = this.#requests.sum(now)
+    const accepts = this.#accepts.sum(now)
     return Math.max(0, (requests - this.k * accepts) / (requests + 1))
   }
 
   /** Records one attempt and whether the server accepted it (a local rejection is `false`). */
   record(accepted: boolean): void {
-    this.#window.add(REQUESTS)
-    if (accepted) this.#window.add(ACCEPTS)
+    const now = this.#now()
+    this.#requests.record(now)
+    if (accepted) this.#accepts.record(now)
   }
 
   /** The window's counts and the current probability. */
   stats(): ThrottleStats {
+    const now = this.#now()
     return {
-      requests: this.#window.sum(REQUESTS),
-      accepts: this.#window.sum(ACCEPTS),
+      requests: this.#requests.sum(now),
+      accepts: this.#accepts.sum(now),
       rejectProbability: this.rejectProbability(),
     }
   }

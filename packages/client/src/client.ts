@@ -3,9 +3,12 @@
  *   1. Deadline: the earlier of `deadline` and now + `timeoutMs`; sent to the
  *      server as the remaining whole ms, and every wait stops at it.
  *   2. Adaptive throttling may fail the call locally, before its first attempt
- *      (retries are governed by the retry budget instead). Per attempt, the
- *      optional concurrency cap (a `@spillway/core` controller) may queue or
- *      fail it; then it is sent.
+ *      (a retry draws against the same probability without being counted
+ *      again, step 3). Per attempt, the optional concurrency cap (a
+ *      `@spillway/core` controller) may queue or fail it; then it is sent.
+ *      Redirects are followed here, each hop an attempt to its own origin
+ *      (`redirect.ts`); a connection error before any response byte is retried
+ *      like a refusal, for idempotent methods only.
  *   3. A 429 or 503 is retried when the method is idempotent (or the caller
  *      opted in), the body can be replayed, attempts remain, `Retry-After` is
  *      within `maxRetryAfterMs`, the wait ends before the deadline, the
@@ -20,7 +23,8 @@
  * the end, failed with a network error or ran out of time mid-attempt, or was
  * throttled locally. A caller's abort, or a call the client never sent (a
  * deadline already past, a full concurrency cap), is not counted at all: it
- * says nothing about the server.
+ * says nothing about the server. The call is over when its response body has
+ * settled (`body-settled.ts`): then its timer and listeners are gone.
  */
 
 import { onBodySettled } from './body-settled.js'
@@ -35,9 +39,11 @@ import {
   resolveRequestOptions,
 } from './options.js'
 import { OriginMap, type OriginState, type OriginStats } from './origin-state.js'
-import { type CallInput, isRequest, parseInput } from './request-input.js'
-import { decideRetry, IDEMPOTENT, isConnectionError, type RetryScope } from './retry-policy.js'
+import { type Hop, nextHop, redirectTarget } from './redirect.js'
+import { isRequest, parseInput } from './request-input.js'
+import { decideRetry, isConnectionError, retryScopes } from './retry-policy.js'
 import { linkSignal, sleep } from './timers.js'
+import { SHARED, type SharedState } from './undici-interceptor.js'
 
 /** A `fetch` that hears "slow down"; the third argument holds per-request options. */
 export interface Client {
@@ -74,6 +80,10 @@ export function createClient(options?: ClientOptions): Client {
   const origins = new OriginMap(resolved, new Emitter())
   const call = (input: string | URL | Request, init?: RequestInit, request?: RequestOptions) =>
     send(resolved, origins, input, init, request)
+  // Shared with undici interceptors made from this client; hidden from its type and from enumeration.
+  Object.defineProperty(call, SHARED, {
+    value: { options: resolved, origins } satisfies SharedState,
+  })
   return Object.assign(call, {
     stats(): Record<string, OriginStats> {
       const result: Record<string, OriginStats> = {}
@@ -108,53 +118,59 @@ async function send(
   let deadline = request.deadline
   if (timeoutMs !== undefined) deadline = Math.min(deadline ?? Infinity, o.now() + timeoutMs)
 
-  const state = origins.acquire(call.url.origin)
-  try {
-    return await attempts(o, state, call.fetchInput, init, call, request, deadline)
-  } finally {
-    origins.release(state)
+  // Built before any permit is held: a header value fetch rejects throws here, leaking nothing.
+  const headers = new Headers(init?.headers ?? (isRequest(input) ? input.headers : undefined))
+  if (o.priorityHeader !== false && request.priority !== undefined) {
+    headers.set(o.priorityHeader, request.priority)
+  }
+  const mode = init?.redirect ?? (isRequest(input) ? input.redirect : 'follow')
+  let hop: Hop = {
+    url: call.url,
+    input: call.fetchInput,
+    init,
+    method: call.method,
+    headers,
+    replayable: isReplayable(input, init),
+    propagate: true,
+    redirects: 0,
+  }
+  for (;;) {
+    const state = origins.acquire(hop.url.origin)
+    let result: Response | Redirect
+    try {
+      result = await attempts(o, state, hop, call.signal, request, deadline, mode === 'follow')
+    } finally {
+      origins.release(state)
+    }
+    if (result instanceof Response) return result
+    hop = nextHop(hop, result.status, result.target, o.spillwayHeaders)
   }
 }
 
-/** The attempts of one call to `state`'s origin, and the waits between them. */
+/** A redirect `attempts` leaves to its caller to follow. */
+interface Redirect {
+  readonly status: number
+  readonly target: URL
+}
+
+/**
+ * The attempts of one hop of a call to `state`'s origin, and the waits between
+ * them; with `follow`, a redirect is handed back instead of returned.
+ */
 async function attempts(
   o: ResolvedOptions,
   state: OriginState,
-  input: string | URL | Request,
-  init: RequestInit | undefined,
-  call: CallInput,
+  hop: Hop,
+  caller: AbortSignal | undefined,
   request: RequestOptions,
   deadline: number | undefined,
-): Promise<Response> {
+  follow: boolean,
+): Promise<Response | Redirect> {
   const { now, random, timers } = o
   const fetchImpl = o.fetch ?? globalThis.fetch
   const origin = state.origin
-  const method = call.method
-  const caller = call.signal
-  const replayable = isReplayable(input, init)
-  const scope: RetryScope = {
-    never: !(IDEMPOTENT.has(method) || (request.retryNonIdempotent ?? o.retryNonIdempotent))
-      ? 'notIdempotent'
-      : replayable
-        ? undefined
-        : 'bodyNotReplayable',
-    maxAttempts: request.maxAttempts ?? o.maxAttempts,
-    deadline,
-  }
-  // A network error may come after the server acted on the request: idempotent methods only.
-  const networkScope: RetryScope = {
-    ...scope,
-    never: !IDEMPOTENT.has(method) ? 'notIdempotent' : scope.never,
-  }
-
-  // Built before any permit is held: a header value fetch rejects throws here, leaking nothing.
-  const baseHeaders = new Headers(init?.headers ?? (isRequest(input) ? input.headers : undefined))
-  if (o.priorityHeader !== false && request.priority !== undefined) {
-    baseHeaders.set(o.priorityHeader, request.priority)
-  }
-
-  state.counters.requests++
-  state.budget?.recordRequest()
+  const { method, replayable, input, init } = hop
+  const { scope, networkScope } = retryScopes(o, method, replayable, request, deadline)
   const throttle = state.throttle
   // After a refusal, a call that ends without an answer counts as refused.
   let refusedBefore = false
@@ -165,22 +181,8 @@ async function attempts(
   }
 
   if (caller?.aborted) throw caller.reason
-  if (deadline !== undefined && deadline <= now()) fail('deadline')
-  if (throttle !== undefined) {
-    const probability = throttle.rejectProbability()
-    if (probability > 0 && random() < probability) {
-      const { requests, accepts } = throttle.stats()
-      throttle.record(false)
-      state.reject('throttled')
-      throw new ThrottledError('throttled', origin, {
-        requests,
-        accepts,
-        k: throttle.k,
-        windowMs: throttle.windowMs,
-        probability,
-      })
-    }
-  }
+  const refusal = state.startCall(deadline, now(), random)
+  if (refusal !== undefined) throw refusal
 
   for (let attempt = 1; ; attempt++) {
     if (caller?.aborted) throw caller.reason
@@ -205,12 +207,13 @@ async function attempts(
       permit?.release('ignore')
       fail('deadline')
     }
-    const headers = new Headers(baseHeaders)
-    if (o.deadlineHeader !== false && remainingMs !== undefined) {
+    const headers = new Headers(hop.headers)
+    if (o.deadlineHeader !== false && remainingMs !== undefined && hop.propagate) {
       headers.set(o.deadlineHeader, String(Math.floor(remainingMs)))
     }
     const link = linkSignal(caller, remainingMs, timers)
     const attemptInit: RequestInit = { ...init, headers }
+    if (follow) attemptInit.redirect = 'manual'
     if (link.signal !== undefined) attemptInit.signal = link.signal
 
     state.counters.attempts++
@@ -241,6 +244,14 @@ async function attempts(
     if (!refused) {
       throttle?.record(true)
       state.counters.accepts++
+      const target = follow ? redirectTarget(response, hop.url) : undefined
+      if (target !== undefined) {
+        link.dispose()
+        discard(response)
+        return { status: response.status, target }
+      }
+      // fetch would have said so; the copy handed back keeps it.
+      if (hop.redirects > 0) Object.defineProperty(response, 'redirected', { value: true })
       // The deadline keeps bounding the body, without holding the process for a body nobody reads.
       link.unref()
       return onBodySettled(response, link.dispose)
@@ -252,6 +263,7 @@ async function attempts(
     const decision = decideRetry(o, state, scope, attempt, { status: response.status }, retryAfter)
     if (!decision.retry) {
       throttle?.record(false)
+      if (hop.redirects > 0) Object.defineProperty(response, 'redirected', { value: true })
       link.unref()
       return onBodySettled(response, link.dispose)
     }

@@ -20,3 +20,12 @@ export type { OriginCounters, OriginStats } from './origin-state.js'
 export { parseHttpDate, parseRetryAfter } from './retry-after.js'
 export { RetryBudget, type RetryBudgetStats } from './retry-budget.js'
 export type { Timers } from './timers.js'
+export {
+  type Dispatch,
+  type DispatchController,
+  type DispatchHandler,
+  type DispatchOptions,
+  type Interceptor,
+  interceptors,
+  spillwayInterceptor,
+} from './undici-interceptor.js'

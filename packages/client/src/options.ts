@@ -3,10 +3,11 @@ import {
   checkFunction,
   checkNumber,
   checkString,
+  epochNow,
   failOption,
   isPlainObject,
   resolveObject,
-} from '@spillway/core'
+} from '@spillway/core/internal'
 import { checkBaseUrl } from './request-input.js'
 import { defaultTimers, MAX_TIMER_MS, type Timers } from './timers.js'
 
@@ -114,6 +115,8 @@ export interface RequestOptions {
 
 /** Options after checking, defaults applied (internal). */
 export interface ResolvedOptions {
+  /** The header names spillway sets (dropped on a cross-origin redirect). */
+  spillwayHeaders: string[]
   fetch: FetchLike | undefined
   baseUrl: URL | undefined
   maxAttempts: number
@@ -163,10 +166,6 @@ const CONCURRENCY_DEFAULTS = Object.freeze({
   queueTimeoutMs: 1000,
 })
 
-function defaultNow(): number {
-  return performance.timeOrigin + performance.now()
-}
-
 function checkHeader(value: unknown, option: string): string | false {
   if (value === false) return false
   const name = checkString(value, option)
@@ -197,6 +196,7 @@ function checkSection(value: unknown, option: string, expected: string): void {
 export function resolveOptions(options: unknown): ResolvedOptions {
   const o = resolveObject<Record<string, unknown>>(options, '', DEFAULTS)
   const resolved: ResolvedOptions = {
+    spillwayHeaders: [],
     fetch: o.fetch === undefined ? undefined : checkFunction<FetchLike>(o.fetch, 'fetch'),
     baseUrl: o.baseUrl === undefined ? undefined : checkBaseUrl(o.baseUrl),
     maxAttempts: checkNumber(o.maxAttempts, 'maxAttempts', { integer: true, min: 1, max: 100 }),
@@ -219,7 +219,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     deadlineHeader: checkHeader(o.deadlineHeader, 'deadlineHeader'),
     priorityHeader: checkHeader(o.priorityHeader, 'priorityHeader'),
     maxOrigins: checkNumber(o.maxOrigins, 'maxOrigins', { integer: true, min: 1 }),
-    now: o.now === undefined ? defaultNow : checkFunction<() => number>(o.now, 'now'),
+    now: o.now === undefined ? epochNow : checkFunction<() => number>(o.now, 'now'),
     random: o.random === undefined ? Math.random : checkFunction<() => number>(o.random, 'random'),
     timers: o.timers === undefined ? defaultTimers : checkTimers(o.timers),
   }
@@ -252,6 +252,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
         max: MAX_TIMER_MS,
       }),
     }
+  }
+  for (const name of [resolved.deadlineHeader, resolved.priorityHeader]) {
+    if (name !== false) resolved.spillwayHeaders.push(name)
   }
   // Cross-field rules come after every field is known to be valid.
   if (resolved.maxDelayMs < resolved.baseDelayMs) {

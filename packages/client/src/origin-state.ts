@@ -9,7 +9,7 @@
  */
 import { type AdmissionController, createAdmissionController } from '@spillway/core'
 import { AdaptiveThrottle, type ThrottleStats } from './adaptive-throttle.js'
-import type { ThrottleReason } from './errors.js'
+import { ThrottledError, type ThrottleReason } from './errors.js'
 import type { AttemptFailure, Emitter, NoRetryReason } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import { RetryBudget, type RetryBudgetStats } from './retry-budget.js'
@@ -95,6 +95,37 @@ export class OriginState {
           random,
         })
       : undefined
+  }
+
+  /**
+   * Counts a new call to this origin and decides whether it may be sent: a
+   * deadline already past, or adaptive throttling's draw, fail it locally.
+   */
+  startCall(
+    deadline: number | undefined,
+    now: number,
+    random: () => number,
+  ): ThrottledError | undefined {
+    this.counters.requests++
+    this.budget?.recordRequest()
+    if (deadline !== undefined && deadline <= now) {
+      this.reject('deadline')
+      return new ThrottledError('deadline', this.origin)
+    }
+    const throttle = this.throttle
+    if (throttle === undefined) return undefined
+    const probability = throttle.rejectProbability()
+    if (probability === 0 || random() >= probability) return undefined
+    const { requests, accepts } = throttle.stats()
+    throttle.record(false)
+    this.reject('throttled')
+    return new ThrottledError('throttled', this.origin, {
+      requests,
+      accepts,
+      k: throttle.k,
+      windowMs: throttle.windowMs,
+      probability,
+    })
   }
 
   /** Counts one local rejection. */

@@ -5,7 +5,7 @@
  * `ERR_SPILLWAY_INVALID_OPTION`, `option` naming the argument), never a raw
  * `TypeError` from deep inside `fetch`.
  */
-import { describeValue, failOption, invalidOption } from '@spillway/core'
+import { describeValue, failOption, invalidOption } from '@spillway/core/internal'
 
 /** RFC 9110 §5.6.2 token: what a method name may be. */
 const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/i

@@ -7,11 +7,7 @@
  * Taking the larger of the two (as Envoy's retry budget does) rather than their
  * sum (Finagle, Linkerd) keeps that bound exact when many clients each hold a reserve.
  */
-import { SlidingWindow } from './sliding-window.js'
-
-const REQUESTS = 0
-const RETRIES = 1
-const DENIED = 2
+import { RateWindow } from '@spillway/core/internal'
 
 /** Ten buckets: the window slides in tenths, which is smooth enough and costs 30 numbers. */
 const BUCKETS = 10
@@ -33,7 +29,10 @@ export interface RetryBudgetStats {
  * callers that retry something other than `fetch`.
  */
 export class RetryBudget {
-  readonly #window: SlidingWindow
+  readonly #requests: RateWindow
+  readonly #retries: RateWindow
+  readonly #denied: RateWindow
+  readonly #now: () => number
   readonly #ratio: number
   readonly #reserve: number
 
@@ -44,38 +43,44 @@ export class RetryBudget {
    * @param now - clock, in ms
    */
   constructor(ratio: number, minPerSecond: number, windowMs: number, now: () => number) {
-    this.#window = new SlidingWindow(windowMs, BUCKETS, 3, now)
+    const start = now()
+    this.#requests = new RateWindow(start, windowMs / BUCKETS, BUCKETS)
+    this.#retries = new RateWindow(start, windowMs / BUCKETS, BUCKETS)
+    this.#denied = new RateWindow(start, windowMs / BUCKETS, BUCKETS)
+    this.#now = now
     this.#ratio = ratio
     this.#reserve = (minPerSecond * windowMs) / 1000
   }
 
   /** Counts one first attempt: it deposits `ratio` of a retry. */
   recordRequest(): void {
-    this.#window.add(REQUESTS)
+    this.#requests.record(this.#now())
   }
 
   /** Spends one retry if the budget allows; returns whether it did. */
   tryRetry(): boolean {
-    if (this.#available() >= 1) {
-      this.#window.add(RETRIES)
+    const now = this.#now()
+    if (this.#available(now) >= 1) {
+      this.#retries.record(now)
       return true
     }
-    this.#window.add(DENIED)
+    this.#denied.record(now)
     return false
   }
 
   /** The window's counts and the retries still available. */
   stats(): RetryBudgetStats {
+    const now = this.#now()
     return {
-      requests: this.#window.sum(REQUESTS),
-      retries: this.#window.sum(RETRIES),
-      denied: this.#window.sum(DENIED),
-      available: Math.max(0, this.#available()),
+      requests: this.#requests.sum(now),
+      retries: this.#retries.sum(now),
+      denied: this.#denied.sum(now),
+      available: Math.max(0, this.#available(now)),
     }
   }
 
-  #available(): number {
-    const allowed = Math.max(this.#ratio * this.#window.sum(REQUESTS), this.#reserve)
-    return allowed - this.#window.sum(RETRIES)
+  #available(now: number): number {
+    const allowed = Math.max(this.#ratio * this.#requests.sum(now), this.#reserve)
+    return allowed - this.#retries.sum(now)
   }
 }

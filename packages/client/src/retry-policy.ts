@@ -52,6 +52,31 @@ export interface RetryScope {
   readonly deadline: number | undefined
 }
 
+/**
+ * The scopes of a call: for refusals (idempotent methods, or any when opted
+ * in) and for connection errors (idempotent methods only: the server may have
+ * acted on the request before the connection failed).
+ */
+export function retryScopes(
+  o: ResolvedOptions,
+  method: string,
+  replayable: boolean,
+  request: { retryNonIdempotent?: boolean | undefined; maxAttempts?: number | undefined },
+  deadline: number | undefined,
+): { scope: RetryScope; networkScope: RetryScope } {
+  const idempotent = IDEMPOTENT.has(method)
+  const scope: RetryScope = {
+    never: !(idempotent || (request.retryNonIdempotent ?? o.retryNonIdempotent))
+      ? 'notIdempotent'
+      : replayable
+        ? undefined
+        : 'bodyNotReplayable',
+    maxAttempts: request.maxAttempts ?? o.maxAttempts,
+    deadline,
+  }
+  return { scope, networkScope: { ...scope, never: idempotent ? scope.never : 'notIdempotent' } }
+}
+
 export type RetryDecision =
   | { readonly retry: true; readonly delayMs: number }
   | { readonly retry: false; readonly reason: NoRetryReason }

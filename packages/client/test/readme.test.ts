@@ -7,20 +7,28 @@
 import { once } from 'node:events'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createClient, ThrottledError } from '@spillway/client'
+import { createClient, interceptors, ThrottledError } from '@spillway/client'
 import { shed } from '@spillway/express'
 import express from 'express5'
+import { Agent, request } from 'undici'
 
 describe('README example', () => {
   it('runs the server and the client as one backpressure loop', async () => {
     // --- server (README: "On the server") ---
+    const allowed = new Set(['normal', 'sheddable'])
     const app = express()
+    const classified: string[] = []
     const protect = shed({
       limit: 1,
       queue: { size: 0 },
       retryAfter: { minSeconds: 1, maxSeconds: 1 },
       deadlineHeader: 'x-request-timeout-ms',
-      priority: (req) => req.get('x-request-priority'),
+      priority: (req) => {
+        const asked = req.get('x-request-priority')
+        const priority = asked !== undefined && allowed.has(asked) ? asked : 'normal'
+        classified.push(priority)
+        return priority
+      },
     })
     app.use(protect)
     let finishHeld: (() => void) | undefined
@@ -68,6 +76,19 @@ describe('README example', () => {
         retries: 1,
         accepts: 1,
       })
+      // The client asked for `critical`; a header alone never grants it.
+      expect(classified).not.toContain('critical')
+
+      // --- undici (README: "undici's request, Pool and Agent") ---
+      const agent = new Agent().compose(interceptors.spillway(inventory)) as unknown as Agent
+      const { statusCode, body } = await request(`${base}/items/42`, {
+        dispatcher: agent,
+        spillway: { priority: 'critical' },
+      } as never)
+      expect(statusCode).toBe(200)
+      expect(await body.json()).toEqual({ id: '42' })
+      await agent.close()
+      expect(inventory.stats()[base]?.counters.requests).toBe(2)
       expect(protect.controller.stats()).toMatchObject({ inFlight: 0, queued: 0 })
     } finally {
       server.closeAllConnections()

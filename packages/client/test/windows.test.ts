@@ -1,44 +1,9 @@
 import { AdaptiveThrottle, RetryBudget } from '@spillway/client'
-import { SlidingWindow } from '../src/sliding-window.js'
 
 function clock(start = 1_000_000) {
   const c = { t: start, now: () => c.t }
   return c
 }
-
-describe('SlidingWindow', () => {
-  it('forgets counts older than the window, one bucket at a time', () => {
-    const c = clock()
-    const w = new SlidingWindow(10_000, 10, 1, c.now)
-    w.add(0, 5)
-    c.t += 5000
-    w.add(0, 3)
-    expect(w.sum(0)).toBe(8)
-    c.t += 5000
-    expect(w.sum(0)).toBe(3)
-    c.t += 5000
-    expect(w.sum(0)).toBe(0)
-  })
-
-  it('clears everything after a gap longer than the window', () => {
-    const c = clock()
-    const w = new SlidingWindow(1000, 10, 2, c.now)
-    w.add(0, 4)
-    w.add(1, 2)
-    c.t += 1_000_000
-    expect(w.sum(0)).toBe(0)
-    expect(w.sum(1)).toBe(0)
-  })
-
-  it('keeps counting into the newest bucket when the clock steps backwards', () => {
-    const c = clock()
-    const w = new SlidingWindow(1000, 10, 1, c.now)
-    w.add(0)
-    c.t -= 5000
-    w.add(0)
-    expect(w.sum(0)).toBe(2)
-  })
-})
 
 describe('AdaptiveThrottle', () => {
   it('matches max(0, (requests − K·accepts) / (requests + 1)) for any counts', () => {

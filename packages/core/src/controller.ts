@@ -13,25 +13,33 @@
  *     travels with the request and is released by whichever door it leaves.
  *  3. A slot is free and no request of the same or higher priority waits →
  *     admitted at once, synchronously.
- *  4. Saturated: a key over its fair share is refused (`quota`, 429);
- *     otherwise the request waits in its priority's bucket if there is room,
- *     evicting the newest waiter of the lowest lower priority if there is not
- *     (`evicted`), or is refused (`queueFull`).
+ *  4. Saturated: the request waits in its priority's bucket if there is room
+ *     (served round-robin across keys, see `FairQueue`). A full queue makes
+ *     room by evicting (`evicted`) the newest waiter of the lowest priority
+ *     below it, else of a key at least two heavier at its own priority
+ *     (weight: in flight plus queued); failing both the request is refused,
+ *     `quota` (429) if its key holds an equal share or more, else `queueFull`.
  *  5. A waiter leaves by exactly one door: admitted when a permit is
  *     released, `queueTimeout`, `deadline`, `aborted`, `evicted` or `closed`.
- *     One timer per controller, armed for the earliest expiry, serves them all.
+ *     One timer per controller, armed for the earliest expiry, serves them all
+ *     (`QueueExpiry`, `ExpiryTimer`).
  *  6. A permit is released exactly once; its service time (admission to
  *     release, never the queue wait) feeds the limit algorithm.
+ * A dry run goes through 1–2b as above, then the `ShadowLane` plays 3–5 on a
+ * shadow queue and the request is let through whatever it says.
  */
 import { RejectedError } from './errors.js'
+import { type FairNode, FairQueue, type Flow, Share } from './fair-queue.js'
+import { KeyShares, type Member, type Tenant } from './key-shares.js'
 import type { KeyLease, KeyLeaseResult } from './key-store.js'
 import { type AdmissionControllerOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { releasePressure, retainPressure } from './pressure-users.js'
 import { QueueBounds } from './queue-bounds.js'
+import { ExpiryTimer, QueueExpiry } from './queue-expiry.js'
 import { RateWindow } from './rate-window.js'
 import { computeRetryAfterSeconds } from './retry-after.js'
+import { type RealLoad, ShadowEntry, ShadowLane } from './shadow-lane.js'
 import { admitProbability, pressureCappedLimit } from './shedding.js'
-import { startTimer, stopTimer } from './timers.js'
 import type {
   AbortSignalLike,
   AdmissionRequest,
@@ -43,7 +51,6 @@ import type {
   RejectionReason,
 } from './types.js'
 import { describeValue } from './validate.js'
-import { type QueueNode, WaiterQueue } from './waiter-queue.js'
 
 /** What the controller publishes to `on()` listeners. */
 export type ControllerEvent =
@@ -109,6 +116,8 @@ export interface ControllerStats {
   readonly pressure: number
   /** Keys holding in-flight or queued work. */
   readonly activeKeys: number
+  /** Dry runs: requests that would be in flight and waiting now, in the shadow lane. */
+  readonly dryRun: { readonly inFlight: number; readonly queued: number }
   readonly closed: boolean
   readonly counters: {
     readonly admitted: number
@@ -116,8 +125,14 @@ export interface ControllerStats {
     readonly queued: number
     readonly released: Readonly<Record<Outcome, number>>
     readonly rejected: Readonly<Record<RejectionReason, number>>
+    /**
+     * Dry runs: what the shadow lane says would have happened. `wouldAdmit`,
+     * `wouldQueue` and `wouldReject` predict `admitted`, `queued` and `rejected`.
+     */
     readonly dryRun: {
-      /** Would have waited in the queue. */
+      /** Would have been admitted, at once or after waiting. */
+      readonly wouldAdmit: number
+      /** Would have waited in the queue (and then left by any door). */
       readonly wouldQueue: number
       readonly wouldReject: Readonly<Record<RejectionReason, number>>
     }
@@ -189,21 +204,30 @@ function reasonCounts(): Record<RejectionReason, number> {
 
 const OUTCOMES: ReadonlySet<string> = new Set<Outcome>(['success', 'failure', 'ignore'])
 
-/** How a request is being decided: `try` never queues nor waits; `dryRun` lets it through. */
-type Mode = 'acquire' | 'try' | 'dryRun'
+/** How a request is decided: whether it may wait (not for `tryAcquire`), and whether it is a dry run. */
+interface How {
+  readonly queues: boolean
+  readonly dryRun: boolean
+}
+
+const ACQUIRE: How = Object.freeze({ queues: true, dryRun: false })
+const TRY: How = Object.freeze({ queues: false, dryRun: false })
+const DRY_ACQUIRE: How = Object.freeze({ queues: true, dryRun: true })
+const DRY_TRY: How = Object.freeze({ queues: false, dryRun: true })
 
 /**
- * One request, from the door to its release: the decision's context, its
- * place in the queue while it waits, and then its permit (the permit doubles
- * as its own decision), so admitting at once allocates this one object.
+ * One request, from the door to its release: the decision's context, then its
+ * permit (the permit doubles as its own decision), so admitting at once
+ * allocates this one object. A request that waits gets a `Waiter` too.
  */
-class Ticket implements Permit, QueueNode<Ticket> {
+class Ticket implements Permit, Member {
   readonly admitted = true as const
   released = false
-  // Queue links (WaiterQueue).
-  prev: Ticket | undefined = undefined
-  next: Ticket | undefined = undefined
-  heapIndex = -1
+  /** Its place in the queue while it waits. */
+  waiter: Waiter | undefined = undefined
+  /** What it competes as, once counted (admitted or queued). */
+  share: Share = UNCOUNTED
+  tenant: Tenant | undefined = undefined
   /** When it queued (or arrived); then, once admitted, when its service began. */
   enqueuedAt: number
   startMs = 0
@@ -214,7 +238,7 @@ class Ticket implements Permit, QueueNode<Ticket> {
 
   constructor(
     readonly controller: Controller,
-    readonly mode: Mode,
+    readonly how: How,
     readonly priorityIndex: number,
     readonly priority: string,
     readonly key: string | undefined,
@@ -223,7 +247,7 @@ class Ticket implements Permit, QueueNode<Ticket> {
     readonly signal: AbortSignalLike | undefined,
     /** Same clock as `now()`; `Infinity` when the request has none. */
     readonly deadline: number,
-    readonly arrivedAt: number,
+    arrivedAt: number,
   ) {
     this.enqueuedAt = arrivedAt
   }
@@ -240,31 +264,54 @@ class Ticket implements Permit, QueueNode<Ticket> {
   }
 }
 
-/** A dry run's stand-in: holds no slot; releasing it gives back only its key lease, if any. */
+/** A queued request's place: the links of the fair queue, kept off the fast path's permit. */
+class Waiter implements FairNode<Waiter> {
+  prev: Waiter | undefined = undefined
+  next: Waiter | undefined = undefined
+  heapIndex = -1
+  flow: Flow | undefined = undefined
+  flowPrev: Waiter | undefined = undefined
+  flowNext: Waiter | undefined = undefined
+  seq = 0
+  readonly share: Share
+  readonly priorityIndex: number
+  readonly deadline: number
+
+  constructor(
+    readonly ticket: Ticket,
+    readonly enqueuedAt: number,
+  ) {
+    this.share = ticket.share
+    this.priorityIndex = ticket.priorityIndex
+    this.deadline = ticket.deadline
+  }
+}
+
+/**
+ * A dry run's permit: holds no real slot. Its release gives back its key
+ * lease, if any, and its shadow slot (`entry`), if the shadow lane placed it.
+ */
 class ShadowPermit implements Permit {
   released = false
 
-  constructor(readonly ticket: Ticket) {}
+  constructor(
+    readonly ticket: Ticket,
+    readonly entry: ShadowEntry | undefined,
+  ) {}
 
   get priority(): string {
     return this.ticket.priority
   }
 
-  release(): void {
+  release(outcome: Outcome = 'success'): void {
     if (this.released) return
     this.released = true
-    this.ticket.controller.dropLease(this.ticket)
+    this.ticket.controller.onShadowRelease(this, OUTCOMES.has(outcome) ? outcome : 'ignore')
   }
 }
 
-/** What the controller remembers of a key while it holds work (in flight or queued). */
-class Tenant {
-  /** Requests of this key in flight or queued here. */
-  held = 0
-  /** Releases since the key became active, and their summed service time: its own pace. */
-  releases = 0
-  serviceMs = 0
-}
+/** The share of a request not counted yet. */
+const UNCOUNTED = new Share()
 
 function isThenable<T>(value: unknown): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function'
@@ -276,24 +323,21 @@ class Controller implements AdmissionController {
   readonly #limit: LimitAlgorithm
   readonly #priorityIndex: Map<string, number>
   readonly #defaultIndex: number
-  readonly #queue: WaiterQueue<Ticket>
+  readonly #queue: FairQueue<Waiter>
   readonly #queueBounds: QueueBounds
+  readonly #shares: KeyShares<Ticket>
   readonly #completions: RateWindow
-  readonly #keys = new Map<string, Tenant>()
   /** Requests waiting for the key store's answer. */
   readonly #leasing = new Set<Ticket>()
   #listeners: ControllerListener[] = []
   #inFlight = 0
   #closed = false
-  #timer: unknown = undefined
-  /** When the armed timer fires; `Infinity` when none is armed. */
-  #timerAt = Number.POSITIVE_INFINITY
+  readonly #expiry: QueueExpiry<Waiter>
+  readonly #timer: ExpiryTimer
   /** Start of the current busy spell (in-flight rose from 0 after an idle window). */
   #busySince: number
   /** Last completion, or the start of the busy spell: no progress since means stalled. */
   #progressAt: number
-  /** Last time the queue was seen empty: the CoDel clock of `adaptive` order. */
-  #lastEmptyAt: number
 
   #admitted = 0
   #queuedTotal = 0
@@ -301,7 +345,9 @@ class Controller implements AdmissionController {
   readonly #released: Record<Outcome, number> = { success: 0, failure: 0, ignore: 0 }
   readonly #rejected = reasonCounts()
   readonly #dryRunRejected = reasonCounts()
-  #dryRunQueued = 0
+  readonly #shadow: ShadowLane
+  /** The real load, as the shadow lane reads it. */
+  readonly #realLoad: RealLoad
 
   constructor(options: unknown) {
     this.#options = resolveOptions(options)
@@ -310,13 +356,49 @@ class Controller implements AdmissionController {
     this.priorities = priorities
     this.#priorityIndex = new Map(priorities.map((name, i) => [name, i]))
     this.#defaultIndex = priorities.indexOf(defaultPriority)
-    this.#queue = new WaiterQueue<Ticket>(priorities.length)
+    this.#queue = new FairQueue<Waiter>(priorities.length)
     this.#queueBounds = new QueueBounds(this.#options.queueSize, this.#options.queueTimeoutMs)
+    this.#shares = new KeyShares<Ticket>(this.#queue, this.#options.maxKeys)
     const start = now()
     this.#completions = new RateWindow(start)
     this.#busySince = start
     this.#progressAt = start
-    this.#lastEmptyAt = start
+    const o = this.#options
+    this.#expiry = new QueueExpiry<Waiter>(
+      {
+        priorityCount: priorities.length,
+        bounds: this.#queueBounds,
+        adaptive: o.order === 'adaptive',
+        codelTargetMs: o.codelTargetMs,
+        codelIntervalMs: o.codelIntervalMs,
+      },
+      this.#queue,
+      start,
+    )
+    this.#timer = new ExpiryTimer(() => this.#onTimer())
+    this.#shadow = new ShadowLane(
+      {
+        priorityCount: priorities.length,
+        bounds: this.#queueBounds,
+        adaptive: o.order === 'adaptive',
+        lifo: o.order === 'lifo',
+        codelTargetMs: o.codelTargetMs,
+        codelIntervalMs: o.codelIntervalMs,
+        maxKeys: o.maxKeys,
+      },
+      this.#dryRunRejected,
+      start,
+    )
+    const queue = this.#queue
+    const inFlight = () => this.#inFlight
+    this.#realLoad = {
+      get inFlight() {
+        return inFlight()
+      },
+      get queued() {
+        return queue.size
+      },
+    }
     this.#options.perKey?.store.attach?.((source, error) => this.reportError(source, error))
     if (this.#options.pressure !== undefined) retainPressure(this.#options.pressure)
   }
@@ -330,16 +412,17 @@ class Controller implements AdmissionController {
   }
 
   acquire(request?: AdmissionRequest): Promise<Decision> {
-    const decision = this.#decide(request, 'acquire')
+    const decision = this.#decide(request, this.#options.dryRun ? DRY_ACQUIRE : ACQUIRE)
     return decision instanceof Promise ? decision : Promise.resolve(decision)
   }
 
   admit(request?: AdmissionRequest, options?: AdmitOptions): Decision | Promise<Decision> {
-    return this.#decide(request, options?.dryRun === true ? 'dryRun' : 'acquire')
+    const dryRun = options?.dryRun ?? this.#options.dryRun
+    return this.#decide(request, dryRun === true ? DRY_ACQUIRE : ACQUIRE)
   }
 
   tryAcquire(request?: AdmissionRequest): Permit | undefined {
-    const decision = this.#decide(request, 'try') as Decision
+    const decision = this.#decide(request, this.#options.dryRun ? DRY_TRY : TRY) as Decision
     return decision.admitted ? decision.permit : undefined
   }
 
@@ -380,13 +463,14 @@ class Controller implements AdmissionController {
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    this.#disarm()
+    this.#timer.disarm()
     const now = this.#options.now()
     for (let waiter = this.#queue.peekNext(false); waiter; waiter = this.#queue.peekNext(false)) {
       this.#leave(waiter, 'closed', now)
     }
     // Requests still waiting for the store leave now; a lease that arrives later is given back.
     for (const ticket of this.#leasing) this.#leaveLeasing(ticket, 'closed', now)
+    this.#shadow.close(now)
     const { pressure } = this.#options
     try {
       // Shared by another controller still open: that one closes it.
@@ -404,26 +488,33 @@ class Controller implements AdmissionController {
   stats(): ControllerStats {
     const now = this.#options.now()
     const pressure = this.#pressure()
+    const limit = pressureCappedLimit(this.#limit.limit, pressure)
+    this.#shadow.advance(now, limit, this.#realLoad)
     // fromEntries defines own properties: a priority named `__proto__` survives.
     const queuedByPriority: Record<string, number> = Object.fromEntries(
       this.priorities.map((name, i) => [name, this.#queue.sizeOf(i)]),
     )
     return {
       limit: this.#limit.limit,
-      effectiveLimit: pressureCappedLimit(this.#limit.limit, pressure),
+      effectiveLimit: limit,
       inFlight: this.#inFlight,
       queued: this.#queue.size,
       queuedByPriority,
       completionRatePerSecond: this.#completions.perSecond(now, this.#busySince),
       pressure,
-      activeKeys: this.#keys.size,
+      activeKeys: this.#shares.activeKeys,
+      dryRun: { inFlight: this.#shadow.inFlight, queued: this.#shadow.waiting },
       closed: this.#closed,
       counters: {
         admitted: this.#admitted,
         queued: this.#queuedTotal,
         released: { ...this.#released },
         rejected: { ...this.#rejected },
-        dryRun: { wouldQueue: this.#dryRunQueued, wouldReject: { ...this.#dryRunRejected } },
+        dryRun: {
+          wouldAdmit: this.#shadow.admitted,
+          wouldQueue: this.#shadow.queued,
+          wouldReject: { ...this.#dryRunRejected },
+        },
         errors: this.#errors,
       },
     }
@@ -434,7 +525,7 @@ class Controller implements AdmissionController {
     const now = this.#options.now()
     this.#inFlight--
     const serviceMs = Math.max(0, now - permit.startMs)
-    this.#untrackKey(permit.key, serviceMs)
+    this.#shares.leave(permit, serviceMs)
     this.dropLease(permit)
     this.#completions.record(now)
     this.#progressAt = now
@@ -475,14 +566,14 @@ class Controller implements AdmissionController {
     }
   }
 
-  #decide(request: AdmissionRequest | undefined, mode: Mode): Decision | Promise<Decision> {
+  #decide(request: AdmissionRequest | undefined, how: How): Decision | Promise<Decision> {
     const { now: clock, random } = this.#options
     const now = clock()
     const priorityIndex = this.#indexOf(request?.priority)
     const deadline = request?.deadline
     const ticket = new Ticket(
       this,
-      mode,
+      how,
       priorityIndex,
       this.#nameOf(priorityIndex),
       typeof request?.key === 'string' ? request.key : undefined,
@@ -504,20 +595,51 @@ class Controller implements AdmissionController {
     }
 
     // Only a keyed request under `perKey` pays for the store.
-    if (this.#options.perKey !== undefined && ticket.key !== undefined) {
-      const answer = this.#askStore(ticket)
-      if (isThenable<KeyLeaseResult>(answer)) {
-        if (mode === 'try') {
-          // tryAcquire cannot wait for a shared store: the lease, if any, goes back when it comes.
-          this.#discardLease(answer)
-          return this.#reject(ticket, 'unavailable', now)
-        }
-        return this.#awaitLease(ticket, answer)
-      }
-      if (answer !== undefined && !answer.acquired) return this.#refuseLease(ticket, answer, now)
-      ticket.lease = answer?.lease
-    }
+    if (this.#options.perKey !== undefined && ticket.key !== undefined)
+      return this.#lease(ticket, now)
     return this.#place(ticket, now, pressureCappedLimit(this.#limit.limit, pressure))
+  }
+
+  /** Asks the key store for a place, then decides (at once, or when it answers). */
+  #lease(ticket: Ticket, now: number): Decision | Promise<Decision> {
+    const answer = this.#askStore(ticket)
+    if (!isThenable<KeyLeaseResult>(answer)) return this.#onAnswer(ticket, answer, now)
+    if (!ticket.how.queues) {
+      // tryAcquire cannot wait for a shared store: the lease, if any, goes back when it comes.
+      this.#discardLease(answer)
+      return this.#reject(ticket, 'unavailable', now)
+    }
+    return this.#awaitLease(ticket, answer)
+  }
+
+  /** `answer` undefined: not capped (no cap for this key, or the store failed open). */
+  #onAnswer(
+    ticket: Ticket,
+    answer: KeyLeaseResult | undefined,
+    now: number,
+  ): Decision | Promise<Decision> {
+    if (answer !== undefined && !answer.acquired) {
+      if (answer.reason === 'unavailable') return this.#reject(ticket, 'unavailable', now)
+      // Priority first: the key's own lower-priority waiter gives way before its cap refuses.
+      if (this.#yieldLowerWaiter(ticket, now)) return this.#lease(ticket, now)
+      return this.#reject(ticket, 'quota', now, answer.held)
+    }
+    ticket.lease = answer?.lease
+    // An asynchronous answer took time.
+    if (ticket.deadline <= now) return this.#reject(ticket, 'deadline', now)
+    return this.#place(ticket, now, pressureCappedLimit(this.#limit.limit, this.#pressure()))
+  }
+
+  /** Evicts the newest lowest-priority waiter of the ticket's own key below its priority, if any. */
+  #yieldLowerWaiter(ticket: Ticket, now: number): boolean {
+    // A dry run never touches real waiters; an overflow share mixes keys.
+    if (ticket.how.dryRun || ticket.key === undefined) return false
+    const tenant = this.#shares.tenantOf(ticket.key)
+    if (tenant === undefined || tenant.share !== tenant) return false
+    const victim = this.#queue.lowerWaiterOf(tenant, ticket.priorityIndex)
+    if (victim === undefined) return false
+    this.#leave(victim, 'evicted', now)
+    return true
   }
 
   /**
@@ -599,15 +721,7 @@ class Controller implements AdmissionController {
     this.#stopListening(ticket)
     const resolve = ticket.resolve as (decision: Decision | Promise<Decision>) => void
     ticket.resolve = undefined
-    const now = this.#options.now()
-    if (answer !== undefined && !answer.acquired) {
-      resolve(this.#refuseLease(ticket, answer, now))
-      return
-    }
-    ticket.lease = answer?.lease
-    // Time passed while the store answered.
-    if (ticket.deadline <= now) resolve(this.#reject(ticket, 'deadline', now))
-    else resolve(this.#place(ticket, now, pressureCappedLimit(this.#limit.limit, this.#pressure())))
+    resolve(this.#onAnswer(ticket, answer, this.#options.now()))
   }
 
   /** A request leaves while the store has not answered yet (abort, close). */
@@ -634,17 +748,9 @@ class Controller implements AdmissionController {
     )
   }
 
-  #refuseLease(
-    ticket: Ticket,
-    answer: KeyLeaseResult & { acquired: false },
-    now: number,
-  ): Decision {
-    if (answer.reason === 'unavailable') return this.#reject(ticket, 'unavailable', now)
-    return this.#reject(ticket, 'quota', now, answer.held)
-  }
-
   /** Admits, queues or refuses a request that passed the door, pressure and its key cap. */
   #place(ticket: Ticket, now: number, limit: number): Decision | Promise<Decision> {
+    if (ticket.how.dryRun) return this.#placeShadow(ticket, now, limit)
     // A limit that grew, or pressure that eased, may have freed slots for waiters.
     if (this.#inFlight < limit && this.#queue.size > 0) {
       this.#drain(now)
@@ -658,28 +764,60 @@ class Controller implements AdmissionController {
     }
 
     // Saturated from here on.
-    const key = ticket.key
-    if (key !== undefined && this.#overShare(key, limit)) {
-      return this.#reject(ticket, 'quota', now)
-    }
     const queueSize = this.#queueBounds.size(limit)
     const full = this.#queue.size >= queueSize
-    const victim = full ? this.#queue.evictionCandidate(ticket.priorityIndex) : undefined
-    if (ticket.mode === 'try' || queueSize === 0 || (full && victim === undefined)) {
-      return this.#reject(ticket, 'queueFull', now)
-    }
-    if (ticket.mode === 'dryRun') {
-      this.#dryRunQueued++
-      return { admitted: true, permit: new ShadowPermit(ticket), dryRun: 'queue' }
+    const share = this.#shares.shareFor(ticket.key)
+    const victim =
+      full && ticket.how.queues
+        ? this.#queue.evictionCandidate(ticket.priorityIndex, share.weight)
+        : undefined
+    if (!ticket.how.queues || queueSize === 0 || (full && victim === undefined)) {
+      // Refused: 429 to a key over an equal share (it is the one to slow down), 503 otherwise.
+      const overShare = ticket.key !== undefined && this.#overShare(share, limit)
+      return this.#reject(ticket, overShare ? 'quota' : 'queueFull', now)
     }
     if (victim === undefined) return this.#enqueue(ticket, now)
     // Take the place before telling the victim: its rejection runs listeners,
     // and one that acquires again must find the queue full, not a free place.
-    this.#detach(victim, now)
-    this.#untrackKey(victim.key)
+    const evicted = this.#takeOut(victim, now)
     const queued = this.#enqueue(ticket, now)
-    this.#resolveWaiter(victim, this.#reject(victim, 'evicted', now))
+    this.#resolveWaiter(evicted, this.#reject(evicted, 'evicted', now))
     return queued
+  }
+
+  /** A dry run: the shadow lane decides, and the request goes through whatever it says. */
+  #placeShadow(ticket: Ticket, now: number, limit: number): Decision {
+    const entry = new ShadowEntry(ticket.priorityIndex, ticket.key, now, ticket.deadline)
+    const verdict = this.#shadow.arrive(entry, now, limit, this.#realLoad, ticket.how.queues)
+    if (verdict === 'admit') return { admitted: true, permit: new ShadowPermit(ticket, entry) }
+    if (verdict === 'queue') {
+      return { admitted: true, permit: new ShadowPermit(ticket, entry), dryRun: 'queue' }
+    }
+    return this.#reject(ticket, verdict, now)
+  }
+
+  /** Called once per dry-run permit. */
+  onShadowRelease(permit: ShadowPermit, outcome: Outcome): void {
+    this.dropLease(permit.ticket)
+    const entry = permit.entry
+    if (entry === undefined) return
+    const now = this.#options.now()
+    // Admitted at once in the shadow: its service time is a true sample of this server.
+    const sample = entry.state === 'running' && entry.admittedAt === entry.enqueuedAt
+    this.#shadow.release(entry, now, this.#effectiveLimit(), this.#realLoad)
+    this.#completions.record(now)
+    if (sample && outcome !== 'ignore') {
+      this.#limit.onSample({
+        startMs: entry.enqueuedAt,
+        rttMs: Math.max(0, now - entry.enqueuedAt),
+        inFlight: entry.inFlightAtStart,
+        didDrop: outcome === 'failure',
+      })
+    }
+  }
+
+  #effectiveLimit(): number {
+    return pressureCappedLimit(this.#limit.limit, this.#pressure())
   }
 
   #enqueue(ticket: Ticket, now: number): Promise<Decision> {
@@ -687,13 +825,15 @@ class Controller implements AdmissionController {
       ticket.resolve = resolve
       ticket.enqueuedAt = now
       const signal = ticket.signal
+      if (this.#queue.size === 0) this.#expiry.markEmpty(now)
+      this.#shares.join(ticket)
+      const waiter = new Waiter(ticket, now)
+      ticket.waiter = waiter
+      this.#queue.push(waiter)
       if (signal !== undefined) {
-        ticket.onAbort = () => this.#leave(ticket, 'aborted', this.#options.now())
+        ticket.onAbort = () => this.#leave(waiter, 'aborted', this.#options.now())
         signal.addEventListener('abort', ticket.onAbort, { once: true })
       }
-      if (this.#queue.size === 0) this.#lastEmptyAt = now
-      this.#queue.push(ticket)
-      this.#trackKey(ticket.key)
       this.#queuedTotal++
       if (this.#listeners.length > 0) {
         this.#emit({
@@ -716,9 +856,10 @@ class Controller implements AdmissionController {
       if (now - this.#progressAt >= this.#completions.windowMs) this.#busySince = now
       this.#progressAt = now
     }
-    const fromQueue = ticket.resolve !== undefined
+    const fromQueue = ticket.waiter !== undefined
+    ticket.waiter = undefined
     this.#inFlight++
-    if (!fromQueue) this.#trackKey(ticket.key)
+    if (!fromQueue) this.#shares.join(ticket)
     this.#admitted++
     ticket.startMs = now
     ticket.inFlightAtStart = this.#inFlight
@@ -740,10 +881,10 @@ class Controller implements AdmissionController {
   /** `held`: places the key holds by the store's count, for a `quota` Retry-After. */
   #reject(ticket: Ticket, reason: RejectionReason, now: number, held?: number): Decision {
     const rejection = this.#rejection(reason, now, ticket.key, held)
-    if (ticket.mode === 'dryRun') {
+    if (ticket.how.dryRun) {
       this.#dryRunRejected[reason]++
-      // The request goes through anyway: it keeps its lease until its shadow is released.
-      return { admitted: true, permit: new ShadowPermit(ticket), dryRun: rejection }
+      // The request goes through anyway: it keeps its lease until its permit is released.
+      return { admitted: true, permit: new ShadowPermit(ticket, undefined), dryRun: rejection }
     }
     this.dropLease(ticket)
     this.#rejected[reason]++
@@ -795,7 +936,7 @@ class Controller implements AdmissionController {
    * `mean / held`. Unknown until the key has completed something here.
    */
   #keyRetryAfterSeconds(key: string, held: number | undefined): number | undefined {
-    const tenant = this.#keys.get(key)
+    const tenant = this.#shares.tenantOf(key)
     if (tenant === undefined || tenant.releases === 0) return undefined
     const meanMs = Math.max(1, tenant.serviceMs / tenant.releases)
     const places = Math.max(1, held ?? tenant.held)
@@ -812,10 +953,19 @@ class Controller implements AdmissionController {
   }
 
   /** Takes a waiter out by any door but admission. */
-  #leave(waiter: Ticket, reason: RejectionReason, now: number): void {
-    this.#detach(waiter, now)
-    this.#untrackKey(waiter.key)
-    this.#resolveWaiter(waiter, this.#reject(waiter, reason, now))
+  #leave(waiter: Waiter, reason: RejectionReason, now: number): void {
+    const ticket = this.#takeOut(waiter, now)
+    this.#resolveWaiter(ticket, this.#reject(ticket, reason, now))
+  }
+
+  /** Takes a waiter out of the queue and stops counting it; the caller answers it. */
+  #takeOut(waiter: Waiter, now: number): Ticket {
+    const ticket = waiter.ticket
+    this.#queue.remove(waiter)
+    ticket.waiter = undefined
+    this.#unlink(ticket, now)
+    this.#shares.leave(ticket)
+    return ticket
   }
 
   #resolveWaiter(waiter: Ticket, decision: Decision): void {
@@ -824,12 +974,12 @@ class Controller implements AdmissionController {
     resolve(decision)
   }
 
-  #detach(waiter: Ticket, now: number): void {
-    this.#queue.remove(waiter)
-    this.#stopListening(waiter)
+  /** After a waiter left the queue by any door: it no longer listens, and the timer may rest. */
+  #unlink(ticket: Ticket, now: number): void {
+    this.#stopListening(ticket)
     if (this.#queue.size === 0) {
-      this.#lastEmptyAt = now
-      this.#disarm()
+      this.#expiry.markEmpty(now)
+      this.#timer.disarm()
     }
   }
 
@@ -842,55 +992,26 @@ class Controller implements AdmissionController {
   /** Admits waiters while slots are free, best priority first. */
   #drain(now: number): void {
     const limit = pressureCappedLimit(this.#limit.limit, this.#pressure())
-    const congested = this.#congested(now)
+    const congested = this.#expiry.congested(now)
     const lifo = this.#options.order === 'lifo' || congested
-    const timeoutMs = this.#timeoutMs(congested)
+    const timeoutMs = this.#expiry.timeoutMs(congested)
     while (this.#inFlight < limit && this.#queue.size > 0) {
-      const waiter = this.#queue.peekNext(lifo) as Ticket
+      const waiter = this.#queue.peekNext(lifo) as Waiter
       if (waiter.deadline <= now) this.#leave(waiter, 'deadline', now)
       else if (now - waiter.enqueuedAt >= timeoutMs) this.#leave(waiter, 'queueTimeout', now)
       else {
-        this.#detach(waiter, now)
-        const permit = this.#grant(waiter, now)
-        this.#resolveWaiter(waiter, permit)
+        const ticket = waiter.ticket
+        this.#queue.take(waiter)
+        this.#unlink(ticket, now)
+        const permit = this.#grant(ticket, now)
+        this.#resolveWaiter(ticket, permit)
       }
     }
-  }
-
-  /** Adaptive order: a standing queue is one not empty for a whole interval (CoDel). */
-  #congested(now: number): boolean {
-    return (
-      this.#options.order === 'adaptive' &&
-      this.#queue.size > 0 &&
-      now - this.#lastEmptyAt >= this.#options.codelIntervalMs
-    )
-  }
-
-  #timeoutMs(congested: boolean): number {
-    const { codelTargetMs } = this.#options
-    const queueTimeoutMs = this.#queueBounds.timeoutMs
-    return congested ? Math.min(queueTimeoutMs, codelTargetMs) : queueTimeoutMs
   }
 
   #onTimer(): void {
-    this.#timer = undefined
-    this.#timerAt = Number.POSITIVE_INFINITY
     const now = this.#options.now()
-    const timeoutMs = this.#timeoutMs(this.#congested(now))
-    for (let i = 0; i < this.priorities.length; i++) {
-      for (let w = this.#queue.oldest(i); w !== undefined; w = this.#queue.oldest(i)) {
-        if (now - w.enqueuedAt < timeoutMs) break
-        this.#leave(w, w.deadline <= now ? 'deadline' : 'queueTimeout', now)
-      }
-    }
-    for (
-      let w = this.#queue.earliestDeadline();
-      w !== undefined;
-      w = this.#queue.earliestDeadline()
-    ) {
-      if (w.deadline > now) break
-      this.#leave(w, 'deadline', now)
-    }
+    this.#expiry.expire(now, (waiter, reason) => this.#leave(waiter, reason, now))
     if (this.#queue.size > 0) {
       this.#drain(now)
       this.#schedule(now)
@@ -900,64 +1021,13 @@ class Controller implements AdmissionController {
   /** Arms the one timer for the earliest moment a waiter may have to leave. */
   #schedule(now: number): void {
     if (this.#queue.size === 0 || this.#closed) return
-    const congested = this.#congested(now)
-    const timeoutMs = this.#timeoutMs(congested)
-    let next = Number.POSITIVE_INFINITY
-    for (let i = 0; i < this.priorities.length; i++) {
-      const oldest = this.#queue.oldest(i)
-      if (oldest !== undefined) next = Math.min(next, oldest.enqueuedAt + timeoutMs)
-    }
-    const earliest = this.#queue.earliestDeadline()
-    if (earliest !== undefined) next = Math.min(next, earliest.deadline)
-    // The moment the queue turns standing, timeouts shrink to the CoDel target.
-    if (this.#options.order === 'adaptive' && !congested) {
-      next = Math.min(next, this.#lastEmptyAt + this.#options.codelIntervalMs)
-    }
-    if (next >= this.#timerAt) return
-    this.#disarm()
-    this.#timerAt = next
-    this.#timer = startTimer(() => this.#onTimer(), Math.max(0, Math.ceil(next - now)))
+    this.#timer.arm(this.#expiry.nextAt(now), now)
   }
 
-  #disarm(): void {
-    if (this.#timer === undefined) return
-    stopTimer(this.#timer)
-    this.#timer = undefined
-    this.#timerAt = Number.POSITIVE_INFINITY
-  }
-
-  /** Fair share: while saturated, each active key may hold (limit + queue) / keys. */
-  #overShare(key: string, limit: number): boolean {
-    const tenant = this.#keys.get(key)
-    if (tenant === undefined) return false
-    const share = Math.max(1, Math.floor((limit + this.#queueBounds.size(limit)) / this.#keys.size))
-    return tenant.held >= share
-  }
-
-  #trackKey(key: string | undefined): void {
-    if (key === undefined) return
-    let tenant = this.#keys.get(key)
-    if (tenant === undefined) {
-      tenant = new Tenant()
-      this.#keys.set(key, tenant)
-    }
-    tenant.held++
-  }
-
-  /** `serviceMs`: the request completed (a release), feeding the key's own pace. */
-  #untrackKey(key: string | undefined, serviceMs?: number): void {
-    if (key === undefined) return
-    const tenant = this.#keys.get(key)
-    if (tenant === undefined) return
-    // Deleting at zero keeps the map bounded by work in flight and queued.
-    if (--tenant.held <= 0) {
-      this.#keys.delete(key)
-      return
-    }
-    if (serviceMs !== undefined) {
-      tenant.releases++
-      tenant.serviceMs += serviceMs
-    }
+  /** Fair share: while saturated, each active share may hold (limit + queue) / shares. */
+  #overShare(share: Share, limit: number): boolean {
+    const shares = Math.max(1, this.#shares.activeShares)
+    return share.weight >= Math.max(1, Math.floor((limit + this.#queueBounds.size(limit)) / shares))
   }
 
   #pressure(): number {

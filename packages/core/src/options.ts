@@ -5,6 +5,7 @@ import { createMemoryKeyStore } from './memory-key-store.js'
 import { epochNow } from './timers.js'
 import type { LimitAlgorithm, PressureSource } from './types.js'
 import {
+  checkBoolean,
   checkFunction,
   checkNumber,
   checkOneOf,
@@ -76,6 +77,18 @@ export interface RetryAfterOptions {
   jitter?: number | undefined
 }
 
+export interface FairnessOptions {
+  /**
+   * Keys that get a flow of their own at once; keys that become active past
+   * this share one overflow flow until their work drains, so a client that
+   * sends a fresh key on every request competes as one flow. Raise it when
+   * keys come from authenticated identities and more tenants are active at
+   * once; each active key costs one small object.
+   * @default 8
+   */
+  maxKeys?: number | undefined
+}
+
 export interface PerKeyOptions {
   /**
    * Places one `key` may hold at once, in flight or queued, saturated or not:
@@ -123,6 +136,20 @@ export interface AdmissionControllerOptions {
    */
   pressure?: PressureSource | undefined
   /**
+   * Decide and count every request, but let it through: `stats().counters.dryRun`
+   * predicts what the real decisions would have been (a shadow queue is
+   * modelled), so a configuration can be tried on live traffic first.
+   * `admit(request, { dryRun })` overrides it per call.
+   * @default false
+   */
+  dryRun?: boolean | undefined
+  /**
+   * Fair queuing across keys: within a priority, waiters are served
+   * round-robin across keys, and a full queue makes room for a lighter key by
+   * evicting from the heaviest.
+   */
+  fairness?: FairnessOptions | undefined
+  /**
    * A hard cap on what one `key` holds (a request without a key is never
    * capped). Its store is called with the controller's `reportError` and
    * closed by the controller's `close()`.
@@ -156,6 +183,8 @@ export interface ResolvedOptions {
   readonly retryAfterJitter: number
   readonly pressure: PressureSource | undefined
   readonly perKey: ResolvedPerKey | undefined
+  readonly maxKeys: number
+  readonly dryRun: boolean
   readonly now: () => number
   readonly random: () => number
 }
@@ -179,6 +208,8 @@ export const DEFAULTS = Object.freeze({
   defaultPriority: 'normal',
   retryAfter: Object.freeze({ minSeconds: 1, maxSeconds: 30, jitter: 0.5 }),
   pressure: undefined as PressureSource | undefined,
+  dryRun: false,
+  fairness: Object.freeze({ maxKeys: 8 }),
   perKey: undefined as PerKeyOptions | undefined,
   now: epochNow,
   random: Math.random,
@@ -220,9 +251,8 @@ function checkPriorities(value: unknown): readonly string[] {
   if (!Array.isArray(value)) fail('type', 'priorities', expected, value)
   if (value.length === 0 || value.length > MAX_PRIORITIES)
     fail('range', 'priorities', expected, value)
-  value.forEach((name, i) => {
-    checkString(name, `priorities[${i}]`)
-  })
+  // Indexed, not forEach: a sparse array's holes must be checked too.
+  for (let i = 0; i < value.length; i++) checkString(value[i], `priorities[${i}]`)
   const names = value as string[]
   const duplicate = names.find((name, i) => names.indexOf(name) !== i)
   if (duplicate !== undefined) {
@@ -331,6 +361,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const jitter = checkNumber(retryAfter.jitter, 'retryAfter.jitter', { min: 0, max: 10 })
   const pressure = checkPressure(top.pressure)
   const perKey = checkPerKey(top.perKey)
+  const dryRun = checkBoolean(top.dryRun, 'dryRun')
+  const fairness = resolveObject(top.fairness, 'fairness', DEFAULTS.fairness)
+  const maxKeys = checkNumber(fairness.maxKeys, 'fairness.maxKeys', { integer: true, min: 1 })
   // Last of the fields: the limit's own cross-field rules run inside it.
   const limit = createLimit(top.limit, 'limit', now, random)
 
@@ -365,6 +398,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     retryAfterJitter: jitter,
     pressure,
     perKey,
+    maxKeys,
+    dryRun,
     now,
     random,
   }

@@ -1,6 +1,7 @@
 /**
- * Counts events over a sliding window of fixed buckets, for the recent
- * completion rate that `Retry-After` divides the backlog by.
+ * Counts events over a sliding window of fixed buckets: the recent completion
+ * rate that `Retry-After` divides the backlog by, and the client's retry
+ * budget and adaptive throttle (one window per quantity counted).
  *
  * How it works: the window is `buckets` slots of `bucketMs` each, in a ring.
  * Recording adds to the slot of the current time; moving into a new slot
@@ -37,11 +38,22 @@ export class RateWindow {
    */
   perSecond(now: number, sinceMs = Number.NEGATIVE_INFINITY): number {
     const latest = this.#advance(now)
-    let total = 0
-    for (const count of this.#counts) total += count
+    const total = this.#total()
     const observedMs = latest - Math.max(this.#startMs, sinceMs)
     const elapsedMs = Math.min(this.windowMs, Math.max(this.#bucketMs, observedMs))
     return (total * 1000) / elapsedMs
+  }
+
+  /** Events in the window ending at `now` (exact to one bucket's width). */
+  sum(now: number): number {
+    this.#advance(now)
+    return this.#total()
+  }
+
+  #total(): number {
+    let total = 0
+    for (const count of this.#counts) total += count
+    return total
   }
 
   /** Length of the window in milliseconds. */

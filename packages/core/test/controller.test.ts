@@ -801,14 +801,17 @@ describe('run()', () => {
 })
 
 describe('dry run', () => {
-  it('gives a real permit when a slot is free', () => {
+  it('holds a shadow slot, never a real one, when a slot is free', () => {
     const c = fakeClockController({ limit: 1 })
     const decision = c.admit({}, { dryRun: true })
     const permit = permitOf(decision)
     expect((decision as { dryRun?: unknown }).dryRun).toBeUndefined()
-    expect(c.stats().inFlight).toBe(1)
+    expect(c.stats()).toMatchObject({ inFlight: 0, dryRun: { inFlight: 1, queued: 0 } })
+    // A dry run never takes a slot from real traffic.
+    permitOf(c.admit()).release()
     permit.release()
-    expect(c.stats().inFlight).toBe(0)
+    expect(c.stats()).toMatchObject({ inFlight: 0, dryRun: { inFlight: 0, queued: 0 } })
+    expect(c.stats().counters).toMatchObject({ admitted: 1, dryRun: { wouldAdmit: 1 } })
   })
 
   it('lets a request that would queue through with a shadow permit', () => {
@@ -845,25 +848,33 @@ describe('dry run', () => {
 })
 
 describe('fair share', () => {
-  it('refuses a key over its share with quota and 429 while saturated', async () => {
+  it('queues a key over its share while there is room, and refuses it with quota (429) only when the queue is full', async () => {
     const c = fakeClockController({ limit: 2, queue: { size: 2 } })
     const a1 = permitOf(c.admit({ key: 'a' }))
     permitOf(c.admit({ key: 'a' }))
-    // Saturated. Two active keys share (2 + 2) / 2 = 2 places each.
+    // Saturated, with room: a queues even though it holds more than b.
     const b1 = track(c.acquire({ key: 'b' }))
-    const a3 = rejectionOf(c.admit({ key: 'a' }))
-    expect(a3).toMatchObject({ reason: 'quota', status: 429 })
-    expect(a3.retryAfterSeconds).toBeGreaterThanOrEqual(1)
+    const a3 = track(c.acquire({ key: 'a' }))
+    // Full: b (weight 1) takes the place of a's waiter (a weighs 3).
     const b2 = track(c.acquire({ key: 'b' }))
+    await flush()
+    expect(a3.value).toMatchObject({ admitted: false, rejection: { reason: 'evicted' } })
+    // Two shares of (2 + 2) / 2 = 2: a and b each hold 2, so neither may take more.
+    const a4 = rejectionOf(c.admit({ key: 'a' }))
+    expect(a4).toMatchObject({ reason: 'quota', status: 429 })
+    expect(a4.retryAfterSeconds).toBeGreaterThanOrEqual(1)
     expect(rejectionOf(c.admit({ key: 'b' })).reason).toBe('quota')
-    // A key with nothing held is never over its share; the queue is simply full.
-    expect(rejectionOf(c.admit({ key: 'c' })).reason).toBe('queueFull')
+    // A key with nothing held takes a place from the heaviest; a request without a key
+    // then finds no one two heavier than its flow, and the queue simply full.
+    const c1 = track(c.acquire({ key: 'c' }))
+    await flush()
+    expect(b2.value).toMatchObject({ admitted: false, rejection: { reason: 'evicted' } })
     expect(rejectionOf(c.admit()).reason).toBe('queueFull')
-    expect(c.stats().activeKeys).toBe(2)
+    expect(c.stats().activeKeys).toBe(3)
     a1.release()
     await flush()
     expect(b1.value?.admitted).toBe(true)
-    expect(b2.settled).toBe(false)
+    expect(c1.settled).toBe(false)
   })
 
   it('ignores a key that is not a string', () => {

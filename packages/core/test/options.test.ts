@@ -5,7 +5,7 @@ import { fakeClockController, flush, permitOf, rejectionOf, track } from './harn
 type ErrorClass = typeof TypeError | typeof RangeError
 
 const ALLOWED_TOP =
-  'Allowed: `limit`, `queue`, `priorities`, `defaultPriority`, `retryAfter`, `pressure`, `perKey`, `now`, `random`.'
+  'Allowed: `limit`, `queue`, `priorities`, `defaultPriority`, `retryAfter`, `pressure`, `dryRun`, `fairness`, `perKey`, `now`, `random`.'
 const ALLOWED_QUEUE = 'Allowed: `size`, `timeoutMs`, `order`, `codelTargetMs`, `codelIntervalMs`.'
 const PRIORITIES = 'a non-empty array of at most 16 distinct names'
 

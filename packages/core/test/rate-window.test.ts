@@ -70,4 +70,26 @@ describe('RateWindow', () => {
     expect(w.perSecond(-4000)).toBe(4)
     expect(w.perSecond(-2000)).toBe(0)
   })
+
+  it('sums the events of the window, forgetting them one bucket at a time', () => {
+    const w = new RateWindow(1_000_000, 1000, 10)
+    w.record(1_000_000, 5)
+    w.record(1_005_000, 3)
+    expect(w.sum(1_005_000)).toBe(8)
+    expect(w.sum(1_010_000)).toBe(3)
+    expect(w.sum(1_015_000)).toBe(0)
+  })
+
+  it('sums nothing after a gap longer than the window', () => {
+    const w = new RateWindow(1_000_000, 100, 10)
+    w.record(1_000_000, 4)
+    expect(w.sum(2_000_000)).toBe(0)
+  })
+
+  it('keeps counting into the newest bucket when the clock steps backwards', () => {
+    const w = new RateWindow(1_000_000, 100, 10)
+    w.record(1_000_000)
+    w.record(995_000)
+    expect(w.sum(995_000)).toBe(2)
+  })
 })

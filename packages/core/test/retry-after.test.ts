@@ -1,4 +1,4 @@
-import { computeRetryAfterSeconds, type RetryAfterInput } from '@spillway/core'
+import { computeRetryAfterSeconds, type RetryAfterInput } from '@spillway/core/internal'
 import fc from 'fast-check'
 
 const base: RetryAfterInput = {

@@ -2,7 +2,8 @@
  * Graded shedding measured over many requests: at a given pressure, the share
  * of each priority the controller sheds matches the curve in `shedding.ts`.
  */
-import { admitProbability, createAdmissionController, type Decision } from '@spillway/core'
+import { createAdmissionController, type Decision } from '@spillway/core'
+import { admitProbability } from '@spillway/core/internal'
 import { seededRandom as seeded } from './limit/simulation.js'
 
 const PRIORITIES = ['critical', 'normal', 'sheddable'] as const

@@ -1,4 +1,4 @@
-import { admitProbability, pressureCappedLimit } from '@spillway/core'
+import { admitProbability, pressureCappedLimit } from '@spillway/core/internal'
 import fc from 'fast-check'
 
 describe('admitProbability()', () => {

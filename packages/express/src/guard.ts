@@ -2,8 +2,8 @@
  * Express cannot tell when an async handler's work ends: it only sees the
  * response. `guard(handler)` tells it, so the slot bounds the work.
  */
-import { checkFunction } from '@spillway/core'
-import { holdPermits, isThenable } from '@spillway/node'
+import { checkFunction } from '@spillway/core/internal'
+import { holdPermits, isThenable } from '@spillway/node/adapter-kit'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 
 /**

@@ -8,9 +8,11 @@ import {
   answerRejection,
   createGate,
   type Passage,
+  pathOf,
+  type RouteOf,
   type RouteOptions,
   resolveAdapterOptions,
-} from '@spillway/node'
+} from '@spillway/node/adapter-kit'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
 
 /** Per-route options: the shared ones (see `@spillway/node`) plus an Express `onRejected`. */
@@ -34,17 +36,26 @@ export interface ShedMiddleware extends RequestHandler {
 
 type OnRejected = NonNullable<ExpressRouteOptions['onRejected']>
 
+// A route layer runs after routing, so Express knows the template; an
+// app-wide layer runs before it, so only the path is known there.
+const routeOf: RouteOf<Request> = (req) => {
+  const path: unknown = req.route?.path
+  return typeof path === 'string' ? req.baseUrl + path : pathOf(req.originalUrl)
+}
+
+// The options overload comes last: TypeScript 7 reports only the last overload
+// that failed, and a typo in `shed({ ... })` must be named against `ShedOptions`.
 /**
  * Load-shedding middleware. `shed(options)` makes its own controller;
  * `shed(controller, routeOptions)` shares one across routes. Admitted
  * requests continue with `next()`; rejected ones get the rejection response
  * (never `next(err)`); a request whose client left while queued goes nowhere.
  */
-export function shed(options?: ShedOptions): ShedMiddleware
 export function shed(
   controller: AdmissionController,
   routeOptions?: ExpressRouteOptions,
 ): ShedMiddleware
+export function shed(options?: ShedOptions): ShedMiddleware
 export function shed(
   optionsOrController?: ShedOptions | AdmissionController,
   routeOptions?: ExpressRouteOptions,
@@ -53,7 +64,7 @@ export function shed(
     optionsOrController,
     routeOptions,
   )
-  const gate = createGate(controller, route)
+  const gate = createGate(controller, route, routeOf)
 
   const pass = (passage: Passage, req: Request, res: Response, next: NextFunction): void => {
     if (passage === 'proceed') next()

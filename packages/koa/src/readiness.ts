@@ -4,7 +4,7 @@
  * not load, decides it (see `@spillway/node`'s `readiness`).
  */
 import type { AdmissionController } from '@spillway/core'
-import { checkReadinessController, readinessState } from '@spillway/node'
+import { checkReadinessController, readinessState } from '@spillway/node/adapter-kit'
 import type { Context, Middleware } from 'koa'
 
 /**

@@ -6,17 +6,16 @@
  */
 import { type Readable, Stream } from 'node:stream'
 import type { AdmissionController, AdmissionControllerOptions, Rejection } from '@spillway/core'
+import { PROBLEM_CONTENT_TYPE, problemBody, retryAfterValue } from '@spillway/node'
 import {
   createGate,
   holdPermits,
   isThenable,
   type Passage,
-  PROBLEM_CONTENT_TYPE,
-  problemBody,
+  type RouteOf,
   type RouteOptions,
   resolveAdapterOptions,
-  retryAfterValue,
-} from '@spillway/node'
+} from '@spillway/node/adapter-kit'
 import type { Context, Middleware, Next } from 'koa'
 
 /** Per-route options: the shared ones (see `@spillway/node`) plus a Koa `onRejected`. */
@@ -40,6 +39,12 @@ export interface ShedMiddleware extends Middleware {
 }
 
 type OnRejected = NonNullable<KoaRouteOptions['onRejected']>
+
+// @koa/router sets `_matchedRoute` (the template) before a route's own middleware.
+const routeOf: RouteOf<Context> = (ctx) => {
+  const matched: unknown = (ctx as Context & { _matchedRoute?: unknown })._matchedRoute
+  return typeof matched === 'string' ? matched : ctx.path
+}
 
 /**
  * Sets the default rejection as Koa's own response, so upstream middleware
@@ -79,17 +84,19 @@ function endOnStreamError(ctx: Context): void {
   else body.once('close', closed)
 }
 
+// The options overload comes last: TypeScript 7 reports only the last overload
+// that failed, and a typo in `shed({ ... })` must be named against `ShedOptions`.
 /**
  * Load-shedding middleware. `shed(options)` makes its own controller;
  * `shed(controller, routeOptions)` shares one across routes. Admitted
  * requests continue with `next()`; rejected ones get the rejection response
  * (never a thrown error); a request whose client left while queued goes nowhere.
  */
-export function shed(options?: ShedOptions): ShedMiddleware
 export function shed(
   controller: AdmissionController,
   routeOptions?: KoaRouteOptions,
 ): ShedMiddleware
+export function shed(options?: ShedOptions): ShedMiddleware
 export function shed(
   optionsOrController?: ShedOptions | AdmissionController,
   routeOptions?: KoaRouteOptions,
@@ -98,7 +105,7 @@ export function shed(
     optionsOrController,
     routeOptions,
   )
-  const gate = createGate(controller, route)
+  const gate = createGate(controller, route, routeOf)
   const { onRejected } = route
 
   const pass = (passage: Passage, ctx: Context, next: Next): unknown => {

@@ -10,8 +10,10 @@
  * controller finds the permit its request already holds (`heldBy`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { failOption, type Outcome, type Permit } from '@spillway/core'
-import { clientGone, onSocketClose } from './client-signal.js'
+import type { Readable } from 'node:stream'
+import type { Outcome, Permit } from '@spillway/core'
+import { failOption } from '@spillway/core/internal'
+import { clientGone, onSocketClose, responseFinished } from './client-signal.js'
 
 /** How a response ended, from its status: a server error is a drop signal for adaptive limits. */
 export type IsFailure = (res: ServerResponse) => boolean
@@ -111,7 +113,7 @@ export function bindPermit(
 ): boolean {
   if (!isPermit(permit))
     failOption('type', 'permit', 'a permit (an object with `release()`)', permit)
-  if (res.writableFinished) {
+  if (responseFinished(res)) {
     permit.release(outcomeOf(res, options))
     return false
   }
@@ -128,18 +130,43 @@ export function bindPermit(
   // close when the client leaves, and its `req` may have closed already (a
   // body parser read it): only its socket tells, so only then watch that too.
   let unwatch: (() => void) | undefined
+  let failed = false
   const settle = (): void => {
-    const outcome = res.writableFinished
+    const outcome = responseFinished(res)
       ? outcomeOf(res, options)
-      : clientGone(req, res)
-        ? 'ignore'
-        : undefined
+      : failed
+        ? 'failure'
+        : clientGone(req, res)
+          ? 'ignore'
+          : undefined
     if (outcome === undefined) return
     res.removeListener('close', settle)
+    res.removeListener('pipe', onPipe)
     unwatch?.()
     binding.ended(outcome)
   }
+  // `source.pipe(res)` unpipes on a source error and leaves `res` open for
+  // good, and the permit with it, until the client gives up (Koa 2's flaw,
+  // and every node:http or Express handler that pipes without a handler).
+  const onPipe = (source: Readable): void => {
+    source.once('error', (error: unknown) => {
+      // The app's own handler (`source.on('error', next)`) answers in this same
+      // emit; only a response still open a turn later is ours to end.
+      setImmediate(() => {
+        if (res.writableEnded || res.destroyed) return
+        failed = true
+        options?.onError?.('body', error)
+        if (res.headersSent) {
+          res.destroy()
+        } else {
+          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 21 })
+          res.end('Internal Server Error')
+        }
+      })
+    })
+  }
   res.on('close', settle)
+  res.on('pipe', onPipe)
   if (res.socket == null) unwatch = onSocketClose(req.socket, settle)
   return true
 }

@@ -12,9 +12,23 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { AbortSignalLike } from '@spillway/core'
 
+/** An HTTP/2 compatibility response's stream; node:http responses have none. */
+function streamOf(res: ServerResponse): { aborted?: boolean } | undefined {
+  return (res as ServerResponse & { stream?: { aborted?: boolean } }).stream
+}
+
+/**
+ * True when the response was handed over in full. An HTTP/2 compatibility
+ * response reads `writableFinished` after the client's RST_STREAM too, so its
+ * stream says whether it was cut (`aborted`).
+ */
+export function responseFinished(res: ServerResponse): boolean {
+  return res.writableFinished && streamOf(res)?.aborted !== true
+}
+
 /** True when the client left before the response finished: nobody will read an answer. */
 export function clientGone(req: IncomingMessage, res: ServerResponse): boolean {
-  if (res.writableFinished) return false
+  if (res.writableFinished) return streamOf(res)?.aborted === true
   return res.destroyed || req.socket == null || req.socket.destroyed
 }
 
@@ -121,7 +135,7 @@ class LazyClientSignal implements ClientSignal {
   #closed(): void {
     // Answered elsewhere while it waited (a timeout middleware): nobody awaits
     // this work either, and admitting it later would feed the limit a bogus sample.
-    if (!this.#res.writableFinished && !clientGone(this.#req, this.#res)) return
+    if (!responseFinished(this.#res) && !clientGone(this.#req, this.#res)) return
     const listeners = this.#listeners
     this.#aborted = true
     this.dispose()

@@ -13,10 +13,13 @@ import type {
   Decision,
   Rejection,
 } from '@spillway/core'
+import { isThenable } from './answer-rejection.js'
 import { type BindPermitOptions, bindPermit, heldBy } from './bind-permit.js'
 import { abortSignalFor, type ClientSignal, clientGone } from './client-signal.js'
 import { sendContinue } from './expect-continue.js'
+import { setRateLimitHeaders } from './rate-limit-headers.js'
 import { headerDeadline, type ResolvedRouteOptions } from './route-options.js'
+import { warnOnce } from './warnings.js'
 
 /**
  * What to do with a request: `proceed` to the handler (admitted, skipped, or
@@ -52,10 +55,27 @@ function attempt<In, T>(
   }
 }
 
+/**
+ * The route of a request for events and logs: the framework's route template
+ * where it knows one, else the path without its query (a query may carry
+ * secrets, and would make every request its own route).
+ */
+export type RouteOf<In> = (input: In, req: IncomingMessage) => string | undefined
+
+/** The default `RouteOf`: the path of `req.url`, without its query. */
+export function pathOf(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined
+  const query = url.indexOf('?')
+  return query === -1 ? url : url.slice(0, query)
+}
+
+const urlPath: RouteOf<unknown> = (_input, req) => pathOf(req.url)
+
 /** Builds the admission step for one route; see `Passage` for its result. */
 export function createGate<In, OnRejected>(
   controller: AdmissionController,
   route: ResolvedRouteOptions<In, OnRejected>,
+  routeOf: RouteOf<In> = urlPath,
 ): Gate<In> {
   const admitOptions = route.dryRun ? DRY_RUN : undefined
   const bindOptions: BindPermitOptions = {
@@ -63,10 +83,26 @@ export function createGate<In, OnRejected>(
     onError: (source, error) => controller.reportError(source, error),
     owner: controller,
   }
-  const { priority, key, deadline, deadlineHeader, skip } = route
+  const { priority, key, deadline, deadlineHeader, skip, onShed, warnings } = route
+  const { rateLimitHeaders, rateLimitQuota } = route
+
+  // Observe-only: whatever it does, the rejection is answered as it would have been.
+  const observe = (input: In, rejection: Rejection): void => {
+    if (onShed === undefined) return
+    try {
+      const result: unknown = onShed(input, rejection)
+      if (isThenable(result)) {
+        result.then(undefined, (error: unknown) => controller.reportError('onShed', error))
+      }
+    } catch (error) {
+      controller.reportError('onShed', error)
+    }
+  }
 
   const classify = (input: In, req: IncomingMessage, signal: ClientSignal): AdmissionRequest => {
-    const request: AdmissionRequest = { signal }
+    const request: AdmissionRequest = { signal, method: req.method }
+    const path = routeOf(input, req)
+    if (path !== undefined) request.route = path
     if (typeof priority === 'string') request.priority = priority
     else if (priority !== undefined) {
       const name = attempt(controller, 'priority', priority, input)
@@ -93,6 +129,7 @@ export function createGate<In, OnRejected>(
   const settle = (
     decision: Decision,
     signal: ClientSignal,
+    input: In,
     req: IncomingMessage,
     res: ServerResponse,
   ): Passage => {
@@ -105,7 +142,16 @@ export function createGate<In, OnRejected>(
     }
     const { rejection } = decision
     if (rejection.reason === 'aborted' && clientGone(req, res)) return 'gone'
-    return res.writableEnded ? 'gone' : rejection
+    if (res.writableEnded) return 'gone'
+    if (rateLimitHeaders !== false && rejection.reason === 'quota') {
+      const quota =
+        typeof rateLimitQuota === 'function'
+          ? attempt(controller, 'rateLimitQuota', rateLimitQuota, input)
+          : rateLimitQuota
+      setRateLimitHeaders(res, rateLimitHeaders, rejection, quota)
+    }
+    observe(input, rejection)
+    return rejection
   }
 
   return {
@@ -115,7 +161,19 @@ export function createGate<In, OnRejected>(
       if (res.writableEnded) return 'proceed'
       // An outer layer of this controller already holds a slot for this request:
       // a second one would deadlock at `limit: 1` and halve capacity elsewhere.
-      if (heldBy(res, controller)) return 'proceed'
+      if (heldBy(res, controller)) {
+        if (warnings) {
+          warnOnce(
+            controller,
+            'SPILLWAY_SAME_CONTROLLER_TWICE',
+            'One controller guards this request twice (two shed layers on one path, e.g. ' +
+              "app.use(shed(c)) and a route's shed(c, …)). The inner layer reuses the outer " +
+              "layer's permit, so its priority, key and deadline do not apply. Silence with " +
+              '`warnings: false` on the inner layer.',
+          )
+        }
+        return 'proceed'
+      }
       if (skip !== undefined && attempt(controller, 'skip', skip, input) === true) {
         sendContinue(req, res)
         return 'proceed'
@@ -123,9 +181,9 @@ export function createGate<In, OnRejected>(
       const signal = abortSignalFor(req, res)
       const decision = controller.admit(classify(input, req, signal), admitOptions)
       if (decision instanceof Promise) {
-        return decision.then((settled) => settle(settled, signal, req, res))
+        return decision.then((settled) => settle(settled, signal, input, req, res))
       }
-      return settle(decision, signal, req, res)
+      return settle(decision, signal, input, req, res)
     },
   }
 }

@@ -19,37 +19,21 @@ export {
   type RejectionReason,
   type RetryAfterOptions,
 } from '@spillway/core'
-export { answerRejection, isThenable, type OnRejected } from './answer-rejection.js'
 export {
   type BindPermitOptions,
   bindPermit,
-  heldBy,
-  holdPermits,
   type IsFailure,
   isServerError,
   type ReportError,
 } from './bind-permit.js'
-export { abortSignalFor, type ClientSignal, clientGone } from './client-signal.js'
 export { type EarlyGate, installEarlyGate } from './early-gate.js'
-export { sendContinue } from './expect-continue.js'
-export { createGate, type Gate, type Passage } from './gate.js'
 export * from './pressure-monitor.js'
+export type { RateLimitHeaders } from './rate-limit-headers.js'
 export {
-  checkReadinessController,
   type ReadinessBody,
   type ReadinessHandler,
   readiness,
-  readinessState,
 } from './readiness.js'
-export {
-  headerDeadline,
-  isAdmissionController,
-  type ResolvedRouteOptions,
-  ROUTE_OPTION_KEYS,
-  type RouteOptions,
-  resolveAdapterOptions,
-  resolveRouteOptions,
-} from './route-options.js'
 export {
   type NodeRouteOptions,
   type NodeShedOptions,

@@ -7,10 +7,11 @@
 import {
   checkFunction,
   checkNumber,
+  epochNow,
   failOption,
   isPlainObject,
   resolveObject,
-} from '@spillway/core'
+} from '@spillway/core/internal'
 import type { SignalThresholds } from './sensors/signal.js'
 
 /** The signals a monitor combines. */
@@ -212,7 +213,7 @@ const DEFAULTS = Object.freeze({
   rss: true as RssOptions | boolean,
   healthCheck: undefined as HealthCheck | HealthCheckOptions | false | undefined,
   onError: undefined as PressureMonitorOptions['onError'],
-  now: (): number => performance.timeOrigin + performance.now(),
+  now: epochNow,
   sensors: undefined as PressureSensors | undefined,
 })
 

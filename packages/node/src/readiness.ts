@@ -11,7 +11,8 @@
  * it reports on (route it before, or outside, any `shed()` layer).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { type AdmissionController, invalidOption } from '@spillway/core'
+import type { AdmissionController } from '@spillway/core'
+import { invalidOption } from '@spillway/core/internal'
 
 /** The probe's JSON body. */
 export interface ReadinessBody {

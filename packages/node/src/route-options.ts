@@ -6,20 +6,27 @@ import type { IncomingMessage } from 'node:http'
 import {
   type AdmissionController,
   type AdmissionControllerOptions,
+  createAdmissionController,
+  DEFAULTS,
+  type Rejection,
+} from '@spillway/core'
+import {
   checkBoolean,
   checkFunction,
   checkNumber,
   checkOneOf,
   checkString,
-  createAdmissionController,
-  DEFAULTS,
   describeValue,
   failOption,
   invalidOption,
   isPlainObject,
   resolveObject,
-} from '@spillway/core'
+} from '@spillway/core/internal'
 import type { IsFailure } from './bind-permit.js'
+import type { RateLimitHeaders } from './rate-limit-headers.js'
+import { noteOwnController } from './warnings.js'
+
+const RATE_LIMIT_DRAFTS = ['draft-7', 'draft-8'] as const
 
 /**
  * Per-route options. `In` is what user functions receive: the request in
@@ -75,6 +82,36 @@ export interface RouteOptions<In> {
    * @default false
    */
   dryRun?: boolean | undefined
+  /**
+   * Observes every rejection this route answers, e.g. to log it; called
+   * before the response is written. It cannot change the response: a throw
+   * (or, async, a rejection) is reported as an `error` event with
+   * `source: 'onShed'` and the answer goes out as it would have.
+   * @default undefined
+   */
+  onShed?: ((input: In, rejection: Rejection) => unknown) | undefined
+  /**
+   * On a `429 quota`, also send the IETF `RateLimit` and `RateLimit-Policy`
+   * fields in this draft's format (as express-rate-limit's `standardHeaders`);
+   * `Retry-After` is sent either way.
+   * @default false
+   */
+  rateLimitHeaders?: RateLimitHeaders | undefined
+  /**
+   * The per-key cap of concurrent requests to state in `RateLimit-Policy`
+   * (and draft 7's `limit`), e.g. the controller's `perKey.limit`; a
+   * function gets the request. Without it draft 8 sends `RateLimit` alone and
+   * draft 7 sends nothing (its `limit` is required).
+   * @default undefined
+   */
+  rateLimitQuota?: number | ((input: In) => number | undefined) | undefined
+  /**
+   * Rate-limited process warnings (`process.emitWarning`, type
+   * `SpillwayWarning`) for mistakes that are otherwise invisible: one
+   * controller guarding a request twice, `shed(options)` made per request.
+   * @default true
+   */
+  warnings?: boolean | undefined
 }
 
 /** Route options after checking; `onRejected` keeps the adapter's own signature. */
@@ -88,6 +125,10 @@ export interface ResolvedRouteOptions<In, OnRejected> {
   readonly skip: ((input: In) => boolean) | undefined
   readonly isFailure: IsFailure | undefined
   readonly dryRun: boolean
+  readonly onShed: ((input: In, rejection: Rejection) => unknown) | undefined
+  readonly warnings: boolean
+  readonly rateLimitHeaders: RateLimitHeaders
+  readonly rateLimitQuota: number | ((input: In) => number | undefined) | undefined
   readonly onRejected: OnRejected | undefined
 }
 
@@ -100,6 +141,10 @@ const ROUTE_DEFAULTS = Object.freeze({
   skip: undefined,
   isFailure: undefined,
   dryRun: false,
+  onShed: undefined,
+  warnings: true,
+  rateLimitHeaders: false,
+  rateLimitQuota: undefined,
   onRejected: undefined,
 })
 
@@ -152,6 +197,18 @@ export function resolveRouteOptions<In, OnRejected>(
     skip: optionalFunction(top.skip, 'skip'),
     isFailure: optionalFunction<IsFailure>(top.isFailure, 'isFailure'),
     dryRun: checkBoolean(top.dryRun, 'dryRun'),
+    onShed: optionalFunction(top.onShed, 'onShed'),
+    warnings: checkBoolean(top.warnings, 'warnings'),
+    rateLimitHeaders:
+      top.rateLimitHeaders === false
+        ? false
+        : checkOneOf(top.rateLimitHeaders, 'rateLimitHeaders', RATE_LIMIT_DRAFTS),
+    rateLimitQuota:
+      typeof top.rateLimitQuota === 'function'
+        ? (top.rateLimitQuota as (input: In) => number | undefined)
+        : top.rateLimitQuota === undefined
+          ? undefined
+          : checkNumber(top.rateLimitQuota, 'rateLimitQuota', { integer: true, min: 0 }),
     onRejected: optionalFunction(top.onRejected, 'onRejected') as OnRejected | undefined,
   }
 }
@@ -211,7 +268,9 @@ export function resolveAdapterOptions<In, OnRejected>(
     }
   }
   const controller = createAdmissionController(controllerOptions as AdmissionControllerOptions)
-  return { controller, route: resolveRouteOptions(route, controller) }
+  const resolved = resolveRouteOptions<In, OnRejected>(route, controller)
+  if (resolved.warnings) noteOwnController()
+  return { controller, route: resolved }
 }
 
 /** Reads the client's time budget from a header; anything malformed counts as none. */

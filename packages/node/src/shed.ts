@@ -3,11 +3,8 @@
  * server is `http.createServer(shed({ limit: 64 }, handler))`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import {
-  type AdmissionController,
-  type AdmissionControllerOptions,
-  checkFunction,
-} from '@spillway/core'
+import type { AdmissionController, AdmissionControllerOptions } from '@spillway/core'
+import { checkFunction } from '@spillway/core/internal'
 import { answerRejection, isThenable, type OnRejected } from './answer-rejection.js'
 import { holdPermits } from './bind-permit.js'
 import { createGate, type Passage } from './gate.js'
@@ -52,6 +49,8 @@ function fail(
   }
 }
 
+// The options overload comes last: TypeScript 7 reports only the last overload
+// that failed, and a typo in `shed({ ... }, handler)` must be named against `NodeShedOptions`.
 /**
  * Guards a node:http request listener. With an options object it makes its
  * own controller; with a controller it shares it (pass route options between
@@ -60,13 +59,13 @@ function fail(
  * handler that throws or rejects gets a 500 (or, once it has sent headers,
  * its response is destroyed) and the error is reported as `handler`.
  */
-export function shed(options: NodeShedOptions | undefined, handler: RequestHandler): ShedListener
 export function shed(controller: AdmissionController, handler: RequestHandler): ShedListener
 export function shed(
   controller: AdmissionController,
   routeOptions: NodeRouteOptions | undefined,
   handler: RequestHandler,
 ): ShedListener
+export function shed(options: NodeShedOptions | undefined, handler: RequestHandler): ShedListener
 export function shed(
   optionsOrController: NodeShedOptions | AdmissionController | undefined,
   routeOrHandler: NodeRouteOptions | RequestHandler | undefined,

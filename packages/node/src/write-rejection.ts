@@ -4,7 +4,8 @@
  * and clients branch on the `reason` extension member.
  */
 import type { ServerResponse } from 'node:http'
-import { failOption, type Rejection, type RejectionReason } from '@spillway/core'
+import type { Rejection, RejectionReason } from '@spillway/core'
+import { failOption } from '@spillway/core/internal'
 
 /** `Content-Type` of the default rejection body (RFC 9457 §3). */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'

@@ -1,5 +1,5 @@
 import { createAdmissionController } from '@spillway/core'
-import { abortSignalFor, createGate, resolveRouteOptions } from '@spillway/node'
+import { abortSignalFor, createGate, resolveRouteOptions } from '@spillway/node/adapter-kit'
 import { connect, listenerCounts, once, startServer, type TestServer } from './support.js'
 
 let server: TestServer

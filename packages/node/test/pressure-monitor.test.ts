@@ -1,4 +1,5 @@
-import { describeValue, INVALID_OPTION } from '@spillway/core'
+import { INVALID_OPTION } from '@spillway/core'
+import { describeValue } from '@spillway/core/internal'
 import {
   createPressureMonitor,
   type PressureMonitor,

@@ -1,6 +1,10 @@
 import type { IncomingMessage } from 'node:http'
 import { createAdmissionController } from '@spillway/core'
-import { headerDeadline, resolveAdapterOptions, resolveRouteOptions } from '@spillway/node'
+import {
+  headerDeadline,
+  resolveAdapterOptions,
+  resolveRouteOptions,
+} from '@spillway/node/adapter-kit'
 import fc from 'fast-check'
 
 const controller = createAdmissionController({ limit: 1 })
@@ -22,7 +26,7 @@ describe('resolveRouteOptions', () => {
     expect(error.code).toBe('ERR_SPILLWAY_INVALID_OPTION')
     expect(error.option).toBe('priorty')
     expect(error.message).toBe(
-      'Unknown option `priorty`. Did you mean `priority`? Allowed: `priority`, `key`, `deadline`, `deadlineHeader`, `deadlineHeaderMaxMs`, `skip`, `isFailure`, `dryRun`, `onRejected`.',
+      'Unknown option `priorty`. Did you mean `priority`? Allowed: `priority`, `key`, `deadline`, `deadlineHeader`, `deadlineHeaderMaxMs`, `skip`, `isFailure`, `dryRun`, `onShed`, `warnings`, `rateLimitHeaders`, `rateLimitQuota`, `onRejected`.',
     )
   })
 

@@ -23,7 +23,8 @@ import {
   metrics,
   type Observable,
 } from '@opentelemetry/api'
-import { type AdmissionController, type ControllerStats, invalidOption } from '@spillway/core'
+import type { AdmissionController, ControllerStats } from '@spillway/core'
+import { invalidOption } from '@spillway/core/internal'
 import { tallyEvents } from './event-tally.js'
 import { type CollectMetricsOptions, resolveCollectOptions } from './options.js'
 import { VERSION } from './version.js'

@@ -3,7 +3,7 @@
  * rejected, each field checked, in the house's error shape.
  */
 import type { MeterProvider } from '@opentelemetry/api'
-import { checkString, failOption as fail, resolveObject } from '@spillway/core'
+import { checkString, failOption as fail, resolveObject } from '@spillway/core/internal'
 
 /** Queue-wait bucket bounds in seconds: from 1 ms (admitted on the next release) to 10 s. */
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([

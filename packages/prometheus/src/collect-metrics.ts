@@ -6,14 +6,16 @@
  * collected into it and reference-counted; each controller adds a source
  * (its name, a `stats()` snapshot taken at most once per scrape, and an event
  * tally for what `stats()` does not break down by priority). Per request, the
- * only work is the tally's increment and one histogram observation per
- * admission; everything else is read at scrape time.
+ * only work is the tally's increment and, per admission, a bucket increment
+ * in a preallocated array; everything else is read at scrape time.
  */
-import { type AdmissionController, type ControllerStats, invalidOption } from '@spillway/core'
+import type { AdmissionController, ControllerStats } from '@spillway/core'
+import { invalidOption } from '@spillway/core/internal'
 import type { Registry } from 'prom-client'
 import { tallyEvents } from './event-tally.js'
 import { createMetricSet, type MetricSet, type MetricSource } from './metric-set.js'
 import { type CollectMetricsOptions, DEFAULT_BUCKETS, resolveCollectOptions } from './options.js'
+import { observeWait, type WaitCounts, waitCounts } from './wait-histogram.js'
 
 const sets = new WeakMap<Registry, MetricSet>()
 
@@ -86,14 +88,10 @@ export function collectMetrics(
   }
 
   const priorities = [...controller.priorities]
-  // One child per priority, created once: the per-request path never builds label objects.
-  const waits = priorities.map((priority) => {
-    const labels = { controller: name, priority }
-    set.queueWait.zero(labels)
-    return set.queueWait.labels(labels)
-  })
+  const bounds = set.buckets
+  const waits = priorities.map((priority) => waitCounts({ controller: name, priority }, bounds))
   const tally = tallyEvents(controller, (i, waitedMs) => {
-    waits[i]?.observe(waitedMs / 1000)
+    observeWait(waits[i] as WaitCounts, bounds, waitedMs / 1000)
   })
 
   let cached: ControllerStats | undefined
@@ -102,6 +100,7 @@ export function collectMetrics(
     priorities,
     tally,
     baseline: controller.stats().counters,
+    waits,
     snapshot() {
       if (cached === undefined) {
         cached = controller.stats()
@@ -120,7 +119,6 @@ export function collectMetrics(
     if (disposed) return
     disposed = true
     tally.dispose()
-    set.forget(source)
     set.sources.delete(name)
     if (set.sources.size === 0) {
       set.unregister()

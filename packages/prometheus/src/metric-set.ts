@@ -11,8 +11,9 @@
  * set unregisters itself when its last controller is disposed.
  */
 import type { ControllerStats } from '@spillway/core'
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import { Counter, Gauge, type Registry } from 'prom-client'
 import type { EventTally } from './event-tally.js'
+import { type WaitCounts, WaitHistogram } from './wait-histogram.js'
 
 /** One collected controller, as the metric set reads it. */
 export interface MetricSource {
@@ -23,6 +24,8 @@ export interface MetricSource {
   snapshot(): ControllerStats
   /** `stats().counters` when `collectMetrics` was called: counters count from then. */
   readonly baseline: ControllerStats['counters']
+  /** Queue waits per priority index. */
+  readonly waits: readonly WaitCounts[]
 }
 
 /** Every metric this package exports: name, type, labels and help. */
@@ -99,6 +102,12 @@ export const METRICS = Object.freeze({
     labels: ['controller', 'reason'],
     help: 'Dry-run requests that would have been rejected, by reason (they were let through).',
   },
+  dryRunQueued: {
+    name: 'spillway_dry_run_queued_total',
+    type: 'counter',
+    labels: ['controller'],
+    help: 'Dry-run requests that would have waited in the queue (they were let through).',
+  },
   queueWait: {
     name: 'spillway_queue_wait_seconds',
     type: 'histogram',
@@ -112,11 +121,8 @@ type Label = 'controller' | 'priority' | 'reason' | 'outcome'
 export interface MetricSet {
   readonly sources: Map<string, MetricSource>
   readonly buckets: readonly number[]
-  readonly queueWait: Histogram<Label>
   /** True while its metrics are still the ones registered (not cleared by `registry.clear()`). */
   isRegisteredIn(registry: Registry): boolean
-  /** Removes a source's histogram series. */
-  forget(source: MetricSource): void
   /** Removes every metric from the registry. */
   unregister(): void
 }
@@ -235,27 +241,32 @@ export function createMetricSet(registry: Registry, buckets: readonly number[]):
       c.inc({ controller: source.name, reason }, n - (base[reason] ?? 0))
     }
   })
-  const queueWait = track(
+  counter(METRICS.dryRunQueued, (c, source, stats) => {
+    c.inc(
+      { controller: source.name },
+      stats.counters.dryRun.wouldQueue - source.baseline.dryRun.wouldQueue,
+    )
+  })
+  track(
     METRICS.queueWait.name,
-    new Histogram<Label>({
-      name: METRICS.queueWait.name,
-      help: METRICS.queueWait.help,
-      labelNames: METRICS.queueWait.labels as readonly Label[],
-      buckets: [...buckets],
-      registers,
-    }),
+    new WaitHistogram<Label>(
+      {
+        name: METRICS.queueWait.name,
+        help: METRICS.queueWait.help,
+        labelNames: METRICS.queueWait.labels as readonly Label[],
+        registers,
+      },
+      buckets,
+      function* () {
+        for (const source of sources.values()) yield* source.waits
+      },
+    ),
   )
 
   return {
     sources,
     buckets,
-    queueWait,
     isRegisteredIn: (r) => r.getSingleMetric(METRICS.inFlight.name) === all[0]?.metric,
-    forget(source) {
-      for (const priority of source.priorities) {
-        queueWait.remove({ controller: source.name, priority })
-      }
-    },
     unregister() {
       for (const { metric, name } of all) {
         // Only our own: a registry cleared and refilled by the app keeps its metrics.

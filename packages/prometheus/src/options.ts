@@ -2,7 +2,7 @@
  * Options of `collectMetrics`, resolved once: unknown keys rejected, each
  * field checked, in the house's error shape.
  */
-import { checkString, failOption as fail, resolveObject } from '@spillway/core'
+import { checkString, failOption as fail, resolveObject } from '@spillway/core/internal'
 import { type Registry, register } from 'prom-client'
 
 /** Queue-wait buckets in seconds: from 1 ms (a waiter admitted on the next release) to 10 s. */

@@ -166,6 +166,32 @@ describe('collectMetrics', () => {
     dispose()
   })
 
+  it('counts dry-run decisions that let the request through', async () => {
+    const registry = new Registry()
+    const controller = controllerWith(1, 1)
+    const dispose = collectMetrics(controller, { registry, name: 'dry' })
+    const held = permitOf(controller.admit())
+    // Saturated: the next would queue, and with the queue full the one after would be refused.
+    expect(controller.admit({}, { dryRun: true })).toMatchObject({ dryRun: 'queue' })
+    const waiting = controller.acquire()
+    expect(controller.admit({}, { dryRun: true })).toMatchObject({
+      dryRun: { reason: 'queueFull' },
+    })
+    const m = await scrape(registry)
+    expect(seriesValue(m, 'spillway_dry_run_queued_total', { controller: 'dry' })).toBe(1)
+    expect(
+      seriesValue(m, 'spillway_dry_run_rejected_total', { controller: 'dry', reason: 'queueFull' }),
+    ).toBe(1)
+    // Let through, so neither admitted nor rejected.
+    expect(
+      seriesValue(m, 'spillway_admitted_total', { controller: 'dry', priority: 'normal' }),
+    ).toBe(1)
+    held.release()
+    const decision = await waiting
+    if (decision.admitted) decision.permit.release()
+    dispose()
+  })
+
   it('reads gauges at scrape time, one stats() snapshot per controller per scrape', async () => {
     const registry = new Registry()
     const controller = controllerWith(3, 0)

@@ -16,6 +16,7 @@
  * it in (queue wait is not service time, as in the controller), runs, reports
  * its sample, and asks again at once.
  */
+import { seededRandom } from '../../src/seeded-random.js'
 import type { LimitAlgorithm } from '../../src/types.js'
 
 /** One stretch of the run with a given capacity. */
@@ -66,17 +67,7 @@ export interface Trace {
   throughputPerSecond: number[]
 }
 
-/** A small seeded PRNG (mulberry32), uniform in `[0, 1)`. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { seededRandom }
 
 interface Running {
   endMs: number

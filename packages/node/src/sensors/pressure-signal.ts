@@ -8,7 +8,7 @@
  * the failure is counted and passed to `onError`. The value then goes through
  * the hysteresis, which returns the signal's level in [0, 1].
  */
-import { describeValue } from '@spillway/core'
+import { describeValue } from '@spillway/core/internal'
 import type { PressureSignalReading } from '../pressure-monitor.js'
 import type { PressureSignalName } from '../pressure-options.js'
 import { Signal, type SignalThresholds } from './signal.js'
@@ -35,6 +35,7 @@ export interface SignalReader {
 /** Told of a failed read; the monitor's `onError`, guarded. */
 export type SignalFailure = (error: unknown, signal: PressureSignalName) => void
 
+/** One enabled signal: its reader, its hysteresis state and its count of failed reads. */
 export class PressureSignal {
   readonly name: PressureSignalName
   readonly #reader: SignalReader
@@ -73,6 +74,7 @@ export class PressureSignal {
     }
   }
 
+  /** Releases what the reader holds (the histogram); the monitor calls it once, on `close()`. */
   close(): void {
     this.#reader.close?.()
   }

@@ -1,0 +1,105 @@
+/**
+ * `SpillwayModule.forRoot(options)` / `forRootAsync({ useFactory, inject, imports })`:
+ * a global module providing the controller (`SPILLWAY_CONTROLLER`) and, by
+ * default, `SpillwayGuard` as an `APP_GUARD` for every route.
+ */
+import {
+  type DynamicModule,
+  type FactoryProvider,
+  type InjectionToken,
+  Module,
+  type ModuleMetadata,
+  type OptionalFactoryDependency,
+  type Provider,
+} from '@nestjs/common'
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core'
+import { SpillwayGuard } from './guard.js'
+import { SpillwayInterceptor } from './interceptor.js'
+import { type ResolvedModule, resolveModuleOptions, type SpillwayModuleOptions } from './options.js'
+import { SPILLWAY_CONTROLLER, SPILLWAY_OPTIONS, SPILLWAY_RESOLVED } from './tokens.js'
+
+/** Options of `SpillwayModule.forRootAsync`. */
+export interface SpillwayModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  /** Makes the module options, e.g. from a `ConfigService`. */
+  // biome-ignore lint/suspicious/noExplicitAny: injected providers are of any type, as in Nest's own FactoryProvider
+  useFactory: (...args: any[]) => SpillwayModuleOptions | Promise<SpillwayModuleOptions>
+  /** Providers handed to `useFactory`. */
+  inject?: Array<InjectionToken | OptionalFactoryDependency>
+  /**
+   * Install the guard for every route; decided here because providers are
+   * fixed before the factory runs.
+   * @default true
+   */
+  globalGuard?: boolean
+}
+
+/** Closes a controller the module made when the application shuts down. */
+class ControllerLifecycle {
+  constructor(readonly resolved: ResolvedModule) {}
+  beforeApplicationShutdown(): void {
+    if (this.resolved.owned) this.resolved.controller.close()
+  }
+}
+
+function providers(optionsProvider: Provider, globalGuard: boolean): Provider[] {
+  const list: Provider[] = [
+    optionsProvider,
+    {
+      provide: SPILLWAY_RESOLVED,
+      useFactory: (options: unknown) => resolveModuleOptions(options),
+      inject: [SPILLWAY_OPTIONS],
+    },
+    {
+      provide: SPILLWAY_CONTROLLER,
+      useFactory: (resolved: ResolvedModule) => resolved.controller,
+      inject: [SPILLWAY_RESOLVED],
+    },
+    {
+      provide: ControllerLifecycle,
+      useFactory: (resolved: ResolvedModule) => new ControllerLifecycle(resolved),
+      inject: [SPILLWAY_RESOLVED],
+    },
+    SpillwayGuard,
+    SpillwayInterceptor,
+  ]
+  if (globalGuard) {
+    list.push({ provide: APP_GUARD, useExisting: SpillwayGuard })
+    list.push({ provide: APP_INTERCEPTOR, useExisting: SpillwayInterceptor })
+  }
+  return list
+}
+
+/** The module; import it once, in the root module. */
+// biome-ignore lint/complexity/noStaticOnlyClass: Nest's dynamic modules are classes with static factories.
+export class SpillwayModule {
+  /** With options known now: checked at startup, with the house messages. */
+  static forRoot(options: SpillwayModuleOptions = {}): DynamicModule {
+    return {
+      module: SpillwayModule,
+      global: true,
+      providers: providers(
+        { provide: SPILLWAY_OPTIONS, useValue: options },
+        options.globalGuard !== false,
+      ),
+      exports: [SPILLWAY_CONTROLLER, SpillwayGuard, SpillwayInterceptor],
+    }
+  }
+
+  /** With options made by a factory (injected config, secrets). */
+  static forRootAsync(options: SpillwayModuleAsyncOptions): DynamicModule {
+    const factory: FactoryProvider = {
+      provide: SPILLWAY_OPTIONS,
+      useFactory: options.useFactory,
+      inject: options.inject ?? [],
+    }
+    return {
+      module: SpillwayModule,
+      global: true,
+      imports: options.imports ?? [],
+      providers: providers(factory, options.globalGuard !== false),
+      exports: [SPILLWAY_CONTROLLER, SpillwayGuard, SpillwayInterceptor],
+    }
+  }
+}
+
+Module({})(SpillwayModule)
