@@ -14,6 +14,7 @@ import { calibrateUrl, resolveUrlTarget } from './scenarios/calibrate-url.js'
 import { capacityStep } from './scenarios/capacity-step.js'
 import { closedLoop } from './scenarios/closed-loop-report.js'
 import { DEFAULT_OPTIONS, type ScenarioOptions } from './scenarios/common.js'
+import { cost } from './scenarios/cost.js'
 import { demo } from './scenarios/demo.js'
 import { FLEET_DEFAULTS, fleet } from './scenarios/fleet.js'
 import { overhead } from './scenarios/overhead.js'
@@ -31,6 +32,7 @@ const SCENARIOS: Record<string, (options: ScenarioOptions) => Promise<Report>> =
   priorities,
   calibrate,
   'closed-loop': closedLoop,
+  cost,
   fleet,
   tenants,
 }
@@ -52,6 +54,8 @@ Scenarios:
   priorities      20/50/30 critical/normal/sheddable mix at 3×
   calibrate       step the load up, find the knee, suggest a configuration
   closed-loop     naive retrying clients vs @spillway/client (retry amplification)
+  cost            instructions (callgrind) and server CPU per request: bare, pass-through,
+                  spillway; node:http and --framework (built packages: run the build first)
   fleet           3 instances behind nginx, per-tenant caps on Redis, one instance killed
   tenants         1 heavy + N light tenants (x-tenant header) at 3×: no key vs fair queuing by key
 
@@ -62,9 +66,14 @@ Options:
   --framework <express|koa|fastify|hono|nest>   the target's framework (nest: NestJS on Express)
   --slots <8> --service-ms <20>   the downstream: slots × ms per operation (fleet: 8 × 100 per instance; tenants: 8 × 100)
   --cpu-ms <0>            busy-loop CPU work per request
+  --new-connections       overload: open loop with a new connection per request (no keep-alive)
+                          (--cpu-ms 2 --slots 0: CPU-bound, capacity 1000 / cpu-ms)
+  --pressure              overload: also spillway + createPressureMonitor(), through the
+                          adapter and through installEarlyGate
   --timeout-ms <2000>     client timeout
   --slo-ms <500>          goodput counts 2xx answered within this
   --limit <10> --queue-size <16> --queue-timeout-ms <250>   the fixed spillway configuration
+                   (adaptive limits get the controller's default queue unless a --queue-* is given)
   --adaptive <gradient2,aimd,vegas|none>
   --light-tenants <4>     tenants: light tenants beside the heavy one (express or koa targets)
   --json <file> --html <file>     where to write the report (default loadtest/results/)
@@ -110,6 +119,8 @@ async function main(): Promise<void> {
       html: { type: 'string' },
       svg: { type: 'string' },
       from: { type: 'string' },
+      'new-connections': { type: 'boolean' },
+      pressure: { type: 'boolean' },
       url: { type: 'string' },
       method: { type: 'string' },
       header: { type: 'string', multiple: true },
@@ -127,6 +138,10 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE)
     if (values.help !== true) process.exitCode = 2
     return
+  }
+  for (const flag of ['new-connections', 'pressure'] as const) {
+    if (values[flag] === true && name !== 'overload')
+      throw new RangeError(`--${flag} applies to the overload scenario only`)
   }
   const framework = (values.framework ?? DEFAULT_OPTIONS.framework) as Framework
   if (!FRAMEWORKS.includes(framework))
@@ -152,6 +167,9 @@ async function main(): Promise<void> {
     queueSize: numberOption(values['queue-size'], 'queue-size') ?? defaults.queueSize,
     queueTimeoutMs:
       numberOption(values['queue-timeout-ms'], 'queue-timeout-ms') ?? defaults.queueTimeoutMs,
+    newConnection: values['new-connections'] === true,
+    pressure: values.pressure === true,
+    queueGiven: values['queue-size'] !== undefined || values['queue-timeout-ms'] !== undefined,
     adaptive,
     levels:
       values.levels === undefined

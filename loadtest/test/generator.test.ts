@@ -81,6 +81,31 @@ describe('the open-loop generator', () => {
       server.close()
     }
   })
+
+  it('opens a new connection per request with newConnection, and asks for keep-alive without', async () => {
+    const { server, port } = await listen()
+    let connections = 0
+    const asked: string[] = []
+    server.on('connection', () => {
+      connections++
+    })
+    server.on('request', (req) => {
+      asked.push(String(req.headers.connection))
+    })
+    try {
+      const spread = { phases: [{ durationMs: 200, rate: 100 }], mix: [{ path: '/ok', weight: 1 }] }
+      const fresh = await runOpenLoop({ port, ...spread, newConnection: true })
+      expect(fresh.status.every((s) => s === 200)).toBe(true)
+      expect(connections).toBe(fresh.status.length)
+      expect(new Set(asked)).toEqual(new Set(['close']))
+      asked.length = 0
+      const reused = await runOpenLoop({ port, ...spread })
+      expect(reused.status.every((s) => s === 200)).toBe(true)
+      expect(new Set(asked)).toEqual(new Set(['keep-alive']))
+    } finally {
+      server.close()
+    }
+  })
 })
 
 describe('the closed-loop generator', () => {

@@ -52,6 +52,12 @@ export interface OpenLoopOptions {
   onPhase?: (index: number) => void
   /** Seed for the route choice. @default 1 */
   seed?: number
+  /**
+   * A new TCP connection per request (`Connection: close`), as clients behind
+   * no pool, or a load balancer that does not reuse, arrive: each waits in the
+   * kernel's accept backlog before the server sees it. @default false (keep-alive)
+   */
+  newConnection?: boolean
   /** Where to send (`calibrate --url`; the caller checks it is allowed). @default '127.0.0.1' */
   host?: string
   /** Method, headers and body of every request (`calibrate --url`). @default a bodiless GET */
@@ -95,9 +101,9 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
   // Keep-alive with no socket cap: an arrival never waits for a socket, and finished
   // sockets are reused instead of churning through ephemeral ports.
   const agent = new Agent({
-    keepAlive: true,
+    keepAlive: options.newConnection !== true,
     maxSockets: Number.POSITIVE_INFINITY,
-    maxFreeSockets: 1024,
+    maxFreeSockets: options.newConnection === true ? 0 : 1024,
   })
   const log = createLog()
   const reasons: string[] = []

@@ -34,6 +34,8 @@ export type LoadSpec =
       phases: Phase[]
       mix: RouteShare[]
       timeoutMs: number
+      /** A new connection per request instead of keep-alive. @default false */
+      newConnection?: boolean
     }
   | {
       model: 'closed'
@@ -205,6 +207,7 @@ export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: R
           phases: spec.load.phases,
           mix: spec.load.mix,
           timeoutMs: spec.load.timeoutMs,
+          newConnection: spec.load.newConnection === true,
           onProgress: (p) => progress.update(p.elapsedMs, p.totalMs, p, sampler.latest),
         })
       } else {

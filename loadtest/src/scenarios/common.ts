@@ -24,10 +24,24 @@ export interface ScenarioOptions {
   limit: number
   queueSize: number
   queueTimeoutMs: number
+  /**
+   * Whether `queueSize`/`queueTimeoutMs` were given on the command line: if not,
+   * adaptive limits run with the controller's default queue, as a user who
+   * writes only `{ limit: { algorithm } }` gets.
+   */
+  queueGiven?: boolean | undefined
   /** Adaptive algorithms to include where the scenario compares them. */
   adaptive: Array<AdaptiveLimitConfig['algorithm']>
   /** Load multiples of capacity (overload). */
   levels: number[]
+  /** Open loop with a new connection per request (overload only). */
+  newConnection?: boolean | undefined
+  /**
+   * Also compare spillway with `createPressureMonitor()` (event-loop pressure
+   * shedding), through the framework adapter and through `installEarlyGate`
+   * (overload only).
+   */
+  pressure?: boolean | undefined
   /** Light tenants beside the heavy one (`tenants`; 4 when absent). */
   lightTenants?: number | undefined
 }
@@ -47,9 +61,15 @@ export const DEFAULT_OPTIONS: ScenarioOptions = {
   levels: [2, 4],
 }
 
-/** Nominal capacity of the configured downstream, req/s. */
+/**
+ * Nominal capacity, req/s: the downstream's, or with `--slots 0` the event
+ * loop's (one core spending `cpuMs` per request), whichever binds first.
+ */
 export function capacityOf(options: ScenarioOptions): number {
-  return (options.slots / options.serviceMs) * 1000
+  const downstream =
+    options.slots > 0 ? (options.slots / options.serviceMs) * 1000 : Number.POSITIVE_INFINITY
+  const cpu = options.cpuMs > 0 ? 1000 / options.cpuMs : Number.POSITIVE_INFINITY
+  return Math.min(downstream, cpu)
 }
 
 /** The target with a given protection. */
@@ -63,7 +83,7 @@ export function targetWith(options: ScenarioOptions, protection: Protection): Ta
 }
 
 /** The fixed-limit spillway protection. */
-export function fixedSpillway(options: ScenarioOptions): Protection {
+export function fixedSpillway(options: ScenarioOptions): Extract<Protection, { kind: 'spillway' }> {
   return {
     kind: 'spillway',
     limit: options.limit,
@@ -71,11 +91,15 @@ export function fixedSpillway(options: ScenarioOptions): Protection {
   }
 }
 
-/** An adaptive spillway protection with the same queue. */
+/**
+ * An adaptive spillway protection: only `{ limit: { algorithm } }` (the
+ * controller's default queue), or the fixed one's queue when one was given.
+ */
 export function adaptiveSpillway(
   options: ScenarioOptions,
   algorithm: AdaptiveLimitConfig['algorithm'],
 ): Protection {
+  if (options.queueGiven !== true) return { kind: 'spillway', limit: { algorithm } }
   return {
     kind: 'spillway',
     limit: { algorithm },
@@ -90,6 +114,12 @@ export function comparedProtections(options: ScenarioOptions, withAdaptive = tru
     { kind: 'p-limit', concurrency: options.slots },
     fixedSpillway(options),
     ...(withAdaptive ? options.adaptive.map((a) => adaptiveSpillway(options, a)) : []),
+    ...(options.pressure === true
+      ? [
+          { ...fixedSpillway(options), pressure: true },
+          { ...fixedSpillway(options), pressure: true, early: true },
+        ]
+      : []),
   ]
 }
 

@@ -53,13 +53,19 @@ export async function overload(options: ScenarioOptions): Promise<Report> {
       const { result } = await runOrRecord({
         label: describeProtection(protection),
         target: targetWith(options, protection),
-        load: { model: 'open', phases: [{ durationMs, rate }], mix, timeoutMs: options.timeoutMs },
+        load: {
+          model: 'open',
+          phases: [{ durationMs, rate }],
+          mix,
+          timeoutMs: options.timeoutMs,
+          newConnection: options.newConnection === true,
+        },
         sloMs: options.sloMs,
       })
       open.push(result)
     }
     report.groups.push({
-      title: `${level}× capacity, open loop: ${Math.round(rate)} req/s (capacity ${Math.round(capacity)} req/s)`,
+      title: `${level}× capacity, open loop${options.newConnection === true ? ', a new connection per request' : ''}: ${Math.round(rate)} req/s (capacity ${Math.round(capacity)} req/s)`,
       runs: open,
     })
     const unprotected = open[0]

@@ -26,6 +26,8 @@ export interface AppContext {
   pLimit: (<T>(fn: () => Promise<T>) => Promise<T>) | null
   /** The adapter protecting the server, for the record. */
   adapter: string | null
+  /** Admission runs in the server's listener (`installEarlyGate`): the app adds no adapter. */
+  early: boolean
   /** The Prometheus exposition, when the target serves `/metrics`. */
   metrics?: (() => Promise<{ contentType: string; body: string }>) | undefined
 }
@@ -91,7 +93,7 @@ export async function createExpressApp(context: AppContext): Promise<RequestList
       res.type(contentType).send(body)
     })
   }
-  if (context.controller !== null) {
+  if (context.controller !== null && !context.early) {
     const { shed } = await import('@spillway/express')
     const { classify, keyReader } = await import('./protect.js')
     const keyOf = keyReaderOf(context, keyReader)
@@ -144,7 +146,7 @@ export async function createKoaApp(context: AppContext): Promise<RequestListener
       ctx.body = body
     } else await next()
   })
-  if (context.controller !== null) {
+  if (context.controller !== null && !context.early) {
     const { shed } = await import('@spillway/koa')
     const { classify, keyReader } = await import('./protect.js')
     const keyOf = keyReaderOf(context, keyReader)

@@ -30,8 +30,12 @@ export type Protection =
       kind: 'spillway'
       /** A fixed limit, or an adaptive one. */
       limit: number | AdaptiveLimitConfig
-      /** The controller's queue options. */
-      queue: { size: number; timeoutMs: number; order?: 'fifo' | 'lifo' | 'adaptive' }
+      /** The controller's queue options; absent: the controller's defaults (sized from the limit when adaptive). */
+      queue?: { size: number; timeoutMs: number; order?: 'fifo' | 'lifo' | 'adaptive' } | undefined
+      /** Event-loop pressure shedding: `createPressureMonitor()` with its defaults. */
+      pressure?: boolean
+      /** Admission in the server's own listener (`installEarlyGate`), not the framework adapter. */
+      early?: boolean
       /** A cap per tenant (the `tenant` query parameter), shared through Redis when `redis` is set. */
       perKey?: PerKeyConfig | undefined
       /**
@@ -103,12 +107,17 @@ export function describeProtection(protection: Protection): string {
         typeof protection.limit === 'number'
           ? `limit ${protection.limit}`
           : `${protection.limit.algorithm}`
+      const queue =
+        protection.queue === undefined
+          ? 'default queue'
+          : `queue ${protection.queue.size}/${protection.queue.timeoutMs} ms`
       const perKey =
         protection.perKey === undefined
           ? ''
           : `, ${protection.perKey.limit} per tenant${protection.perKey.redis === undefined ? '' : ' on Redis'}`
       const key = protection.key === 'header' ? `, key ${TENANT_HEADER}` : ''
-      return `spillway (${limit}, queue ${protection.queue.size}/${protection.queue.timeoutMs} ms${perKey}${key})`
+      const extras = `${protection.pressure === true ? ', pressure' : ''}${protection.early === true ? ', early gate' : ''}`
+      return `spillway (${limit}, ${queue}${perKey}${key}${extras})`
     }
   }
 }

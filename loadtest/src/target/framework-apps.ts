@@ -27,7 +27,7 @@ async function createFastifyApp(context: AppContext): Promise<RequestListener> {
   app.get('/__control', side, async (request) =>
     control(context, new URL(request.url, 'http://127.0.0.1')),
   )
-  if (context.controller !== null) {
+  if (context.controller !== null && !context.early) {
     const { spillway } = await import('@spillway/fastify')
     const { classify } = await import('./protect.js')
     await app.register(spillway, {
@@ -59,7 +59,7 @@ async function createHonoApp(context: AppContext): Promise<RequestListener> {
   const app = new Hono()
   app.get('/__stats', (c) => c.json(statsOf(context)))
   app.get('/__control', (c) => c.json(control(context, new URL(c.req.url))))
-  if (context.controller !== null) {
+  if (context.controller !== null && !context.early) {
     const { shed } = await import('@spillway/hono')
     const { classify } = await import('./protect.js')
     app.use('*', shed(context.controller, { priority: (c) => classify(c.req.path) }))
@@ -86,7 +86,9 @@ async function createNestApp(context: AppContext): Promise<RequestListener> {
   const { NestFactory } = await import('@nestjs/core')
   const { ExpressAdapter } = await import('@nestjs/platform-express')
   const { default: express } = await import('express')
-  const nest = context.controller === null ? null : await import('@spillway/nestjs')
+  // With the early gate in front, the app adds no adapter of its own.
+  const nest =
+    context.controller === null || context.early ? null : await import('@spillway/nestjs')
   const { classify } = await import('./protect.js')
 
   class Routes {}

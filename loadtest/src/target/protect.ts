@@ -4,6 +4,7 @@
  */
 import type { AdmissionController, LimitOptions } from '@spillway/core'
 import { createAdmissionController } from '@spillway/core'
+import { createPressureMonitor } from '@spillway/node'
 import type { RedisStore } from '@spillway/redis'
 import type { Protection } from './config.js'
 import { PRIORITIES, type PriorityName, TENANT_HEADER } from './config.js'
@@ -42,6 +43,7 @@ export async function createController(
     // Adaptive configurations are forwarded as given; the controller validates them.
     limit: protection.limit as LimitOptions,
     queue: protection.queue,
+    pressure: protection.pressure === true ? createPressureMonitor() : undefined,
     priorities: [...PRIORITIES],
     defaultPriority: 'normal',
     ...(perKey === undefined ? {} : { perKey: { limit: perKey.limit, store } }),

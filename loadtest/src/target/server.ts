@@ -4,7 +4,7 @@
  * ephemeral port, reports `{ type: 'ready', port }` over IPC, and exits when the
  * harness disconnects, so it can never outlive the run.
  */
-import { createServer } from 'node:http'
+import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type AppContext, createExpressApp, createKoaApp } from './apps.js'
 import type { TargetConfig } from './config.js'
@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     pLimitPending: () => null,
     pLimit: null,
     adapter: null,
+    early: config.protection.kind === 'spillway' && config.protection.early === true,
   }
   const { protection } = config
   if (protection.kind === 'spillway') {
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
     context.controller = built.controller
     context.keyStoreStats = built.keyStoreStats
     const pkg = config.framework === 'nest' ? 'nestjs' : config.framework
-    context.adapter = `@spillway/${pkg} (${process.env.SPILLWAY_FROM ?? 'src'})`
+    context.adapter = `${context.early ? '@spillway/node installEarlyGate' : `@spillway/${pkg}`} (${process.env.SPILLWAY_FROM ?? 'src'})`
     if (config.metrics === true) {
       const { Registry } = await import('prom-client')
       const { collectMetrics } = await import('@spillway/prometheus')
@@ -62,6 +63,23 @@ async function main(): Promise<void> {
         ? await createExpressApp(context)
         : await createFrameworkApp(config.framework, context)
   const server = createServer(listener)
+  if (context.early && context.controller !== null) {
+    const { installEarlyGate } = await import('@spillway/node')
+    const { classify, keyReader } = await import('./protect.js')
+    const keyOf = protection.kind === 'spillway' ? keyReader(protection) : null
+    const urlOf = (req: IncomingMessage) => new URL(req.url ?? '/', 'http://127.0.0.1')
+    installEarlyGate(server, context.controller, {
+      priority: (req) => classify(urlOf(req).pathname),
+      ...(keyOf === null
+        ? {}
+        : {
+            key: (req: IncomingMessage) =>
+              keyOf(Object.fromEntries(urlOf(req).searchParams), req.headers),
+          }),
+      // The harness's side routes and the Prometheus scrape are never shed.
+      skip: (req) => req.url?.startsWith('/__') === true || urlOf(req).pathname === '/metrics',
+    })
+  }
   // Longer than any run's idle gap, so the client's keep-alive sockets are never closed under it.
   server.keepAliveTimeout = 60_000
   server.listen(0, '127.0.0.1', () => {

@@ -34,6 +34,7 @@ import { KeyShares, type Member, type Tenant } from './key-shares.js'
 import type { KeyLease, KeyLeaseResult } from './key-store.js'
 import { type AdmissionControllerOptions, type ResolvedOptions, resolveOptions } from './options.js'
 import { releasePressure, retainPressure } from './pressure-users.js'
+import { QueueBounds } from './queue-bounds.js'
 import { ExpiryTimer, QueueExpiry } from './queue-expiry.js'
 import { RateWindow } from './rate-window.js'
 import { computeRetryAfterSeconds } from './retry-after.js'
@@ -323,6 +324,7 @@ class Controller implements AdmissionController {
   readonly #priorityIndex: Map<string, number>
   readonly #defaultIndex: number
   readonly #queue: FairQueue<Waiter>
+  readonly #queueBounds: QueueBounds
   readonly #shares: KeyShares<Ticket>
   readonly #completions: RateWindow
   /** Requests waiting for the key store's answer. */
@@ -355,6 +357,7 @@ class Controller implements AdmissionController {
     this.#priorityIndex = new Map(priorities.map((name, i) => [name, i]))
     this.#defaultIndex = priorities.indexOf(defaultPriority)
     this.#queue = new FairQueue<Waiter>(priorities.length)
+    this.#queueBounds = new QueueBounds(this.#options.queueSize, this.#options.queueTimeoutMs)
     this.#shares = new KeyShares<Ticket>(this.#queue, this.#options.maxKeys)
     const start = now()
     this.#completions = new RateWindow(start)
@@ -364,7 +367,7 @@ class Controller implements AdmissionController {
     this.#expiry = new QueueExpiry<Waiter>(
       {
         priorityCount: priorities.length,
-        queueTimeoutMs: o.queueTimeoutMs,
+        bounds: this.#queueBounds,
         adaptive: o.order === 'adaptive',
         codelTargetMs: o.codelTargetMs,
         codelIntervalMs: o.codelIntervalMs,
@@ -376,8 +379,7 @@ class Controller implements AdmissionController {
     this.#shadow = new ShadowLane(
       {
         priorityCount: priorities.length,
-        queueSize: o.queueSize,
-        queueTimeoutMs: o.queueTimeoutMs,
+        bounds: this.#queueBounds,
         adaptive: o.order === 'adaptive',
         lifo: o.order === 'lifo',
         codelTargetMs: o.codelTargetMs,
@@ -529,6 +531,7 @@ class Controller implements AdmissionController {
     this.#progressAt = now
     this.#released[outcome]++
     if (outcome !== 'ignore') {
+      this.#queueBounds.onServiceTime(serviceMs)
       this.#limit.onSample({
         startMs: permit.startMs,
         rttMs: serviceMs,
@@ -761,7 +764,7 @@ class Controller implements AdmissionController {
     }
 
     // Saturated from here on.
-    const { queueSize } = this.#options
+    const queueSize = this.#queueBounds.size(limit)
     const full = this.#queue.size >= queueSize
     const share = this.#shares.shareFor(ticket.key)
     const victim =
@@ -1024,7 +1027,7 @@ class Controller implements AdmissionController {
   /** Fair share: while saturated, each active share may hold (limit + queue) / shares. */
   #overShare(share: Share, limit: number): boolean {
     const shares = Math.max(1, this.#shares.activeShares)
-    return share.weight >= Math.max(1, Math.floor((limit + this.#options.queueSize) / shares))
+    return share.weight >= Math.max(1, Math.floor((limit + this.#queueBounds.size(limit)) / shares))
   }
 
   #pressure(): number {

@@ -12,7 +12,9 @@ import {
   checkString,
   describeValue,
   fail,
+  type NumberRule,
   resolveObject,
+  ruleText,
 } from './validate.js'
 
 /** Serving order within one priority. */
@@ -22,16 +24,20 @@ export interface QueueOptions {
   /**
    * Waiters at most, across all priorities; `0` disables queueing (no free
    * slot → `queueFull`). Memory is bounded by this, never by traffic.
-   * @default 100
+   * `'auto'`: half the limit in force (at least 1), so that waiters wait about
+   * half a service time; bounded by the limit's `max`.
+   * @default 100 with a fixed limit, `'auto'` with an adaptive one
    */
-  size?: number | undefined
+  size?: number | 'auto' | undefined
   /**
    * Milliseconds a waiter may wait before it leaves with `queueTimeout`. Short
    * on purpose: a request queued for seconds is usually one its client has
-   * already given up on.
-   * @default 1000
+   * already given up on. `'auto'`: twice the measured service time (admission
+   * to release, averaged over about 50 requests), within [5, 1000] ms; 1000
+   * before the first request completes. See `docs/limits.md`, "The queue".
+   * @default 1000 with a fixed limit, `'auto'` with an adaptive one
    */
-  timeoutMs?: number | undefined
+  timeoutMs?: number | 'auto' | undefined
   /**
    * `fifo` serves the oldest waiter of a priority first; `lifo` the newest;
    * `adaptive` is FIFO while the queue keeps emptying and, once it has not
@@ -165,8 +171,8 @@ export interface AdmissionControllerOptions {
 
 export interface ResolvedOptions {
   readonly limit: LimitAlgorithm
-  readonly queueSize: number
-  readonly queueTimeoutMs: number
+  readonly queueSize: number | 'auto'
+  readonly queueTimeoutMs: number | 'auto'
   readonly order: QueueOrder
   readonly codelTargetMs: number
   readonly codelIntervalMs: number
@@ -192,8 +198,8 @@ export interface ResolvedPerKey {
 export const DEFAULTS = Object.freeze({
   limit: 100 as LimitOptions,
   queue: Object.freeze({
-    size: 100,
-    timeoutMs: 1000,
+    size: 100 as number | 'auto',
+    timeoutMs: 1000 as number | 'auto',
     order: 'fifo' as QueueOrder,
     codelTargetMs: 5,
     codelIntervalMs: 100,
@@ -208,6 +214,34 @@ export const DEFAULTS = Object.freeze({
   now: epochNow,
   random: Math.random,
 })
+
+/** The queue sized from the limit and the service time: what an adaptive limit gets by default. */
+const ADAPTIVE_QUEUE_DEFAULTS = Object.freeze({
+  ...DEFAULTS.queue,
+  size: 'auto' as number | 'auto',
+  timeoutMs: 'auto' as number | 'auto',
+})
+
+/** An algorithm other than `fixed` (validated later, by `createLimit`). */
+function isAdaptive(limit: unknown): boolean {
+  return (
+    typeof limit === 'object' &&
+    limit !== null &&
+    (limit as { algorithm?: unknown }).algorithm !== 'fixed'
+  )
+}
+
+/** `'auto'`, or a number allowed by `rule`. */
+function checkAutoOr(value: unknown, option: string, rule: NumberRule): number | 'auto' {
+  if (value === 'auto') return value
+  const expected = `\`"auto"\` or ${ruleText(rule)}`
+  if (typeof value !== 'number') fail('type', option, expected, value)
+  try {
+    return checkNumber(value, option, rule)
+  } catch {
+    return fail('range', option, expected, value)
+  }
+}
 
 const QUEUE_ORDERS: readonly QueueOrder[] = ['fifo', 'lifo', 'adaptive']
 const MAX_PRIORITIES = 16
@@ -289,14 +323,19 @@ function isPlainObjectLike(value: unknown): value is object {
 /** Resolves and checks the controller's options once, at construction. */
 export function resolveOptions(options: unknown): ResolvedOptions {
   const top = resolveObject(options, '', DEFAULTS as AdmissionControllerOptions)
-  const queue = resolveObject(top.queue, 'queue', DEFAULTS.queue)
+  const queue = resolveObject(
+    // `top` is spread over DEFAULTS: a queue not given is DEFAULTS.queue itself.
+    top.queue === DEFAULTS.queue ? undefined : top.queue,
+    'queue',
+    isAdaptive(top.limit) ? ADAPTIVE_QUEUE_DEFAULTS : DEFAULTS.queue,
+  )
   const retryAfter = resolveObject(top.retryAfter, 'retryAfter', DEFAULTS.retryAfter)
 
   // Each field first, then the rules that relate fields.
   const now = checkFunction<() => number>(top.now, 'now')
   const random = checkFunction<() => number>(top.random, 'random')
-  const queueSize = checkNumber(queue.size, 'queue.size', { integer: true, min: 0 })
-  const queueTimeoutMs = checkNumber(queue.timeoutMs, 'queue.timeoutMs', {
+  const queueSize = checkAutoOr(queue.size, 'queue.size', { integer: true, min: 0 })
+  const queueTimeoutMs = checkAutoOr(queue.timeoutMs, 'queue.timeoutMs', {
     min: 0,
     exclusiveMin: true,
   })

@@ -12,12 +12,14 @@
  * `codelTargetMs`, so that moment is an expiry of its own.
  */
 import type { FairNode, FairQueue } from './fair-queue.js'
+import type { QueueBounds } from './queue-bounds.js'
 import { startTimer, stopTimer } from './timers.js'
 import type { RejectionReason } from './types.js'
 
 export interface ExpiryRules {
   readonly priorityCount: number
-  readonly queueTimeoutMs: number
+  /** The queue timeout, fixed or `'auto'` (read at each decision). */
+  readonly bounds: QueueBounds
   readonly adaptive: boolean
   readonly codelTargetMs: number
   readonly codelIntervalMs: number
@@ -50,7 +52,8 @@ export class QueueExpiry<W extends FairNode<W>> {
   }
 
   timeoutMs(congested: boolean): number {
-    const { queueTimeoutMs, codelTargetMs } = this.#rules
+    const { codelTargetMs } = this.#rules
+    const queueTimeoutMs = this.#rules.bounds.timeoutMs
     return congested ? Math.min(queueTimeoutMs, codelTargetMs) : queueTimeoutMs
   }
 

@@ -32,7 +32,6 @@ export interface RealLoad {
 }
 
 export interface ShadowConfig extends ExpiryRules {
-  readonly queueSize: number
   readonly lifo: boolean
   readonly maxKeys: number
 }
@@ -125,7 +124,7 @@ export class ShadowLane {
       this.#admit(entry, now, real)
       return 'admit'
     }
-    const { queueSize } = this.#config
+    const queueSize = this.#config.bounds.size(limit)
     const full = real.queued + this.#queue.size >= queueSize
     const share = this.#shares.shareFor(entry.key)
     const victim = full && queues ? this.#queue.evictionCandidate(p, share.weight) : undefined

@@ -1,7 +1,7 @@
 /**
  * Option checking shared by the controller, the limit algorithms and the
  * adapters. Every message has one shape, after p-queue's:
- *   Expected `queue.timeoutMs` to be a finite number > 0, got `-5` (number).
+ *   Expected `queue.codelTargetMs` to be a finite number > 0, got `-5` (number).
  * A wrong type is a `TypeError`; the right type out of range is a `RangeError`.
  */
 import { invalidOption } from './errors.js'
@@ -126,7 +126,8 @@ export interface NumberRule {
   max?: number
 }
 
-function ruleText(rule: NumberRule): string {
+/** "an integer ≥ 0", "a finite number > 0": what a rule allows, for messages. */
+export function ruleText(rule: NumberRule): string {
   const kind = rule.integer ? 'an integer' : 'a finite number'
   const parts: string[] = []
   if (rule.min !== undefined) parts.push(`${rule.exclusiveMin ? '>' : '≥'} ${rule.min}`)

@@ -26,6 +26,7 @@ export {
   isServerError,
   type ReportError,
 } from './bind-permit.js'
+export { type EarlyGate, installEarlyGate } from './early-gate.js'
 export * from './pressure-monitor.js'
 export type { RateLimitHeaders } from './rate-limit-headers.js'
 export {

@@ -96,7 +96,7 @@ describe('resolveAdapterOptions', () => {
 
   it('passes controller options through to the controller’s own checks', () => {
     expect(thrown(() => resolveAdapterOptions({ queue: { size: -1 } }, undefined)).message).toBe(
-      'Expected `queue.size` to be an integer ≥ 0, got `-1` (number).',
+      'Expected `queue.size` to be `"auto"` or an integer ≥ 0, got `-1` (number).',
     )
   })
 
