@@ -11,7 +11,7 @@ import { shed } from '@spillway/express'
 import express from 'express5'
 import { createRedisStore, type RedisStore, type RedisStoreOptions } from '../src/index.js'
 import { CLIENTS, connectClient, type TestClient } from './clients.js'
-import { findRedisServer, type RedisServer, startRedisServer } from './redis-server.js'
+import { findRedisServer, type RedisServer, startRedisServer, untilLeases } from './redis-server.js'
 
 const BINARY = findRedisServer()
 if (BINARY === undefined) {
@@ -103,7 +103,7 @@ withRedis.each(CLIENTS)('perKey on Redis with %s', (clientName) => {
     expect(other.admitted).toBe(true)
     if (other.admitted) other.permit.release()
     for (const d of held) if (d.admitted) d.permit.release('success')
-    await sleep(50)
+    await untilLeases(server.port, `${prefix}{tenant}`, 0)
     const again = await b.controller.acquire({ key: 'tenant' })
     expect(again.admitted).toBe(true)
     if (again.admitted) again.permit.release()

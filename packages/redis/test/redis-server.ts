@@ -131,3 +131,23 @@ export async function startRedisServer(binary: string): Promise<RedisServer> {
     },
   }
 }
+
+/**
+ * Waits until the sorted set `key` holds `count` leases: a release is sent
+ * without waiting for its reply, so a test that checks its effect from
+ * another connection waits for it to land rather than for a fixed time.
+ */
+export async function untilLeases(
+  port: number,
+  key: string,
+  count: number,
+  timeoutMs = 5000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const reply = await command(port, ['ZCARD', key])
+    if (reply === `:${count}`) return
+    if (Date.now() >= until) throw new Error(`${key} holds ${reply.slice(1)} leases, not ${count}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}

@@ -5,7 +5,13 @@
 import type { KeyLease, KeyLeaseResult } from '@spillway/core'
 import { createRedisStore, type RedisStore, type RedisStoreOptions } from '../src/index.js'
 import { CLIENTS, connectClient, type TestClient } from './clients.js'
-import { command, findRedisServer, type RedisServer, startRedisServer } from './redis-server.js'
+import {
+  command,
+  findRedisServer,
+  type RedisServer,
+  startRedisServer,
+  untilLeases,
+} from './redis-server.js'
 
 const BINARY = findRedisServer()
 if (BINARY === undefined) {
@@ -80,10 +86,10 @@ withRedis.each(CLIENTS)('createRedisStore with %s', (clientName) => {
     expect(b.heldBy('tenant')).toBe(2)
     // Released on b's connection, taken on a's: give the fire-and-forget release its round trip.
     leases[1]?.release()
-    await sleep(50)
+    await untilLeases(server.port, `${prefix}{tenant}`, 4)
     leases.push(await take(a, 'tenant', 5))
     for (const lease of leases) lease.release()
-    await sleep(50)
+    await untilLeases(server.port, `${prefix}{tenant}`, 0)
     expect(await command(server.port, ['ZCARD', `${prefix}{tenant}`])).toBe(':0')
     expect(a.heldBy('tenant')).toBe(0)
     expect(a.stats().held + b.stats().held).toBe(0)
@@ -108,6 +114,8 @@ withRedis.each(CLIENTS)('createRedisStore with %s', (clientName) => {
     const second = await take(b, 'tenant', 2)
     first.release()
     first.release()
+    await untilLeases(server.port, `${prefix}{tenant}`, 1)
+    // A second release that sent a command would show up by now.
     await sleep(50)
     expect(await command(server.port, ['ZCARD', `${prefix}{tenant}`])).toBe(':1')
     expect(a.heldBy('tenant')).toBe(0)
@@ -135,7 +143,7 @@ withRedis.each(CLIENTS)('createRedisStore with %s', (clientName) => {
     // 1 s held with a 300 ms lease: without renewal it would have expired three times.
     expect(refusals.every((r) => !r.acquired && r.reason === 'quota')).toBe(true)
     lease.release()
-    await sleep(50)
+    await untilLeases(server.port, `${prefix}{tenant}`, 0)
     const after = await take(other, 'tenant', 1)
     after.release()
   })
