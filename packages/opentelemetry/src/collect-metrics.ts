@@ -24,8 +24,7 @@ import {
   type Observable,
 } from '@opentelemetry/api'
 import type { AdmissionController, ControllerStats } from '@spillway/core'
-import { invalidOption } from '@spillway/core/internal'
-import { tallyEvents } from './event-tally.js'
+import { invalidOption, tallyEvents } from '@spillway/core/internal'
 import { type CollectMetricsOptions, resolveCollectOptions } from './options.js'
 import { VERSION } from './version.js'
 

@@ -10,9 +10,8 @@
  * in a preallocated array; everything else is read at scrape time.
  */
 import type { AdmissionController, ControllerStats } from '@spillway/core'
-import { invalidOption } from '@spillway/core/internal'
+import { invalidOption, tallyEvents } from '@spillway/core/internal'
 import type { Registry } from 'prom-client'
-import { tallyEvents } from './event-tally.js'
 import { createMetricSet, type MetricSet, type MetricSource } from './metric-set.js'
 import { type CollectMetricsOptions, DEFAULT_BUCKETS, resolveCollectOptions } from './options.js'
 import { observeWait, type WaitCounts, waitCounts } from './wait-histogram.js'

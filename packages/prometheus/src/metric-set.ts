@@ -11,8 +11,8 @@
  * set unregisters itself when its last controller is disposed.
  */
 import type { ControllerStats } from '@spillway/core'
+import type { EventTally } from '@spillway/core/internal'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import type { EventTally } from './event-tally.js'
 import { type WaitCounts, WaitHistogram } from './wait-histogram.js'
 
 /** One collected controller, as the metric set reads it. */

@@ -8,7 +8,7 @@
  * on first sight, so the set of reasons is never hard-coded here. Memory is
  * bounded by priorities × reasons, both fixed by the controller.
  */
-import type { AdmissionController, ControllerEvent } from '@spillway/core'
+import type { AdmissionController, ControllerEvent } from './controller.js'
 
 /** What the tally hands out at scrape time. */
 export interface EventTally {
