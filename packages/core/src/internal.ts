@@ -8,6 +8,7 @@
 export { invalidOption } from './errors.js'
 export { type EventTally, tallyEvents } from './event-tally.js'
 export { PROBLEM_CONTENT_TYPE, problemJson, retryAfterValue } from './problem.js'
+export { checkBuckets, QUEUE_WAIT_BUCKETS } from './queue-wait-buckets.js'
 export { type RateLimitHeaders, rateLimitFields } from './rate-limit-fields.js'
 export { RateWindow } from './rate-window.js'
 export { computeRetryAfterSeconds, type RetryAfterInput } from './retry-after.js'

@@ -2,13 +2,17 @@
  * Options of `collectMetrics`, resolved once: unknown keys rejected, each
  * field checked, in the house's error shape.
  */
-import { checkString, failOption as fail, resolveObject } from '@spillway/core/internal'
+import {
+  checkBuckets,
+  checkString,
+  failOption as fail,
+  QUEUE_WAIT_BUCKETS,
+  resolveObject,
+} from '@spillway/core/internal'
 import { type Registry, register } from 'prom-client'
 
-/** Queue-wait buckets in seconds: from 1 ms (a waiter admitted on the next release) to 10 s. */
-export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
-  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-])
+/** Queue-wait buckets in seconds: from 1 ms to 10 s. */
+export const DEFAULT_BUCKETS: readonly number[] = QUEUE_WAIT_BUCKETS
 
 export interface CollectMetricsOptions {
   /**
@@ -48,20 +52,6 @@ function isRegistry(value: unknown): value is Registry {
     typeof r.getSingleMetric === 'function' &&
     typeof r.removeSingleMetric === 'function'
   )
-}
-
-function checkBuckets(value: unknown): readonly number[] {
-  const expected = 'a non-empty array of finite numbers > 0 in increasing order'
-  if (!Array.isArray(value)) fail('type', 'buckets', expected, value)
-  const bounds = value as unknown[]
-  if (bounds.length === 0) fail('range', 'buckets', expected, value)
-  let previous = 0
-  for (const bound of bounds) {
-    if (typeof bound !== 'number') fail('type', 'buckets', expected, bound)
-    if (!Number.isFinite(bound) || bound <= previous) fail('range', 'buckets', expected, bound)
-    previous = bound as number
-  }
-  return Object.freeze([...(bounds as number[])])
 }
 
 export function resolveCollectOptions(options: unknown): ResolvedCollectOptions {
