@@ -73,7 +73,8 @@ Options:
   --timeout-ms <2000>     client timeout
   --slo-ms <500>          goodput counts 2xx answered within this
   --limit <10> --queue-size <16> --queue-timeout-ms <250>   the fixed spillway configuration
-                   (adaptive limits get the controller's default queue unless a --queue-* is given)
+                   (adaptive limits get the controller's default queue unless a --queue-* is given;
+                   fleet: the limit is the downstream's slots unless --limit is given)
   --adaptive <gradient2,aimd,vegas|none>
   --light-tenants <4>     tenants: light tenants beside the heavy one (express or koa targets)
   --json <file> --html <file>     where to write the report (default loadtest/results/)
@@ -170,6 +171,7 @@ async function main(): Promise<void> {
     newConnection: values['new-connections'] === true,
     pressure: values.pressure === true,
     queueGiven: values['queue-size'] !== undefined || values['queue-timeout-ms'] !== undefined,
+    limitGiven: values.limit !== undefined,
     adaptive,
     levels:
       values.levels === undefined

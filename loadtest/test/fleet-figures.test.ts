@@ -1,7 +1,22 @@
 /** The fleet scenario's pure parts: nginx's configuration and log, and the figures. */
 import { createLog, TIMEOUT } from '../src/harness/records.js'
 import { nginxConfig, parseNginxLog } from '../src/harness/services.js'
-import { retryFigures, tenantFigures, windowFigures } from '../src/scenarios/fleet-run.js'
+import { DEFAULT_OPTIONS } from '../src/scenarios/common.js'
+import {
+  FLEET_INSTANCES,
+  fleetLimit,
+  fleetRetryWindowMs,
+  fleetSpecs,
+  killVerdict,
+} from '../src/scenarios/fleet.js'
+import {
+  type FleetResult,
+  instanceFigures,
+  type PhaseFigures,
+  retryFigures,
+  tenantFigures,
+  windowFigures,
+} from '../src/scenarios/fleet-run.js'
 
 describe('the fleet scenario', () => {
   it('configures nginx on loopback, retrying errors, timeouts and 503s a bounded number of times', () => {
@@ -24,19 +39,30 @@ describe('the fleet scenario', () => {
   })
 
   it('reads each request’s attempts from the access log', () => {
-    expect(parseNginxLog('200 200\n200 503, 200\n503 503, 503\n502 502\n499 -\n\n')).toEqual([
-      { status: 200, attempts: [200] },
-      { status: 200, attempts: [503, 200] },
-      { status: 503, attempts: [503, 503] },
-      { status: 502, attempts: [502] },
-      { status: 499, attempts: [] },
+    const text = [
+      '1000.250 0.250 200 200',
+      '1000.300 0.000 200 503, 200',
+      '1001.000 0.500 503 503, 503',
+      '1001.000 0.001 502 502',
+      '1002.000 2.000 499 -',
+      '',
+      '',
+    ].join('\n')
+    expect(parseNginxLog(text)).toEqual([
+      { startMs: 1_000_000, status: 200, attempts: [200] },
+      { startMs: 1_000_300, status: 200, attempts: [503, 200] },
+      { startMs: 1_000_500, status: 503, attempts: [503, 503] },
+      { startMs: 1_000_999, status: 502, attempts: [502] },
+      { startMs: 1_000_000, status: 499, attempts: [] },
     ])
   })
 
   it('tells 503s absorbed by a retry from 503s passed on, and counts dead-instance attempts', () => {
     const figures = retryFigures(
       parseNginxLog(
-        '200 200\n200 503, 200\n429 503, 429\n503 503, 503\n200 502, 200\n502 502, 502\n',
+        ['200 200', '200 503, 200', '429 503, 429', '503 503, 503', '200 502, 200', '502 502, 502']
+          .map((line) => `1.000 0.000 ${line}`)
+          .join('\n'),
       ),
     )
     expect(figures).toEqual({
@@ -88,5 +114,78 @@ describe('the fleet scenario', () => {
       ['greedy', 3, 2, 1, 0, 0],
       ['polite-1', 3, 1, 0, 1, 1],
     ])
+  })
+
+  it('gives each instance the downstream’s slots as its limit unless --limit was given', () => {
+    const options = { ...DEFAULT_OPTIONS, slots: 4, serviceMs: 200 }
+    expect(fleetLimit(options)).toBe(4)
+    expect(fleetLimit({ ...options, limit: 12, limitGiven: true })).toBe(12)
+    // CPU-bound targets (--slots 0) have no slots to match.
+    expect(fleetLimit({ ...options, slots: 0 })).toBe(DEFAULT_OPTIONS.limit)
+    const spec = fleetSpecs(
+      options,
+      { nginxBinary: '/x/nginx', redisBinary: '/x/redis-server' },
+      8000,
+      4000,
+    ).find((s) => s.label.startsWith('spillway'))
+    const protection = spec?.target.protection
+    if (protection?.kind !== 'spillway') throw new Error('no spillway spec')
+    expect(protection.limit).toBe(4)
+    expect(protection.perKey?.limit).toBe(4)
+    // Every instance at most once, and never a 503 that already waited out a queue.
+    expect(spec?.tries).toBe(FLEET_INSTANCES)
+    expect(spec?.retryWindowMs).toBe(125)
+    expect(spec?.retryWindowMs).toBeLessThan(options.queueTimeoutMs)
+    expect(fleetRetryWindowMs({ ...options, queueTimeoutMs: 0 })).toBe(1)
+  })
+
+  it('averages the live instances’ sampled stats over a phase, skipping unprotected nulls', () => {
+    const sample = (tMs: number, inFlight: number | null, queued: number | null) => ({
+      tMs,
+      rssBytes: 0,
+      cpuMicros: 0,
+      eventLoopDelayP99Ms: 0,
+      active: 0,
+      wasted: 0,
+      completed: 0,
+      downstreamQueued: 2,
+      limit: inFlight === null ? null : 4,
+      inFlight,
+      queued,
+      pLimitPending: null,
+    })
+    const samples = [sample(500, 1, 0), sample(1500, 4, 3), sample(1600, 2, 1), sample(2500, 4, 9)]
+    expect(instanceFigures(samples, 1000, 2000)).toEqual({
+      samples: 2,
+      limit: 4,
+      inFlight: 3,
+      queued: 2,
+      downstreamQueued: 2,
+    })
+    expect(instanceFigures([sample(10, null, null)], 0, 100)).toMatchObject({
+      samples: 1,
+      limit: null,
+      inFlight: null,
+    })
+  })
+
+  it('judges the kill: the after-kill share of the capacity left within 10 points of the before-kill share', () => {
+    const phase = (goodputPerSecond: number, capacityPerSecond: number) =>
+      ({
+        goodputPerSecond,
+        capacityPerSecond,
+        goodputOfCapacity: goodputPerSecond / capacityPerSecond,
+      }) as PhaseFigures
+    const result = (before: PhaseFigures, after: PhaseFigures | null) =>
+      ({ run: { label: 'spillway fleet' }, before, after }) as FleetResult
+    // 90% before, 85% of the remaining two thirds after: held.
+    expect(killVerdict(result(phase(54, 60), phase(34, 40)))).toMatch(/: held/)
+    // The quiet-machine run before the fix: 63% before, 3% after.
+    expect(killVerdict(result(phase(38, 60), phase(1.1, 40)))).toMatch(/NOT held/)
+    // Better after than before (idle capacity before the kill): held.
+    expect(killVerdict(result(phase(45, 60), phase(38, 40)))).toMatch(/: held/)
+    // Nothing before the kill (the unprotected fleet): not a success.
+    expect(killVerdict(result(phase(0, 60), phase(0, 40)))).toMatch(/not judged, collapsed/)
+    expect(killVerdict(result(phase(45, 60), null))).toBe('No instance was killed.')
   })
 })

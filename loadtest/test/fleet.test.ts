@@ -37,8 +37,9 @@ if (missing.length === 0 && busy) {
 const withFleet = missing.length > 0 || busy ? describe.skip : describe
 
 const SECONDS = 8
-// Lighter than the CLI's default (4 × 200 ms per instance: 60 req/s for the fleet, 180 req/s
-// at 3×): five processes and the generator share CI's cores with the rest of the suite.
+// Lighter than the CLI's default (8 × 100 ms per instance, 720 req/s at 3×): 4 × 200 ms per
+// instance, 60 req/s for the fleet, 180 req/s at 3×, as the quiet-machine runs in
+// loadtest/README.md; five processes and the generator share CI's cores with the rest of the suite.
 const OPTIONS = { ...DEFAULT_OPTIONS, slots: 4, serviceMs: 200 }
 
 withFleet(
@@ -73,6 +74,11 @@ withFleet(
       expect(result.after).not.toBeNull()
       // Served at all (2xx, however late): a starved machine misses the latency objective.
       expect(result.after?.okPerSecond as number).toBeGreaterThan(0.4 * result.before.okPerSecond)
+      // And within it, as a share of the capacity left: not far below the share before the kill
+      // (the CLI's target is 10 points; 25 here for CI's noise). Survivors whose admitted requests
+      // wait behind a limit above their slots fail this: 63% before, 3–22% after.
+      const after = result.after?.goodputOfCapacity as number
+      expect(after).toBeGreaterThan(result.before.goodputOfCapacity - 0.25)
     })
 
     it('drains the survivors and stops every process it started', () => {

@@ -162,6 +162,8 @@ export interface Nginx extends Service {
 
 /** One line of the access log. */
 export interface NginxLogEntry {
+  /** When nginx received the request, ms since the epoch (`$msec` − `$request_time`). */
+  startMs: number
   /** Status sent to the client. */
   status: number
   /** Each attempt's status, in order (`502` for a refused connection). */
@@ -193,7 +195,7 @@ http {
   fastcgi_temp_path ${join(dir, 'tmp')};
   uwsgi_temp_path ${join(dir, 'tmp')};
   scgi_temp_path ${join(dir, 'tmp')};
-  log_format fleet '$status $upstream_status';
+  log_format fleet '$msec $request_time $status $upstream_status';
   access_log ${join(dir, 'access.log')} fleet buffer=64k flush=1s;
   keepalive_timeout 60s;
   keepalive_requests 1000000;
@@ -218,21 +220,23 @@ ${servers}
 `
 }
 
-/** Parses the access log lines (`200 503, 200`). */
+/** Parses the access log lines (`1764626400.123 0.004 200 503, 200`). */
 export function parseNginxLog(text: string): NginxLogEntry[] {
   const entries: NginxLogEntry[] = []
   for (const line of text.split('\n')) {
-    const space = line.indexOf(' ')
-    if (space < 0) continue
-    const status = Number(line.slice(0, space))
-    if (!Number.isInteger(status)) continue
+    const [msec, requestTime, statusText, ...rest] = line.split(' ')
+    const status = Number(statusText)
+    const endMs = Number(msec) * 1000
+    const durationMs = Number(requestTime) * 1000
+    if (!Number.isInteger(status) || !Number.isFinite(endMs) || !Number.isFinite(durationMs))
+      continue
     // Attempts are separated by ", " (and " : " across upstream groups); "-" when none was made.
-    const attempts = line
-      .slice(space + 1)
+    const attempts = rest
+      .join(' ')
       .split(/[,:]/)
       .map((s) => Number(s.trim()))
       .filter((n) => Number.isInteger(n) && n > 0)
-    entries.push({ status, attempts })
+    entries.push({ startMs: Math.round(endMs - durationMs), status, attempts })
   }
   return entries
 }

@@ -30,6 +30,11 @@ export interface ScenarioOptions {
    * writes only `{ limit: { algorithm } }` gets.
    */
   queueGiven?: boolean | undefined
+  /**
+   * Whether `limit` was given on the command line: if not, the fleet derives
+   * each instance's limit from the downstream's slots.
+   */
+  limitGiven?: boolean | undefined
   /** Adaptive algorithms to include where the scenario compares them. */
   adaptive: Array<AdaptiveLimitConfig['algorithm']>
   /** Load multiples of capacity (overload). */

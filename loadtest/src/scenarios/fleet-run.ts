@@ -11,7 +11,7 @@ import { startTarget, type Target } from '../harness/processes.js'
 import { Progress } from '../harness/progress.js'
 import { ERROR, type RequestLog, type RouteShare, TIMEOUT } from '../harness/records.js'
 import { assembleResult, type RunResult, type RunSpec } from '../harness/run.js'
-import { fetchStats, startSampler } from '../harness/sampler.js'
+import { fetchStats, type Sample, startSampler } from '../harness/sampler.js'
 import { type NginxLogEntry, type Service, startNginx, startRedis } from '../harness/services.js'
 import type { Protection, TargetConfig, TargetStats } from '../target/config.js'
 
@@ -55,6 +55,30 @@ export interface WindowFigures {
   errors: number
 }
 
+/** What the live instances' `/__stats` said over a stretch of the run: averages per sample. */
+export interface InstanceFigures {
+  /** Samples taken (every instance's, together). */
+  samples: number
+  /** The controller's `stats().limit`, `inFlight` and `queued`. */
+  limit: number | null
+  inFlight: number | null
+  queued: number | null
+  /** Admitted requests waiting inside the handler for a downstream slot. */
+  downstreamQueued: number
+}
+
+/** One phase of a fleet run (before the kill, after it): the clients', nginx's and the instances' figures. */
+export interface PhaseFigures extends WindowFigures {
+  /** The instances alive in this phase × each one's capacity, req/s. */
+  capacityPerSecond: number
+  /** Goodput as a share of this phase's capacity. */
+  goodputOfCapacity: number
+  /** nginx's attempts for the requests it received in this phase. */
+  retries: RetryFigures
+  /** The live instances' state, sampled. */
+  instances: InstanceFigures
+}
+
 /** Per tenant (route of the mix). */
 export interface TenantFigures {
   tenant: string
@@ -90,13 +114,15 @@ export interface RetryFigures {
 export interface FleetResult {
   run: RunResult
   capacityPerSecond: number
-  before: WindowFigures
-  after: WindowFigures | null
+  before: PhaseFigures
+  after: PhaseFigures | null
   tenants: TenantFigures[]
   retries: RetryFigures
   /** Each instance's final state (null for the killed one). */
   instances: Array<{ port: number; killed: boolean; stats: TargetStats | null }>
   nginxConfig: string
+  /** Every request the generator sent, for figures beyond the ones above. */
+  log: RequestLog
 }
 
 /** Goodput and p99 for requests sent in `[fromMs, toMs)`. */
@@ -159,6 +185,26 @@ export function tenantFigures(log: RequestLog, mix: readonly RouteShare[]): Tena
       p99Ms: summarizeLatency(ok).p99,
     }
   })
+}
+
+/** Averages of sampled `/__stats` taken in `[fromMs, toMs)` (ms since the load started). */
+export function instanceFigures(
+  samples: readonly Sample[],
+  fromMs: number,
+  toMs: number,
+): InstanceFigures {
+  const within = samples.filter((s) => s.tMs >= fromMs && s.tMs < toMs)
+  const mean = (f: (s: Sample) => number | null): number | null => {
+    const values = within.map(f).filter((v) => v !== null)
+    return values.length === 0 ? null : values.reduce((n, v) => n + v, 0) / values.length
+  }
+  return {
+    samples: within.length,
+    limit: mean((s) => s.limit),
+    inFlight: mean((s) => s.inFlight),
+    queued: mean((s) => s.queued),
+    downstreamQueued: mean((s) => s.downstreamQueued) ?? 0,
+  }
 }
 
 /** Retry figures from nginx's log (`status upstream_statuses` per request). */
@@ -258,9 +304,13 @@ export async function runFleet(spec: FleetSpec): Promise<FleetResult> {
     // Generous: a freshly started instance on a busy machine may be slow to answer.
     const baseline = await fetchStats(survivor.port, undefined, 10_000)
     const t0 = performance.now()
+    // nginx logs wall-clock times: this is the load's start on that clock.
+    const wallT0 = Date.now()
     const harnessCpu = process.cpuUsage()
-    // Charts show one instance that survives: the others behave alike.
-    const sampler = startSampler(survivor.port, t0)
+    // Charts show one instance that survives (the others behave alike); the phase
+    // figures average every live instance (the victim's sampler fails once it is dead).
+    const samplers = targets.map((t) => startSampler(t.port, t0))
+    const sampler = samplers[0] as (typeof samplers)[number]
     const victim = spec.killAtMs === undefined ? undefined : targets[targets.length - 1]
     const killTimer =
       victim === undefined
@@ -277,7 +327,7 @@ export async function runFleet(spec: FleetSpec): Promise<FleetResult> {
       })
     } finally {
       clearTimeout(killTimer)
-      await sampler.stop()
+      await Promise.all(samplers.map((s) => s.stop()))
     }
     const used = process.cpuUsage(harnessCpu)
     const generatorCpuPercent = ((used.user + used.system) / 1000 / (performance.now() - t0)) * 100
@@ -314,25 +364,34 @@ export async function runFleet(spec: FleetSpec): Promise<FleetResult> {
     run.loadLabel = `${run.loadLabel} through nginx to ${spec.instances} instances`
     progress.done(run.summary)
     const killAt = spec.killAtMs
+    const allSamples = samplers.flatMap((s) => s.samples)
+    const phase = (fromMs: number, toMs: number, alive: number): PhaseFigures => {
+      const window = windowFigures(log, fromMs, toMs, spec.sloMs)
+      const phaseCapacity = alive * perInstance
+      return {
+        ...window,
+        capacityPerSecond: phaseCapacity,
+        goodputOfCapacity: window.goodputPerSecond / phaseCapacity,
+        retries: retryFigures(
+          entries.filter((e) => e.startMs - wallT0 >= fromMs && e.startMs - wallT0 < toMs),
+        ),
+        instances: instanceFigures(allSamples, fromMs, toMs),
+      }
+    }
     return {
       run,
       capacityPerSecond: fleetCapacity,
-      before: windowFigures(
-        log,
+      // From 1 s in (connections opened, the first samples taken) to the kill.
+      before: phase(
         Math.min(1000, (killAt ?? spec.durationMs) / 4),
         killAt ?? spec.durationMs,
-        spec.sloMs,
+        capacity,
       ),
       // A second for the fleet to settle after the kill (requests in flight there are retried or fail).
       after:
         killAt === undefined
           ? null
-          : windowFigures(
-              log,
-              Math.min(killAt + 1000, spec.durationMs),
-              spec.durationMs,
-              spec.sloMs,
-            ),
+          : phase(Math.min(killAt + 1000, spec.durationMs), spec.durationMs, survivors.length),
       tenants: tenantFigures(log, spec.mix),
       retries: retryFigures(entries),
       instances: targets.map((t) => ({
@@ -341,6 +400,7 @@ export async function runFleet(spec: FleetSpec): Promise<FleetResult> {
         stats: t === victim ? null : (stats[survivors.indexOf(t)] ?? null),
       })),
       nginxConfig: nginx.config,
+      log,
     }
   } finally {
     progress.clear()
