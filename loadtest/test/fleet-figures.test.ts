@@ -137,6 +137,15 @@ describe('the fleet scenario', () => {
     expect(spec?.retryWindowMs).toBe(125)
     expect(spec?.retryWindowMs).toBeLessThan(options.queueTimeoutMs)
     expect(fleetRetryWindowMs({ ...options, queueTimeoutMs: 0 })).toBe(1)
+    // Targets that read no ?tenant= would never apply the greedy tenant's cap.
+    expect(() =>
+      fleetSpecs(
+        { ...options, framework: 'fastify' },
+        { nginxBinary: 'n', redisBinary: 'r' },
+        1,
+        1,
+      ),
+    ).toThrow(/runs on express or koa.*got --framework fastify/)
   })
 
   it('averages the live instances’ sampled stats over a phase, skipping unprotected nulls', () => {

@@ -13,6 +13,7 @@ import { createReport, type Report } from '../report/model.js'
 import type { Protection } from '../target/config.js'
 import { capacityOf, fixedSpillway, type ScenarioOptions, targetWith } from './common.js'
 import { type FleetResult, type FleetSpec, type PhaseFigures, runFleet } from './fleet-run.js'
+import { TENANT_FRAMEWORKS } from './tenants.js'
 
 /** Instances behind nginx. */
 export const FLEET_INSTANCES = 3
@@ -103,6 +104,12 @@ export function fleetSpecs(
   durationMs: number,
   killAtMs: number | undefined,
 ): FleetSpec[] {
+  // The tenant is the perKey key: without it the greedy tenant's cap would never apply.
+  if (!(TENANT_FRAMEWORKS as readonly string[]).includes(options.framework)) {
+    throw new RangeError(
+      `the fleet scenario runs on ${TENANT_FRAMEWORKS.join(' or ')} (the other targets read no key), got --framework ${options.framework}`,
+    )
+  }
   const rate = options.rate ?? 3 * fleetCapacity(options)
   const common = {
     instances: FLEET_INSTANCES,
