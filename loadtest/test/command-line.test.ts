@@ -4,6 +4,7 @@
  * error naming the flag and the scenario, before any load starts.
  */
 import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
   CALIBRATE_URL_FLAGS,
@@ -134,6 +135,38 @@ describe('the flags each scenario declares', () => {
     expect(usageError(['calibrate', '--method', 'POST']).message).toContain(
       '--method does not apply to the calibrate scenario',
     )
+  })
+})
+
+describe('the flags table in loadtest/README.md', () => {
+  it('shows each scenario\u2019s declared flags, no more, no fewer', () => {
+    const readme = readFileSync(join(loadtestRoot(), 'README.md'), 'utf8')
+    const table = readme.split('<!-- flags-matrix')[1]?.split('<!-- /flags-matrix -->')[0] ?? ''
+    const rows = table
+      .split('\n')
+      .filter((line) => line.startsWith('| `--'))
+      .map((line) =>
+        line
+          .split('|')
+          .slice(1, -1)
+          .map((cell) => cell.trim()),
+      )
+    const header = table
+      .split('\n')
+      .find((line) => line.startsWith('| flag'))
+      ?.split('|')
+      .slice(2, -1)
+      .map((cell) => cell.trim().replace(/`/g, ''))
+    const declared: Record<string, readonly Flag[]> = {
+      ...SCENARIO_FLAGS,
+      'calibrate --url': CALIBRATE_URL_FLAGS,
+    }
+    expect(header).toEqual(Object.keys(declared))
+    expect(rows.map((r) => r[0])).toEqual(ALL_FLAGS.map((f) => `\`--${f}\``))
+    for (const [index, name] of (header ?? []).entries()) {
+      const shown = rows.filter((r) => r[index + 1] === '✓').map((r) => r[0]?.slice(3, -1))
+      expect([name, shown]).toEqual([name, ALL_FLAGS.filter((f) => declared[name]?.includes(f))])
+    }
   })
 })
 
