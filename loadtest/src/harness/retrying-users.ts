@@ -16,7 +16,7 @@
  * comes first, and a logical request never outlives its `timeoutMs`.
  */
 import { createClient, ThrottledError } from '@spillway/client'
-import { ERROR, type RequestLog, TIMEOUT } from './records.js'
+import { ERROR, type RequestLog, seededRandom, TIMEOUT } from './records.js'
 
 /** Who sends the requests. */
 export type RetryingClient = 'naive' | 'spillway-client'
@@ -78,9 +78,9 @@ function reasonOf(body: string): string {
 
 /**
  * A `fetch` that logs each attempt: latency to the response head, the status,
- * and for a refusal the `reason` of its problem+json body (read from a clone,
- * so the caller still gets the whole response). An attempt cut short by the
- * logical request's budget is a {@link TIMEOUT}.
+ * and for a refusal the `reason` of its problem+json body (read from a clone in
+ * the background, so the caller gets the response as soon as its head is in).
+ * An attempt cut short by the logical request's budget is a {@link TIMEOUT}.
  */
 function loggingFetch(log: RequestLog, start: number, counts: { attempts: number }): typeof fetch {
   const reasons = log.reason as string[]
@@ -98,7 +98,15 @@ function loggingFetch(log: RequestLog, start: number, counts: { attempts: number
       log.latencyMs[index] = performance.now() - t0
       log.status[index] = response.status
       if (response.status === 503 || response.status === 429) {
-        reasons[index] = reasonOf(await response.clone().text())
+        response
+          .clone()
+          .text()
+          .then(
+            (body) => {
+              reasons[index] = reasonOf(body)
+            },
+            () => {},
+          )
       }
       return response
     } catch (error) {
@@ -158,6 +166,7 @@ export async function runRetryingUsers(
   const start = performance.now()
   const endAt = start + options.durationMs
   const send = loggingFetch(log, start, counts)
+  const random = seededRandom(1)
   const clients =
     options.client === 'spillway-client'
       ? Array.from({ length: Math.ceil(options.users / options.usersPerClient) }, () =>
@@ -176,7 +185,7 @@ export async function runRetryingUsers(
   const user = async (index: number): Promise<void> => {
     const client = clients[Math.floor(index / options.usersPerClient)]
     // Spread the first requests over one think time, so users do not move in lockstep.
-    await sleep(Math.random() * options.thinkMs)
+    await sleep(random() * options.thinkMs)
     while (performance.now() < endAt && logical.outcome.length < options.maxLogicalRequests) {
       const entry = logical.outcome.length
       logical.outcome.push('error')

@@ -174,9 +174,12 @@ export async function retryAmplification(options: ScenarioOptions): Promise<Repo
   for (const { level, demandPerSecond, users, specs } of levels) {
     const runs: RunResult[] = []
     for (const spec of specs) runs.push((await runOrRecord(spec)).result)
+    const target = `${options.slots} slots × ${options.serviceMs} ms${options.cpuMs > 0 ? `, ${options.cpuMs} ms CPU per request` : ''}`
     const title =
-      `${users} users, think ${THINK_MS} ms → demand ${Math.round(demandPerSecond)}/s = ${level.toFixed(1)}× capacity ` +
-      `(${options.slots} slots × ${options.serviceMs} ms${options.cpuMs > 0 ? `, ${options.cpuMs} ms CPU` : ''} = ${Math.round(capacity)}/s); ` +
+      `${users} users, think ${THINK_MS} ms → demand ${Math.round(demandPerSecond)}/s = ` +
+      (Number.isFinite(capacity)
+        ? `${level.toFixed(1)}× capacity (${target} = ${Math.round(capacity)}/s); `
+        : `no capacity limit (${target}); `) +
       `limit ${options.limit}, queue ${options.queueSize} / ${options.queueTimeoutMs} ms; ` +
       `budget ${options.timeoutMs} ms per logical request`
     report.groups.push({
@@ -195,7 +198,7 @@ export async function retryAmplification(options: ScenarioOptions): Promise<Repo
       const fewer =
         (naive.serverReceivedPerSecond ?? 0) / Math.max(1, client.serverReceivedPerSecond ?? 0)
       report.findings.push(
-        `[${level.toFixed(1)}×] retry amplification ${client.amplification.toFixed(2)}× with @spillway/client ` +
+        `[${Number.isFinite(capacity) ? `${level.toFixed(1)}×` : `${Math.round(demandPerSecond)}/s`}] retry amplification ${client.amplification.toFixed(2)}× with @spillway/client ` +
           `(its budget allows 1.1× plus a reserve of 10 retries per client) vs ${naive.amplification.toFixed(2)}× with naive ` +
           `immediate retries: the server received ${fewer.toFixed(1)}× fewer requests per second for the same users; ` +
           `goodput ${rate(client.okPerSecond)} vs ${rate(naive.okPerSecond)}, client success ${pct(client.successRate, 1)} vs ${pct(naive.successRate, 1)}.`,
