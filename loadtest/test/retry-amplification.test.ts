@@ -8,17 +8,20 @@
  * budget (≤ 10% of calls, plus each client's reserve of 10 retries in its
  * first window, which covers the whole run).
  */
-import { runningTargetCount } from '../src/harness/processes.js'
+import { runningTargetCount, startTarget } from '../src/harness/processes.js'
 import { createLog, TIMEOUT } from '../src/harness/records.js'
 import type { LogicalLog } from '../src/harness/retrying-users.js'
 import { summarizeRetryingUsers } from '../src/harness/retrying-users-summary.js'
 import { runOne } from '../src/harness/run.js'
+import { fetchStats } from '../src/harness/sampler.js'
 import { DEFAULT_OPTIONS } from '../src/scenarios/common.js'
 import {
+  DEADLINE_HEADER,
   RETRY_AMPLIFICATION_DEFAULTS,
   retryAmplificationLevels,
   retryAmplificationTable,
 } from '../src/scenarios/retry-amplification.js'
+import { FRAMEWORKS } from '../src/target/config.js'
 
 describe('the retry-amplification figures', () => {
   const log = createLog()
@@ -76,6 +79,43 @@ describe('the retry-amplification figures', () => {
     )
     expect([summary.serverReceived, summary.amplification]).toEqual([null, 2])
     expect(summary.serverRejectedByReason).toBeNull()
+  })
+})
+
+describe.each(FRAMEWORKS)('the %s target of retry-amplification', (framework) => {
+  it('refuses a queued request once the budget in its deadline header has run out', async () => {
+    const target = await startTarget({
+      framework,
+      protection: {
+        kind: 'spillway',
+        limit: 1,
+        queue: { size: 4, timeoutMs: 2000 },
+        deadlineHeader: DEADLINE_HEADER,
+      },
+      downstream: { slots: 1, serviceMs: 300 },
+      cpuMs: 0,
+    })
+    try {
+      const url = `http://127.0.0.1:${target.port}/normal`
+      const answer = async (headers: Record<string, string>) => {
+        const response = await fetch(url, { headers })
+        return { status: response.status, body: await response.text() }
+      }
+      const first = answer({})
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      // Both wait behind the first; only the one whose caller said 100 ms is refused for it.
+      const [hurried, patient] = await Promise.all([
+        answer({ [DEADLINE_HEADER]: '100' }),
+        answer({}),
+      ])
+      expect((await first).status).toBe(200)
+      expect(hurried.status).toBe(503)
+      expect(JSON.parse(hurried.body)).toMatchObject({ reason: 'deadline' })
+      expect(patient.status).toBe(200)
+      expect((await fetchStats(target.port)).controller).toMatchObject({ inFlight: 0, queued: 0 })
+    } finally {
+      await target.stop()
+    }
   })
 })
 
