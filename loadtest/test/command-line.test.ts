@@ -280,10 +280,40 @@ describe('retry-amplification', () => {
       [2, 64],
       [4, 128],
     ])
-    const atRate = run(['retry-amplification', '--rate', '100', '--pressure']).options
+    const atRate = run(['retry-amplification', '--rate', '100']).options
     const [level] = retryAmplificationLevels(atRate)
     expect([level?.demandPerSecond, level?.users]).toEqual([100, 20])
-    expect(level?.specs[0]?.target.protection).toMatchObject({ pressure: true })
+  })
+
+  it('adds not shedding at all and pressure shedding with --pressure, on a CPU-bound target', () => {
+    const options = run([
+      'retry-amplification',
+      '--slots',
+      '0',
+      '--cpu-ms',
+      '2',
+      '--pressure',
+    ]).options
+    const [level] = retryAmplificationLevels(options)
+    // 1000 / 2 ms = 500/s; 3× = 1500/s.
+    expect([level?.demandPerSecond, level?.users]).toEqual([1500, 300])
+    const arms = level?.specs.map((s) => [
+      s.label,
+      s.load.model === 'users' ? s.load.client : null,
+      s.target.protection.kind,
+      s.target.protection.kind === 'spillway' && s.target.protection.pressure === true,
+    ])
+    expect(arms).toEqual([
+      ['unprotected, naive retries', 'naive', 'none', false],
+      ['naive retries', 'naive', 'spillway', false],
+      ['@spillway/client', 'spillway-client', 'spillway', false],
+      ['naive retries, pressure', 'naive', 'spillway', true],
+      ['@spillway/client, pressure', 'spillway-client', 'spillway', true],
+    ])
+    for (const spec of level?.specs ?? []) {
+      expect(spec.target.cpuMs).toBe(2)
+      expect(spec.target.downstream.slots).toBe(0)
+    }
   })
 
   it('refuses a target without a capacity unless given a rate', () => {

@@ -11,17 +11,22 @@
 import { runningTargetCount, startTarget } from '../src/harness/processes.js'
 import { createLog, TIMEOUT } from '../src/harness/records.js'
 import type { LogicalLog } from '../src/harness/retrying-users.js'
-import { summarizeRetryingUsers } from '../src/harness/retrying-users-summary.js'
+import {
+  type RetryingUsersSummary,
+  summarizeRetryingUsers,
+} from '../src/harness/retrying-users-summary.js'
 import { runOne } from '../src/harness/run.js'
 import { fetchStats } from '../src/harness/sampler.js'
 import { DEFAULT_OPTIONS } from '../src/scenarios/common.js'
 import {
   DEADLINE_HEADER,
+  levelFindings,
   RETRY_AMPLIFICATION_DEFAULTS,
   retryAmplificationLevels,
   retryAmplificationTable,
 } from '../src/scenarios/retry-amplification.js'
 import { FRAMEWORKS } from '../src/target/config.js'
+import { syntheticRun } from './synthetic.js'
 
 describe('the retry-amplification figures', () => {
   const log = createLog()
@@ -79,6 +84,57 @@ describe('the retry-amplification figures', () => {
     )
     expect([summary.serverReceived, summary.amplification]).toEqual([null, 2])
     expect(summary.serverRejectedByReason).toBeNull()
+  })
+})
+
+describe('the retry-amplification findings', () => {
+  const run = (label: string, goodputPerSecond: number, users?: Partial<RetryingUsersSummary>) => {
+    const { result } = syntheticRun(true)
+    const summary = { ...result.summary, goodputPerSecond }
+    return {
+      ...result,
+      label,
+      summary,
+      ...(users === undefined ? {} : { users: users as RetryingUsersSummary }),
+    }
+  }
+  const users = (amplification: number, perSecond: number): Partial<RetryingUsersSummary> => ({
+    amplification,
+    serverReceivedPerSecond: perSecond,
+    okPerSecond: 100,
+    successRate: 0.5,
+    latencyOk: { count: 1, p50: 10, p90: 10, p99: 900, max: 900 },
+  })
+
+  it('compares the clients per server, and pressure shedding with not shedding at all', () => {
+    const findings = levelFindings(
+      [
+        run('unprotected, naive retries', 100, users(1, 100)),
+        run('naive retries', 150, users(6, 900)),
+        run('@spillway/client', 150, users(1.05, 180)),
+        run('naive retries, pressure', 90, users(4, 600)),
+        run('@spillway/client, pressure', 450, users(1.1, 200)),
+      ],
+      500,
+    )
+    expect(findings).toHaveLength(4)
+    expect(findings[0]).toMatch(/^spillway: retry amplification 1\.05× .* vs 6\.00× .* 5\.0× fewer/)
+    expect(findings[1]).toMatch(
+      /^spillway, pressure: retry amplification 1\.10× .* vs 4\.00× .* 3\.0× fewer/,
+    )
+    expect(findings[2]).toContain('goodput 90.0/s vs 100/s (90%; target ≥ 100%: MISSED)')
+    expect(findings[3]).toContain('goodput 450/s (90% of capacity; target ≥ 90%)')
+    expect(findings[3]).toContain('successful logical requests p99 900 ms')
+    const met = levelFindings(
+      [run('unprotected, naive retries', 100), run('naive retries, pressure', 101)],
+      500,
+    )
+    expect(met).toEqual([expect.stringContaining('target ≥ 100%: met')])
+  })
+
+  it('says nothing of a pair whose run failed', () => {
+    const failed = { ...run('@spillway/client', 0, users(1, 1)), error: 'target failed' }
+    expect(levelFindings([run('naive retries', 1, users(2, 2)), failed], 500)).toEqual([])
   })
 })
 

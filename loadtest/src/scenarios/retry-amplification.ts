@@ -53,21 +53,48 @@ export const MAX_LOGICAL_REQUESTS = 200_000
 /** The header `@spillway/client` sends its remaining budget in, which the target reads. */
 export const DEADLINE_HEADER = 'x-request-timeout-ms'
 
-const CLIENTS: ReadonlyArray<{ client: RetryingClient; label: string }> = [
-  { client: 'naive', label: 'naive retries' },
-  { client: 'spillway-client', label: '@spillway/client' },
-]
-
 /** The target's protection: the fixed configuration, reading the client's deadline header. */
-export function retryAmplificationProtection(options: ScenarioOptions): Protection {
+export function retryAmplificationProtection(
+  options: ScenarioOptions,
+  pressure = false,
+): Protection {
   return {
     ...fixedSpillway(options),
     deadlineHeader: DEADLINE_HEADER,
-    ...(options.pressure === true ? { pressure: true } : {}),
+    ...(pressure ? { pressure: true } : {}),
   }
 }
 
-/** One level: the demand and its two runs (naive, then `@spillway/client`). */
+/** Who calls which server, in the order they run. */
+export interface RetryAmplificationArm {
+  label: string
+  client: RetryingClient
+  protection: Protection
+}
+
+/**
+ * Naive retries, then `@spillway/client`, against the fixed configuration.
+ * With `--pressure` (the CPU-bound case: `--slots 0 --cpu-ms 2`), first the
+ * same naive users against the unprotected target (not shedding at all), then
+ * both clients against spillway with `createPressureMonitor()` too.
+ */
+export function retryAmplificationArms(options: ScenarioOptions): RetryAmplificationArm[] {
+  const fixed = retryAmplificationProtection(options)
+  const arms: RetryAmplificationArm[] = [
+    { label: 'naive retries', client: 'naive', protection: fixed },
+    { label: '@spillway/client', client: 'spillway-client', protection: fixed },
+  ]
+  if (options.pressure !== true) return arms
+  const pressure = retryAmplificationProtection(options, true)
+  return [
+    { label: 'unprotected, naive retries', client: 'naive', protection: { kind: 'none' } },
+    ...arms,
+    { label: 'naive retries, pressure', client: 'naive', protection: pressure },
+    { label: '@spillway/client, pressure', client: 'spillway-client', protection: pressure },
+  ]
+}
+
+/** One level: the demand and its runs ({@link retryAmplificationArms}). */
 export interface RetryAmplificationLevel {
   /** Multiple of capacity the users would ask at zero latency. */
   level: number
@@ -93,9 +120,9 @@ export function retryAmplificationLevels(options: ScenarioOptions): RetryAmplifi
       level: demandPerSecond / capacity,
       demandPerSecond,
       users,
-      specs: CLIENTS.map(({ client, label }) => ({
+      specs: retryAmplificationArms(options).map(({ client, label, protection }) => ({
         label,
-        target: targetWith(options, retryAmplificationProtection(options)),
+        target: targetWith(options, protection),
         load: {
           model: 'users',
           client,
@@ -193,17 +220,50 @@ export async function retryAmplification(options: ScenarioOptions): Promise<Repo
         runs.filter((r) => r.error === undefined),
       ),
     )
-    const [naive, client] = runs.map((r) => r.users)
-    if (naive?.amplification != null && client?.amplification != null) {
-      const fewer =
-        (naive.serverReceivedPerSecond ?? 0) / Math.max(1, client.serverReceivedPerSecond ?? 0)
-      report.findings.push(
-        `[${Number.isFinite(capacity) ? `${level.toFixed(1)}×` : `${Math.round(demandPerSecond)}/s`}] retry amplification ${client.amplification.toFixed(2)}× with @spillway/client ` +
-          `(its budget allows 1.1× plus a reserve of 10 retries per client) vs ${naive.amplification.toFixed(2)}× with naive ` +
-          `immediate retries: the server received ${fewer.toFixed(1)}× fewer requests per second for the same users; ` +
-          `goodput ${rate(client.okPerSecond)} vs ${rate(naive.okPerSecond)}, client success ${pct(client.successRate, 1)} vs ${pct(naive.successRate, 1)}.`,
-      )
-    }
+    const tag = `[${Number.isFinite(capacity) ? `${level.toFixed(1)}×` : `${Math.round(demandPerSecond)}/s`}] `
+    report.findings.push(...levelFindings(runs, capacity).map((f) => tag + f))
   }
   return report
+}
+
+const byLabel = (runs: readonly RunResult[], label: string): RunResult | undefined =>
+  runs.find((r) => r.label === label && r.error === undefined)
+
+/** What a level's runs say: amplification per server; with pressure, against not shedding. */
+export function levelFindings(runs: readonly RunResult[], capacity: number): string[] {
+  const findings: string[] = []
+  for (const suffix of ['', ', pressure']) {
+    const naive = byLabel(runs, `naive retries${suffix}`)?.users
+    const client = byLabel(runs, `@spillway/client${suffix}`)?.users
+    if (naive?.amplification == null || client?.amplification == null) continue
+    const fewer =
+      (naive.serverReceivedPerSecond ?? 0) / Math.max(1, client.serverReceivedPerSecond ?? 0)
+    findings.push(
+      `spillway${suffix}: retry amplification ${client.amplification.toFixed(2)}× with @spillway/client ` +
+        `(its budget allows 1.1× plus a reserve of 10 retries per client) vs ${naive.amplification.toFixed(2)}× with naive ` +
+        `immediate retries: the server received ${fewer.toFixed(1)}× fewer requests per second for the same users; ` +
+        `goodput ${rate(client.okPerSecond)} vs ${rate(naive.okPerSecond)}, client success ${pct(client.successRate, 1)} vs ${pct(naive.successRate, 1)}.`,
+    )
+  }
+  const bare = byLabel(runs, 'unprotected, naive retries')
+  const naivePressure = byLabel(runs, 'naive retries, pressure')
+  const clientPressure = byLabel(runs, '@spillway/client, pressure')
+  if (bare !== undefined && naivePressure !== undefined) {
+    const ratio =
+      naivePressure.summary.goodputPerSecond / Math.max(1e-9, bare.summary.goodputPerSecond)
+    findings.push(
+      `Naive users, shedding for pressure vs not shedding at all: goodput ${rate(naivePressure.summary.goodputPerSecond)} vs ` +
+        `${rate(bare.summary.goodputPerSecond)} (${pct(ratio)}; target ≥ 100%: ${ratio >= 1 ? 'met' : 'MISSED'}), ` +
+        `2xx p99 ${ms(naivePressure.summary.latencyOk.p99)} vs ${ms(bare.summary.latencyOk.p99)}.`,
+    )
+  }
+  if (clientPressure !== undefined) {
+    const s = clientPressure.summary
+    findings.push(
+      `@spillway/client callers against pressure shedding: goodput ${rate(s.goodputPerSecond)}` +
+        `${Number.isFinite(capacity) ? ` (${pct(s.goodputPerSecond / capacity)} of capacity; target ≥ 90%)` : ''}, ` +
+        `2xx p99 ${ms(s.latencyOk.p99)} (target ≤ 200 ms), successful logical requests p99 ${ms(clientPressure.users?.latencyOk.p99)} (retries and waits included).`,
+    )
+  }
+  return findings
 }
