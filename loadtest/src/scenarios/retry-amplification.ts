@@ -201,7 +201,9 @@ export async function retryAmplification(options: ScenarioOptions): Promise<Repo
   for (const { level, demandPerSecond, users, specs } of levels) {
     const runs: RunResult[] = []
     for (const spec of specs) runs.push((await runOrRecord(spec)).result)
-    const target = `${options.slots} slots × ${options.serviceMs} ms${options.cpuMs > 0 ? `, ${options.cpuMs} ms CPU per request` : ''}`
+    const downstream =
+      options.slots > 0 ? `${options.slots} slots × ${options.serviceMs} ms` : 'no downstream'
+    const target = `${downstream}${options.cpuMs > 0 ? `, ${options.cpuMs} ms CPU per request` : ''}`
     const title =
       `${users} users, think ${THINK_MS} ms → demand ${Math.round(demandPerSecond)}/s = ` +
       (Number.isFinite(capacity)
