@@ -1,59 +1,87 @@
-// Instructions and CPU per request, bare vs spillway, and per 503:
-//   [ARMS=bare,spillway,reject] node loadtest/callgrind/measure.mjs [--valgrind] <framework,...> <n1> <n2>
-// Each (framework, arm) server answers n1 then (in a second process) n2
-// requests to a trivial route; the difference between the two runs' totals,
-// divided by n2 - n1, is the per-request cost without startup. With
-// --valgrind the totals are callgrind instruction counts (Ir); without, the
-// server's CPU time (user + system, µs) from process.cpuUsage(). The load
+// Instructions (or CPU) per request on a trivial route, per framework and arm, once warm:
+//   [ARMS=bare,pass,spillway] node loadtest/callgrind/measure.mjs [--valgrind] [--keep DIR] \
+//     <framework,...> [warm=3000] [n=1000] [intervals=3]
+// frameworks: node, express, koa, fastify, hono, nest, nest-fastify (see serve.mjs for the arms:
+// bare, pass, spillway, reject).
+//
+// One server per (framework, arm) answers `warm` requests first (startup, parsing,
+// most of V8's compilation), then `intervals` batches of `n`; each batch is
+// counted on its own: with --valgrind, callgrind's counters are dumped and zeroed
+// (`callgrind_control -d`) at each boundary, so a batch's instruction count (Ir)
+// covers exactly those requests; without, the server's CPU time (user + system,
+// µs, from process.cpuUsage()) is read before and after. The per-request figure
+// is the last batch ÷ n; the earlier ones show whether warm-up was still going
+// on (they should agree). V8 runs --single-threaded under valgrind, so its
+// compilation and GC run on the counted thread, and runs repeat. The load
 // generator (this process, 4 keep-alive connections on 127.0.0.1) is not counted.
-import { spawn } from 'node:child_process'
-import { readFileSync, rmSync } from 'node:fs'
+// --keep DIR keeps each batch's callgrind file (DIR/<framework>-<arm>.out.<k>)
+// for callgrind_annotate; --symbols adds node's --perf-basic-prof and keeps its
+// map of JIT code (DIR/<framework>-<arm>.out.map), which names the JavaScript
+// functions callgrind can only show as addresses.
+import { spawn, spawnSync } from 'node:child_process'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 
 const args = process.argv.slice(2)
-const valgrind = args[0] === '--valgrind'
-if (valgrind) args.shift()
+let valgrind = false
+let keep
+let symbols = false
+while (args[0]?.startsWith('--')) {
+  const flag = args.shift()
+  if (flag === '--valgrind') valgrind = true
+  else if (flag === '--keep') keep = args.shift()
+  else if (flag === '--symbols') symbols = true
+  else throw new Error(`unknown flag ${flag}`)
+}
 const frameworks = (args[0] ?? 'fastify').split(',')
-const n1 = Number(args[1] ?? 500)
-const n2 = Number(args[2] ?? 2500)
+const warm = Number(args[1] ?? 3000)
+const n = Number(args[2] ?? 1000)
+const intervals = Number(args[3] ?? 3)
+const arms = (process.env.ARMS ?? 'bare,pass,spillway').split(',')
 const here = path.dirname(new URL(import.meta.url).pathname)
+const dir = keep ?? mkdtempSync(path.join(os.tmpdir(), 'spillway-cg-'))
+mkdirSync(dir, { recursive: true })
 
-function drive(port, count, arm) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 })
-  const get = (p) =>
-    new Promise((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port, path: p, agent }, (res) => {
-        res.resume()
-        res.on('end', () => resolve(res.statusCode))
+function get(port, p, agent) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: p, agent }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (d) => {
+        body += d
       })
-      req.on('error', () => resolve(0))
+      res.on('end', () => resolve({ status: res.statusCode, body }))
     })
-  return (async () => {
-    if (arm === 'reject') {
-      // Takes the only slot for good; it is answered never, its socket closed at exit.
-      http.get({ host: '127.0.0.1', port, path: '/hold', agent: false }).on('error', () => {})
-      await new Promise((r) => setTimeout(r, valgrind ? 1500 : 200))
-    }
-    let sent = 0
-    const statuses = {}
-    const worker = async () => {
-      while (sent < count) {
-        sent++
-        const s = await get('/trivial')
-        statuses[s] = (statuses[s] ?? 0) + 1
-      }
-    }
-    await Promise.all([worker(), worker(), worker(), worker()])
-    agent.destroy()
-    return statuses
-  })()
+    req.on('error', () => resolve({ status: 0, body: '' }))
+  })
 }
 
-function once(framework, arm, count) {
-  const out = path.join(os.tmpdir(), `spillway-cg-${process.pid}-${framework}-${arm}-${count}.out`)
-  const node = [process.execPath, path.join(here, 'serve.mjs'), framework, arm, String(count)]
+async function drive(port, count, agent) {
+  let sent = 0
+  const statuses = {}
+  const worker = async () => {
+    while (sent < count) {
+      sent++
+      const { status } = await get(port, '/trivial', agent)
+      statuses[status] = (statuses[status] ?? 0) + 1
+    }
+  }
+  await Promise.all([worker(), worker(), worker(), worker()])
+  return statuses
+}
+
+function start(framework, arm, out) {
+  const node = [
+    process.execPath,
+    ...(valgrind ? ['--single-threaded'] : []),
+    ...(symbols ? ['--perf-basic-prof'] : []),
+    path.join(here, 'serve.mjs'),
+    framework,
+    arm,
+    '0',
+  ]
   const cmd = valgrind
     ? [
         'valgrind',
@@ -66,60 +94,99 @@ function once(framework, arm, count) {
   const child = spawn(cmd[0], cmd.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: path.join(here, '..'),
+    env: { ...process.env, NODE_ENV: 'production' },
   })
   let stderr = ''
   child.stderr.on('data', (d) => {
     stderr += d
   })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
   return new Promise((resolve, reject) => {
     let buffer = ''
-    let statuses
-    let last
     child.stdout.on('data', (d) => {
       buffer += d
       const lines = buffer.split('\n')
       buffer = lines.pop()
       for (const line of lines) {
         const msg = JSON.parse(line)
-        if (msg.port) drive(msg.port, count, arm).then((s) => (statuses = s))
-        if (msg.done) last = msg
+        if (msg.port) resolve({ child, port: msg.port, exited })
       }
     })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 600_000)
-    child.on('exit', (code) => {
-      clearTimeout(timer)
-      if (code !== 0 || last === undefined)
-        return reject(new Error(`${cmd.join(' ')} exited ${code}\n${stderr.slice(-2000)}`))
-      let ir = null
-      if (valgrind) {
-        const text = readFileSync(out, 'utf8')
-        ir = Number(/^summary:\s*(\d+)/m.exec(text)?.[1] ?? /^totals:\s*(\d+)/m.exec(text)?.[1])
-        rmSync(out, { force: true })
-      }
-      resolve({ cpuMicros: last.cpuMicros, ir, statuses })
-    })
+    child.once('exit', (code) =>
+      reject(new Error(`${cmd.join(' ')} exited ${code}\n${stderr.slice(-2000)}`)),
+    )
   })
 }
 
+/** Dumps and zeroes callgrind's counters; returns the dump's instruction total. */
+function dump(server, out, k) {
+  const result = spawnSync('callgrind_control', ['-d', String(server.child.pid)], {
+    encoding: 'utf8',
+  })
+  if (result.status !== 0) throw new Error(`callgrind_control failed: ${result.stderr}`)
+  const file = `${out}.${k}`
+  if (!existsSync(file)) throw new Error(`no callgrind dump ${file}`)
+  const text = readFileSync(file, 'utf8')
+  return Number(/^summary:\s*(\d+)/m.exec(text)?.[1] ?? /^totals:\s*(\d+)/m.exec(text)?.[1])
+}
+
+async function measure(framework, arm) {
+  const out = path.join(dir, `${framework}-${arm}.out`)
+  const server = await start(framework, arm, out)
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 })
+  const cpu = async () => JSON.parse((await get(server.port, '/__cpu')).body).cpuMicros
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), 3_600_000)
+  try {
+    if (arm === 'reject') {
+      // Takes the only slot for good (never answered; its socket closes at exit).
+      http
+        .get({ host: '127.0.0.1', port: server.port, path: '/hold', agent: false })
+        .on('error', () => {})
+      await new Promise((r) => setTimeout(r, valgrind ? 3000 : 300))
+    }
+    const statuses = await drive(server.port, warm, agent)
+    let before = valgrind ? dump(server, out, 1) : await cpu()
+    const perRequest = []
+    for (let k = 0; k < intervals; k++) {
+      Object.assign(statuses, await drive(server.port, n, agent))
+      if (valgrind) perRequest.push(dump(server, out, k + 2) / n)
+      else {
+        const after = await cpu()
+        perRequest.push((after - before) / n)
+        before = after
+      }
+    }
+    return { perRequest, statuses }
+  } finally {
+    agent.destroy()
+    await get(server.port, '/__exit')
+    await server.exited
+    clearTimeout(timer)
+    const map = `/tmp/perf-${server.child.pid}.map`
+    if (symbols && existsSync(map)) {
+      if (keep !== undefined) copyFileSync(map, `${out}.map`)
+      rmSync(map, { force: true })
+    }
+  }
+}
+
+const unit = valgrind ? 'Ir' : 'µs'
 const rows = []
 for (const framework of frameworks) {
-  const per = {}
-  const arms = (process.env.ARMS ?? 'bare,spillway,reject').split(',')
+  const row = { framework, unit: valgrind ? 'instructions' : 'cpu µs' }
   for (const arm of arms) {
-    const a = await once(framework, arm, n1)
-    const b = await once(framework, arm, n2)
-    const unit = valgrind ? (b.ir - a.ir) / (n2 - n1) : (b.cpuMicros - a.cpuMicros) / (n2 - n1)
-    per[arm] = unit
+    const { perRequest, statuses } = await measure(framework, arm)
+    row[arm] = Math.round(perRequest.at(-1) * 10) / 10
     process.stderr.write(
-      `${framework} ${arm}: ${unit.toFixed(valgrind ? 0 : 1)} ${valgrind ? 'Ir' : 'µs'}/request ${JSON.stringify(b.statuses)}\n`,
+      `${framework} ${arm}: ${perRequest.map((v) => v.toFixed(valgrind ? 0 : 1)).join(' → ')} ${unit}/request ${JSON.stringify(statuses)}\n`,
     )
   }
-  rows.push({
-    framework,
-    unit: valgrind ? 'instructions' : 'cpu µs',
-    bare: Math.round(per.bare * 10) / 10,
-    ...Object.fromEntries(Object.entries(per).map(([arm, v]) => [arm, Math.round(v * 10) / 10])),
-    overheadPercent: Math.round(((per.spillway - per.bare) / per.bare) * 1000) / 10,
-  })
+  if (row.bare !== undefined) {
+    for (const arm of arms) {
+      if (arm !== 'bare') row[`${arm}÷bare`] = Math.round((row[arm] / row.bare) * 1000) / 1000
+    }
+  }
+  rows.push(row)
 }
+if (keep === undefined) rmSync(dir, { recursive: true, force: true })
 console.log(JSON.stringify(rows, null, 2))
