@@ -24,6 +24,8 @@ import { type Phase, runOpenLoop } from './open-loop.js'
 import { startTarget } from './processes.js'
 import { Progress } from './progress.js'
 import type { RequestLog, RouteShare } from './records.js'
+import { type LogicalLog, type RetryingUsersLoad, runRetryingUsers } from './retrying-users.js'
+import { type RetryingUsersSummary, summarizeRetryingUsers } from './retrying-users-summary.js'
 import { fetchStats, type Sample, setServiceMs, startSampler } from './sampler.js'
 import { compareMetrics, fetchMetrics, type ScrapedMetrics } from './scrape.js'
 
@@ -44,6 +46,8 @@ export type LoadSpec =
       mix: RouteShare[]
       timeoutMs: number
     }
+  /** Users with a think time, retrying refusals naively or through `@spillway/client` (`retry-amplification`). */
+  | ({ model: 'users' } & RetryingUsersLoad)
 
 /** What to run. */
 export interface RunSpec {
@@ -82,6 +86,8 @@ export interface RunResult {
   error?: string
   /** The server's own `/metrics` over the run beside the load generator's figures (`--metrics`). */
   metrics?: ScrapedMetrics
+  /** Logical requests, their outcomes and the retry amplification (`users` load only). */
+  users?: RetryingUsersSummary
 }
 
 /** Total load time of a spec, ms. */
@@ -94,6 +100,8 @@ export function loadDurationMs(load: LoadSpec): number {
 /** "open loop 1200/s" or "closed loop 200 conn", for labels. */
 export function describeLoad(load: LoadSpec): string {
   if (load.model === 'closed') return `closed loop, ${load.connections} connections`
+  if (load.model === 'users')
+    return `${load.users} users, think ${load.thinkMs} ms, ${load.client === 'naive' ? 'naive retries' : '@spillway/client'}`
   const rates = [...new Set(load.phases.map((p) => Math.round(p.rate)))]
   return `open loop, ${rates.join(' → ')} req/s`
 }
@@ -200,6 +208,7 @@ export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: R
       setTimeout(() => void setServiceMs(target.port, step.serviceMs).catch(() => {}), step.atMs),
     )
     let log: RequestLog
+    let logical: LogicalLog | undefined
     try {
       if (spec.load.model === 'open') {
         log = await runOpenLoop({
@@ -210,6 +219,15 @@ export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: R
           newConnection: spec.load.newConnection === true,
           onProgress: (p) => progress.update(p.elapsedMs, p.totalMs, p, sampler.latest),
         })
+      } else if (spec.load.model === 'users') {
+        const run = await runRetryingUsers({
+          ...spec.load,
+          port: target.port,
+          onProgress: (p) =>
+            progress.update(p.elapsedMs, p.totalMs, { sent: p.attempts, ok: p.ok }, sampler.latest),
+        })
+        log = run.log
+        logical = run.logical
       } else {
         log = await runClosedLoop({
           port: target.port,
@@ -237,12 +255,18 @@ export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: R
       leak,
       adapter: target.adapter,
     })
+    if (logical !== undefined && spec.load.model === 'users') {
+      result.users = summarizeRetryingUsers(spec.load, logical, log, {
+        before: baseline.controller,
+        after: stats.controller,
+      })
+    }
     if (metricsBefore !== null) {
       result.metrics = compareMetrics(
         metricsBefore,
         await fetchMetrics(target.port),
         log,
-        spec.load.mix,
+        spec.load.model === 'users' ? [{ path: spec.load.path, weight: 1 }] : spec.load.mix,
       )
     }
     progress.done(result.summary)

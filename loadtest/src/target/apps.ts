@@ -95,11 +95,12 @@ export async function createExpressApp(context: AppContext): Promise<RequestList
   }
   if (context.controller !== null && !context.early) {
     const { shed } = await import('@spillway/express')
-    const { classify, keyReader } = await import('./protect.js')
+    const { classify, deadlineOptions, keyReader } = await import('./protect.js')
     const keyOf = keyReaderOf(context, keyReader)
     app.use(
       shed(context.controller, {
         priority: (req) => classify(req.path),
+        ...deadlineOptions(context.config.protection),
         ...(keyOf === null ? {} : { key: (req) => keyOf(req.query, req.headers) }),
       }),
     )
@@ -148,11 +149,12 @@ export async function createKoaApp(context: AppContext): Promise<RequestListener
   })
   if (context.controller !== null && !context.early) {
     const { shed } = await import('@spillway/koa')
-    const { classify, keyReader } = await import('./protect.js')
+    const { classify, deadlineOptions, keyReader } = await import('./protect.js')
     const keyOf = keyReaderOf(context, keyReader)
     app.use(
       shed(context.controller, {
         priority: (ctx) => classify(ctx.path),
+        ...deadlineOptions(context.config.protection),
         ...(keyOf === null ? {} : { key: (ctx) => keyOf(ctx.query, ctx.headers) }),
       }),
     )

@@ -43,6 +43,12 @@ export type Protection =
        * `'header'` reads {@link TENANT_HEADER}. Without it (and without `perKey`) no key.
        */
       key?: 'header' | undefined
+      /**
+       * The header carrying the client's remaining budget in ms (`@spillway/client`
+       * sends `x-request-timeout-ms`): the adapter's `deadlineHeader`, so a request
+       * whose caller will have given up is refused (`deadline`) rather than served late.
+       */
+      deadlineHeader?: string | undefined
     }
 
 /** The header the `tenants` scenario's generator sets and a `key: 'header'` target reads. */
@@ -116,7 +122,7 @@ export function describeProtection(protection: Protection): string {
           ? ''
           : `, ${protection.perKey.limit} per tenant${protection.perKey.redis === undefined ? '' : ' on Redis'}`
       const key = protection.key === 'header' ? `, key ${TENANT_HEADER}` : ''
-      const extras = `${protection.pressure === true ? ', pressure' : ''}${protection.early === true ? ', early gate' : ''}`
+      const extras = `${protection.pressure === true ? ', pressure' : ''}${protection.early === true ? ', early gate' : ''}${protection.deadlineHeader === undefined ? '' : `, deadline from ${protection.deadlineHeader}`}`
       return `spillway (${limit}, ${queue}${perKey}${key}${extras})`
     }
   }
