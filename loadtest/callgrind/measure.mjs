@@ -2,14 +2,14 @@
 //   [ARMS=bare,pass,spillway] node loadtest/callgrind/measure.mjs [--valgrind] [--keep DIR] \
 //     <framework,...> [warm=3000] [n=1000] [intervals=3]
 // frameworks: node, express, koa, fastify, hono, nest, nest-fastify (see serve.mjs for the arms:
-// bare, pass, spillway, reject).
+// bare, pass, spillway, reject, gate-reject).
 //
 // One server per (framework, arm) answers `warm` requests first (startup, parsing,
 // most of V8's compilation), then `intervals` batches of `n`; each batch is
 // counted on its own: with --valgrind, callgrind's counters are dumped and zeroed
 // (`callgrind_control -d`) at each boundary, so a batch's instruction count (Ir)
 // covers exactly those requests; without, the server's CPU time (user + system,
-// µs, from process.cpuUsage()) is read before and after. The per-request figure
+// µs, from process.cpuUsage(); CPU_USER=1: user time only) is read before and after. The per-request figure
 // is the last batch ÷ n; the earlier ones show whether warm-up was still going
 // on (they should agree). V8 runs --single-threaded under valgrind, so its
 // compilation and GC run on the counted thread, and runs repeat. The load
@@ -134,10 +134,12 @@ async function measure(framework, arm) {
   const out = path.join(dir, `${framework}-${arm}.out`)
   const server = await start(framework, arm, out)
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 })
-  const cpu = async () => JSON.parse((await get(server.port, '/__cpu')).body).cpuMicros
+  // CPU_USER=1: user time only (what instructions in JavaScript cost; no kernel time).
+  const field = process.env.CPU_USER === '1' ? 'userMicros' : 'cpuMicros'
+  const cpu = async () => JSON.parse((await get(server.port, '/__cpu')).body)[field]
   const timer = setTimeout(() => server.child.kill('SIGKILL'), 3_600_000)
   try {
-    if (arm === 'reject') {
+    if (arm === 'reject' || arm === 'gate-reject') {
       // Takes the only slot for good (never answered; its socket closes at exit).
       http
         .get({ host: '127.0.0.1', port: server.port, path: '/hold', agent: false })

@@ -7,7 +7,9 @@
 // Fastify route-level onRequest hook added in onRoute, a Nest global guard, a
 // wrapping node:http listener), separating the framework's cost of one more
 // layer from spillway's; `spillway` (a limit that never binds); `reject` (one
-// slot, held by /hold, no queue: every /trivial request is answered 503).
+// slot, held by /hold, no queue: every /trivial request is answered 503);
+// `gate-reject` (the same, answered by `installEarlyGate` in front of the bare
+// app, before the framework sees the request).
 //
 // It serves on 127.0.0.1 and prints its port. `requests` > 0: it exits once that
 // many answers to /trivial have finished (callgrind's total is then startup plus
@@ -20,23 +22,26 @@ const [framework, givenArm, count] = process.argv.slice(2)
 const arm = givenArm === 'hook' ? 'pass' : givenArm
 const total = Number(count ?? 0)
 const { createAdmissionController } = await import('@spillway/core')
-const controller =
+const rejecting = arm === 'reject' || arm === 'gate-reject'
+const shared =
   arm === 'bare' || arm === 'pass'
     ? null
     : createAdmissionController(
-        arm === 'reject' ? { limit: 1, queue: { size: 0 } } : { limit: 1000, queue: { size: 128 } },
+        rejecting ? { limit: 1, queue: { size: 0 } } : { limit: 1000, queue: { size: 128 } },
       )
+// The framework's own adapter; `gate-reject` leaves the app bare and gates the server.
+const controller = arm === 'gate-reject' ? null : shared
 const hold = new Promise(() => {})
 
 async function nodeListener() {
-  const ok = (_req, res) => res.end('ok')
-  const route = (handler) => (req, res) => (req.url === '/hold' ? undefined : handler(req, res))
-  if (controller) return route((await import('@spillway/node')).shed(controller, ok))
+  // /hold is never answered.
+  const ok = (req, res) => (req.url === '/hold' ? undefined : res.end('ok'))
+  if (controller) return (await import('@spillway/node')).shed(controller, ok)
   if (arm === 'pass') {
     const wrap = (handler) => (req, res) => handler(req, res)
-    return route(wrap(ok))
+    return wrap(ok)
   }
-  return route(ok)
+  return ok
 }
 
 async function fastifyListener() {
@@ -165,9 +170,12 @@ const builders = {
   nest: () => nestListener('express'),
   'nest-fastify': () => nestListener('fastify'),
 }
-if (builders[framework] === undefined || !['bare', 'pass', 'spillway', 'reject'].includes(arm)) {
+if (
+  builders[framework] === undefined ||
+  !['bare', 'pass', 'spillway', 'reject', 'gate-reject'].includes(arm)
+) {
   throw new Error(
-    `usage: serve.mjs <${Object.keys(builders).join('|')}> <bare|pass|spillway|reject>`,
+    `usage: serve.mjs <${Object.keys(builders).join('|')}> <bare|pass|spillway|reject|gate-reject>`,
   )
 }
 const listener = await builders[framework]()
@@ -177,13 +185,18 @@ const cpuMicros = () => {
 }
 // The side routes never reach the framework: they are not the request measured.
 const server = http.createServer((req, res) => {
-  if (req.url === '/__cpu') res.end(JSON.stringify({ cpuMicros: cpuMicros() }))
-  else if (req.url === '/__exit') res.end('bye', () => process.exit(0))
+  if (req.url === '/__cpu') {
+    res.end(JSON.stringify({ cpuMicros: cpuMicros(), userMicros: process.cpuUsage().user }))
+  } else if (req.url === '/__exit') res.end('bye', () => process.exit(0))
   else listener(req, res)
 })
 // Under callgrind the server runs ~50× slower: keep idle keep-alive sockets open
 // rather than racing the client's reuse of them.
 server.keepAliveTimeout = 600_000
+if (arm === 'gate-reject') {
+  const { installEarlyGate } = await import('@spillway/node')
+  installEarlyGate(server, shared, { skip: (req) => req.url.startsWith('/__') })
+}
 let answered = 0
 if (total > 0) {
   server.on('request', (req, res) => {
