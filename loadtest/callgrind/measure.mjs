@@ -9,9 +9,11 @@
 // counted on its own: with --valgrind, callgrind's counters are dumped and zeroed
 // (`callgrind_control -d`) at each boundary, so a batch's instruction count (Ir)
 // covers exactly those requests; without, the server's CPU time (user + system,
-// µs, from process.cpuUsage(); CPU_USER=1: user time only) is read before and after. The per-request figure
-// is the last batch ÷ n; the earlier ones show whether warm-up was still going
-// on (they should agree). V8 runs --single-threaded under valgrind, so its
+// µs, from process.cpuUsage(); CPU_USER=1: user time only) is read before and after.
+// The figure is the mean of the batches after the first, ÷ n; under callgrind
+// also without V8's compilation (one-time work that goes on for thousands of
+// requests) and without compilation and garbage collection, by function name
+// (callgrind_annotate); ratios ÷ bare are taken without compilation. V8 runs --single-threaded under valgrind, so its
 // compilation and GC run on the counted thread, and runs repeat. The load
 // generator (this process, 4 keep-alive connections on 127.0.0.1) is not counted.
 // --keep DIR keeps each batch's callgrind file (DIR/<framework>-<arm>.out.<k>)
@@ -118,7 +120,36 @@ function start(framework, arm, out) {
   })
 }
 
-/** Dumps and zeroes callgrind's counters; returns the dump's instruction total. */
+// V8 compiling (one-time work, still going on thousands of requests in) and
+// collecting garbage, told apart by function name in callgrind_annotate's output.
+const COMPILATION =
+  /v8::internal::(compiler|maglev|turboshaft|baseline|interpreter::|Parser|PreParser|Scanner|AstValueFactory|AstNode|Compiler|OptimizingCompile|Zone|CodeGenerator|Assembler|RegExpCompiler|BytecodeArrayBuilder)/i
+const GC =
+  /Heap|Scaveng|MarkCompact|Sweeper|IterateObjectCache|RootVisitor|RootScavenge|GlobalHandles|Evacuat|Marking|MemoryAllocator|PagedSpace|NewSpace|SemiSpace|LargeObjectSpace|MemoryChunk|ObjectVisitor|BodyDescriptor/i
+
+/** A dump's instructions: in all, in V8's compiler, in its garbage collector. */
+function split(file) {
+  const text = readFileSync(file, 'utf8')
+  const total = Number(/^summary:\s*(\d+)/m.exec(text)?.[1] ?? /^totals:\s*(\d+)/m.exec(text)?.[1])
+  const annotated = spawnSync('callgrind_annotate', ['--threshold=100', '--inclusive=no', file], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  })
+  let compilation = 0
+  let gc = 0
+  for (const line of annotated.stdout.split('\n')) {
+    const row = /^\s*([\d,]+)\s+\([^)]*\)\s+(.*)$/.exec(line)
+    if (row === null) continue
+    const ir = Number(row[1].replaceAll(',', ''))
+    // A dump taken mid-run lists the frames still on the stack with the whole total.
+    if (ir > total / 2) continue
+    if (COMPILATION.test(row[2])) compilation += ir
+    else if (GC.test(row[2])) gc += ir
+  }
+  return { total, compilation, gc }
+}
+
+/** Dumps and zeroes callgrind's counters; returns the dump's split (see `split`). */
 function dump(server, out, k) {
   const result = spawnSync('callgrind_control', ['-d', String(server.child.pid)], {
     encoding: 'utf8',
@@ -126,8 +157,7 @@ function dump(server, out, k) {
   if (result.status !== 0) throw new Error(`callgrind_control failed: ${result.stderr}`)
   const file = `${out}.${k}`
   if (!existsSync(file)) throw new Error(`no callgrind dump ${file}`)
-  const text = readFileSync(file, 'utf8')
-  return Number(/^summary:\s*(\d+)/m.exec(text)?.[1] ?? /^totals:\s*(\d+)/m.exec(text)?.[1])
+  return split(file)
 }
 
 async function measure(framework, arm) {
@@ -148,17 +178,23 @@ async function measure(framework, arm) {
     }
     const statuses = await drive(server.port, warm, agent)
     let before = valgrind ? dump(server, out, 1) : await cpu()
-    const perRequest = []
+    const batches = []
     for (let k = 0; k < intervals; k++) {
       Object.assign(statuses, await drive(server.port, n, agent))
-      if (valgrind) perRequest.push(dump(server, out, k + 2) / n)
-      else {
+      if (valgrind) {
+        const { total, compilation, gc } = dump(server, out, k + 2)
+        batches.push({
+          all: total / n,
+          withoutCompilation: (total - compilation) / n,
+          withoutCompilationAndGc: (total - compilation - gc) / n,
+        })
+      } else {
         const after = await cpu()
-        perRequest.push((after - before) / n)
+        batches.push({ all: (after - before) / n })
         before = after
       }
     }
-    return { perRequest, statuses }
+    return { batches, statuses }
   } finally {
     agent.destroy()
     await get(server.port, '/__exit')
@@ -173,19 +209,40 @@ async function measure(framework, arm) {
 }
 
 const unit = valgrind ? 'Ir' : 'µs'
+const round = (v) => Math.round(v)
 const rows = []
 for (const framework of frameworks) {
   const row = { framework, unit: valgrind ? 'instructions' : 'cpu µs' }
+  const figures = {}
   for (const arm of arms) {
-    const { perRequest, statuses } = await measure(framework, arm)
-    row[arm] = Math.round(perRequest.at(-1) * 10) / 10
+    const { batches, statuses } = await measure(framework, arm)
+    // The first batch still carries warm-up: the figure is the mean of the others.
+    const counted = batches.length > 1 ? batches.slice(1) : batches
+    const mean = (field) => counted.reduce((sum, b) => sum + b[field], 0) / counted.length
+    const figure = { all: mean('all') }
+    if (valgrind) {
+      figure.withoutCompilation = mean('withoutCompilation')
+      figure.withoutCompilationAndGc = mean('withoutCompilationAndGc')
+    }
+    figures[arm] = figure
+    row[arm] = valgrind ? round(figure.all) : Math.round(figure.all * 10) / 10
+    if (valgrind) {
+      row[`${arm} without compilation`] = round(figure.withoutCompilation)
+      row[`${arm} without compilation and GC`] = round(figure.withoutCompilationAndGc)
+    }
+    const shown = batches.map((b) =>
+      valgrind ? `${round(b.all)} (${round(b.withoutCompilation)})` : b.all.toFixed(1),
+    )
     process.stderr.write(
-      `${framework} ${arm}: ${perRequest.map((v) => v.toFixed(valgrind ? 0 : 1)).join(' → ')} ${unit}/request ${JSON.stringify(statuses)}\n`,
+      `${framework} ${arm}: ${shown.join(' → ')} ${unit}/request${valgrind ? ' (without compilation)' : ''} ${JSON.stringify(statuses)}\n`,
     )
   }
-  if (row.bare !== undefined) {
+  if (figures.bare !== undefined) {
+    const base = valgrind ? 'withoutCompilation' : 'all'
     for (const arm of arms) {
-      if (arm !== 'bare') row[`${arm}÷bare`] = Math.round((row[arm] / row.bare) * 1000) / 1000
+      if (arm !== 'bare') {
+        row[`${arm}÷bare`] = Math.round((figures[arm][base] / figures.bare[base]) * 1000) / 1000
+      }
     }
   }
   rows.push(row)
