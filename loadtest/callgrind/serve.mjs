@@ -6,7 +6,8 @@
 // arm: `bare`; `pass` (one no-op layer where spillway's sits: a middleware, a
 // Fastify route-level onRequest hook added in onRoute, a Nest global guard, a
 // wrapping node:http listener), separating the framework's cost of one more
-// layer from spillway's; `spillway` (a limit that never binds); `reject` (one
+// layer from spillway's; `pass-interceptor` (NestJS: a no-op global guard and
+// a no-op global interceptor, the two layers @spillway/nestjs installs); `spillway` (a limit that never binds); `reject` (one
 // slot, held by /hold, no queue: every /trivial request is answered 503);
 // `gate-reject` (the same, answered by `installEarlyGate` in front of the bare
 // app, before the framework sees the request).
@@ -24,7 +25,7 @@ const total = Number(count ?? 0)
 const { createAdmissionController } = await import('@spillway/core')
 const rejecting = arm === 'reject' || arm === 'gate-reject'
 const shared =
-  arm === 'bare' || arm === 'pass'
+  arm === 'bare' || arm === 'pass' || arm === 'pass-interceptor'
     ? null
     : createAdmissionController(
         rejecting ? { limit: 1, queue: { size: 0 } } : { limit: 1000, queue: { size: 128 } },
@@ -111,7 +112,7 @@ async function koaListener() {
 async function nestListener(platform) {
   await import('reflect-metadata')
   const common = await import('@nestjs/common')
-  const { NestFactory, APP_GUARD } = await import('@nestjs/core')
+  const { NestFactory, APP_GUARD, APP_INTERCEPTOR } = await import('@nestjs/core')
   class Routes {
     trivial() {
       return 'ok'
@@ -131,11 +132,24 @@ async function nestListener(platform) {
     }
   }
   common.Injectable()(PassGuard)
+  class PassInterceptor {
+    intercept(_context, next) {
+      return next.handle()
+    }
+  }
+  common.Injectable()(PassInterceptor)
   class AppModule {}
   const imports = controller
     ? [(await import('@spillway/nestjs')).SpillwayModule.forRoot({ controller })]
     : []
-  const providers = arm === 'pass' ? [{ provide: APP_GUARD, useClass: PassGuard }] : []
+  const providers =
+    arm === 'pass' || arm === 'pass-interceptor'
+      ? [{ provide: APP_GUARD, useClass: PassGuard }]
+      : []
+  // What @spillway/nestjs installs, doing nothing: a global guard and a global interceptor.
+  if (arm === 'pass-interceptor') {
+    providers.push({ provide: APP_INTERCEPTOR, useClass: PassInterceptor })
+  }
   common.Module({ imports, controllers: [Routes], providers })(AppModule)
   if (platform === 'fastify') {
     const { FastifyAdapter } = await import('@nestjs/platform-fastify')
@@ -172,10 +186,10 @@ const builders = {
 }
 if (
   builders[framework] === undefined ||
-  !['bare', 'pass', 'spillway', 'reject', 'gate-reject'].includes(arm)
+  !['bare', 'pass', 'pass-interceptor', 'spillway', 'reject', 'gate-reject'].includes(arm)
 ) {
   throw new Error(
-    `usage: serve.mjs <${Object.keys(builders).join('|')}> <bare|pass|spillway|reject|gate-reject>`,
+    `usage: serve.mjs <${Object.keys(builders).join('|')}> <bare|pass|pass-interceptor|spillway|reject|gate-reject>`,
   )
 }
 const listener = await builders[framework]()
