@@ -78,7 +78,7 @@ function start(framework, arm, out) {
   const node = [
     process.execPath,
     ...(valgrind ? ['--single-threaded'] : []),
-    ...(symbols ? ['--perf-basic-prof'] : []),
+    ...(symbols ? ['--perf-basic-prof', '--logfile=/dev/null'] : []),
     path.join(here, 'serve.mjs'),
     framework,
     arm,
