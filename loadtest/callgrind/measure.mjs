@@ -78,7 +78,8 @@ function start(framework, arm, out) {
   const node = [
     process.execPath,
     ...(valgrind ? ['--single-threaded'] : []),
-    ...(symbols ? ['--perf-basic-prof', '--logfile=/dev/null'] : []),
+    // V8's log (a side effect of the perf map) goes next to the dumps.
+    ...(symbols ? ['--perf-basic-prof', `--logfile=${path.join(dir, 'v8.log')}`] : []),
     path.join(here, 'serve.mjs'),
     framework,
     arm,
