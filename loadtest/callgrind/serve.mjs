@@ -1,22 +1,49 @@
 // A trivial-route server for instruction counting (run under callgrind by
-// measure.mjs): `node serve.mjs <framework> <arm> <requests>`, arm one of
-// `bare`, `hook` (Fastify only: a no-op route hook), `spillway` (a limit that never binds) or `reject` (one slot, held
-// by /hold, no queue: every /trivial request is answered 503). It serves on
-// 127.0.0.1, prints its port, and exits once `requests` answers to /trivial
-// have finished, so callgrind's total covers startup plus exactly that many.
-// Plain JavaScript on the built packages: no loader under valgrind.
+// measure.mjs): `node serve.mjs <framework> <arm> [requests]`.
+//
+// framework: node (node:http), express, koa, fastify, hono (@hono/node-server),
+// nest (NestJS on Express), nest-fastify (NestJS on Fastify).
+// arm: `bare`; `pass` (one no-op layer where spillway's sits: a middleware, a
+// Fastify route-level onRequest hook added in onRoute, a Nest global guard, a
+// wrapping node:http listener), separating the framework's cost of one more
+// layer from spillway's; `pass-interceptor` (NestJS: a no-op global guard and
+// a no-op global interceptor, the two layers @spillway/nestjs installs); `spillway` (a limit that never binds); `reject` (one
+// slot, held by /hold, no queue: every /trivial request is answered 503);
+// `gate-reject` (the same, answered by `installEarlyGate` in front of the bare
+// app, before the framework sees the request).
+//
+// It serves on 127.0.0.1 and prints its port. `requests` > 0: it exits once that
+// many answers to /trivial have finished (callgrind's total is then startup plus
+// exactly that many); 0 (the default): it runs until GET /__exit. GET /__cpu
+// answers this process's CPU time so far (µs). Plain JavaScript on the built
+// packages: no loader under valgrind.
 import http from 'node:http'
 
-const [framework, arm, count] = process.argv.slice(2)
-const total = Number(count)
+const [framework, givenArm, count] = process.argv.slice(2)
+const arm = givenArm === 'hook' ? 'pass' : givenArm
+const total = Number(count ?? 0)
 const { createAdmissionController } = await import('@spillway/core')
-const controller =
-  arm === 'bare' || arm === 'hook'
+const rejecting = arm === 'reject' || arm === 'gate-reject'
+const shared =
+  arm === 'bare' || arm === 'pass' || arm === 'pass-interceptor'
     ? null
     : createAdmissionController(
-        arm === 'reject' ? { limit: 1, queue: { size: 0 } } : { limit: 1000, queue: { size: 128 } },
+        rejecting ? { limit: 1, queue: { size: 0 } } : { limit: 1000, queue: { size: 128 } },
       )
+// The framework's own adapter; `gate-reject` leaves the app bare and gates the server.
+const controller = arm === 'gate-reject' ? null : shared
 const hold = new Promise(() => {})
+
+async function nodeListener() {
+  // /hold is never answered.
+  const ok = (req, res) => (req.url === '/hold' ? undefined : res.end('ok'))
+  if (controller) return (await import('@spillway/node')).shed(controller, ok)
+  if (arm === 'pass') {
+    const wrap = (handler) => (req, res) => handler(req, res)
+    return wrap(ok)
+  }
+  return ok
+}
 
 async function fastifyListener() {
   const { default: Fastify } = await import('fastify')
@@ -28,9 +55,8 @@ async function fastifyListener() {
     },
   })
   if (controller) await app.register((await import('@spillway/fastify')).spillway, { controller })
-  // `hook`: a no-op route-level onRequest hook added in onRoute, as the plugin adds its own:
-  // separates Fastify's cost of one more hook from spillway's.
-  if (arm === 'hook') {
+  // A no-op route-level onRequest hook added in onRoute, as the plugin adds its own.
+  if (arm === 'pass') {
     app.addHook('onRoute', (route) => {
       route.onRequest = [(_request, _reply, done) => done()]
     })
@@ -48,6 +74,11 @@ async function honoListener() {
   const { getRequestListener } = await import('@hono/node-server')
   const app = new Hono()
   if (controller) app.use('*', (await import('@spillway/hono')).shed(controller))
+  if (arm === 'pass') {
+    app.use('*', async (_c, next) => {
+      await next()
+    })
+  }
   app.get('/trivial', (c) => c.text('ok'))
   app.get('/hold', () => hold)
   return getRequestListener(app.fetch)
@@ -59,17 +90,29 @@ async function expressListener() {
   app.disable('x-powered-by')
   app.disable('etag')
   if (controller) app.use((await import('@spillway/express')).shed(controller))
+  if (arm === 'pass') app.use((_req, _res, next) => next())
   app.get('/trivial', (_req, res) => res.end('ok'))
   app.get('/hold', () => {})
   return app
 }
 
-async function nestListener() {
+async function koaListener() {
+  const { default: Koa } = await import('koa')
+  const app = new Koa()
+  if (controller) app.use((await import('@spillway/koa')).shed(controller))
+  if (arm === 'pass') app.use((_ctx, next) => next())
+  app.use((ctx) => {
+    if (ctx.path === '/hold') return hold
+    ctx.body = 'ok'
+    return undefined
+  })
+  return app.callback()
+}
+
+async function nestListener(platform) {
   await import('reflect-metadata')
   const common = await import('@nestjs/common')
-  const { NestFactory } = await import('@nestjs/core')
-  const { ExpressAdapter } = await import('@nestjs/platform-express')
-  const { default: express } = await import('express')
+  const { NestFactory, APP_GUARD, APP_INTERCEPTOR } = await import('@nestjs/core')
   class Routes {
     trivial() {
       return 'ok'
@@ -83,11 +126,47 @@ async function nestListener() {
     common.Get(`/${name}`)(Routes.prototype, name, d)
   }
   common.Controller()(Routes)
+  class PassGuard {
+    canActivate() {
+      return true
+    }
+  }
+  common.Injectable()(PassGuard)
+  class PassInterceptor {
+    intercept(_context, next) {
+      return next.handle()
+    }
+  }
+  common.Injectable()(PassInterceptor)
   class AppModule {}
   const imports = controller
     ? [(await import('@spillway/nestjs')).SpillwayModule.forRoot({ controller })]
     : []
-  common.Module({ imports, controllers: [Routes] })(AppModule)
+  const providers =
+    arm === 'pass' || arm === 'pass-interceptor'
+      ? [{ provide: APP_GUARD, useClass: PassGuard }]
+      : []
+  // What @spillway/nestjs installs, doing nothing: a global guard and a global interceptor.
+  if (arm === 'pass-interceptor') {
+    providers.push({ provide: APP_INTERCEPTOR, useClass: PassInterceptor })
+  }
+  common.Module({ imports, controllers: [Routes], providers })(AppModule)
+  if (platform === 'fastify') {
+    const { FastifyAdapter } = await import('@nestjs/platform-fastify')
+    let listener
+    const adapter = new FastifyAdapter({
+      serverFactory: (handler) => {
+        listener = handler
+        return http.createServer(handler)
+      },
+    })
+    const app = await NestFactory.create(AppModule, adapter, { logger: false })
+    await app.init()
+    await app.getHttpAdapter().getInstance().ready()
+    return listener
+  }
+  const { ExpressAdapter } = await import('@nestjs/platform-express')
+  const { default: express } = await import('express')
   const server = express()
   server.disable('x-powered-by')
   server.disable('etag')
@@ -97,35 +176,55 @@ async function nestListener() {
 }
 
 const builders = {
+  node: nodeListener,
   fastify: fastifyListener,
   hono: honoListener,
   express: expressListener,
-  nest: nestListener,
+  koa: koaListener,
+  nest: () => nestListener('express'),
+  'nest-fastify': () => nestListener('fastify'),
+}
+if (
+  builders[framework] === undefined ||
+  !['bare', 'pass', 'pass-interceptor', 'spillway', 'reject', 'gate-reject'].includes(arm)
+) {
+  throw new Error(
+    `usage: serve.mjs <${Object.keys(builders).join('|')}> <bare|pass|pass-interceptor|spillway|reject|gate-reject>`,
+  )
 }
 const listener = await builders[framework]()
-const server = http.createServer(listener)
-server.keepAliveTimeout = 60_000
-let answered = 0
-server.on('request', (req, res) => {
-  if (req.url !== '/trivial') return
-  res.once('finish', () => {
-    if (++answered === total) {
-      const cpu = process.cpuUsage()
-      process.stdout.write(
-        `${JSON.stringify({ done: answered, cpuMicros: cpu.user + cpu.system })}\n`,
-      )
-      process.exit(0)
-    }
-  })
+const cpuMicros = () => {
+  const c = process.cpuUsage()
+  return c.user + c.system
+}
+// The side routes never reach the framework: they are not the request measured.
+const server = http.createServer((req, res) => {
+  if (req.url === '/__cpu') {
+    res.end(JSON.stringify({ cpuMicros: cpuMicros(), userMicros: process.cpuUsage().user }))
+  } else if (req.url === '/__exit') res.end('bye', () => process.exit(0))
+  else listener(req, res)
 })
+// Under callgrind the server runs ~50× slower: keep idle keep-alive sockets open
+// rather than racing the client's reuse of them.
+server.keepAliveTimeout = 600_000
+if (arm === 'gate-reject') {
+  const { installEarlyGate } = await import('@spillway/node')
+  installEarlyGate(server, shared, { skip: (req) => req.url.startsWith('/__') })
+}
+let answered = 0
+if (total > 0) {
+  server.on('request', (req, res) => {
+    if (req.url !== '/trivial') return
+    res.once('finish', () => {
+      if (++answered === total) {
+        process.stdout.write(`${JSON.stringify({ done: answered, cpuMicros: cpuMicros() })}\n`)
+        process.exit(0)
+      }
+    })
+  })
+}
 server.listen(0, '127.0.0.1', () => {
   process.stdout.write(
-    `${JSON.stringify({
-      port: server.address().port,
-      cpuMicros: (() => {
-        const c = process.cpuUsage()
-        return c.user + c.system
-      })(),
-    })}\n`,
+    `${JSON.stringify({ port: server.address().port, cpuMicros: cpuMicros() })}\n`,
   )
 })

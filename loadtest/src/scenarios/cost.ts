@@ -4,12 +4,13 @@
  * that never binds; fixed, then gradient2), on node:http and on `--framework`:
  *
  * - **Instructions per request** under `valgrind --tool=callgrind` (when
- *   valgrind is installed): the server runs under callgrind, answers a fixed
- *   number of requests, and exits; the same with more requests; the difference
- *   of the two totals over the difference of the counts is the steady-state
- *   cost, startup and warm-up subtracted. Instruction counts do not depend on
- *   what else the machine is doing. V8 runs `--single-threaded` (no concurrent
- *   compiler or GC threads) so that runs repeat.
+ *   valgrind is installed): the server runs under callgrind, answers warm-up
+ *   requests, then its counters are dumped and zeroed (`callgrind_control -d`),
+ *   and the next batch is counted on its own: startup and most of V8's
+ *   compilation stay out of it (the difference of two whole runs, as before,
+ *   was mostly compilation). Instruction counts do not depend on what else
+ *   the machine is doing. V8 runs `--single-threaded` (no concurrent compiler
+ *   or GC threads) so that runs repeat.
  * - **Server CPU µs per request** without valgrind: every server started at
  *   once, warmed up, then rounds in alternating order, CPU time read from the
  *   server before and after each; the median round.
@@ -35,8 +36,9 @@ const CALLGRIND_ARMS: CostArm[] = ['bare', 'passthrough', 'spillway', 'early-gat
 /** Rejected requests (a pressure of 1 sheds everything): the framework's adapter vs the early gate. */
 const REJECT_ARMS: CostArm[] = ['spillway', 'early-gate']
 const CONNECTIONS = 8
-/** Requests in the short and the long callgrind run: their difference is what is counted. */
-const CALLGRIND_COUNTS = [1000, 3000] as const
+/** Under callgrind: warm-up requests, then the batch that is counted. */
+const CALLGRIND_WARMUP = 3000
+const CALLGRIND_BATCH = 2000
 const CPU_ROUNDS = 6
 const CPU_REQUESTS = 10_000
 const WARMUP_REQUESTS = 10_000
@@ -159,8 +161,8 @@ async function stop(server: Server): Promise<void> {
 /**
  * V8 compiling and parsing: one-time work that, with `--single-threaded`,
  * runs on the counted thread and goes on for thousands of requests (TurboFan
- * and Maglev re-compile as feedback changes). Counted apart: in a 6,000-request
- * run it was half of what spillway added over bare.
+ * and Maglev re-compile as feedback changes). Counted apart: between requests
+ * 3,000 and 6,000 it still came to 10,000–16,000 instructions per request.
  */
 const COMPILATION =
   /v8::internal::(compiler|maglev|turboshaft|baseline|interpreter::Bytecode|Parser|PreParser|Scanner|AstValueFactory)/i
@@ -196,20 +198,28 @@ async function instructionsPerRequest(
   framework: string,
   dir: string,
 ): Promise<PerRequest> {
-  const counts: { all: number; steady: number }[] = []
-  for (const count of CALLGRIND_COUNTS) {
-    const file = join(dir, `${framework}-${arm}-${count}.out`)
-    const server = await startServer(arm, framework, file)
-    await drive(server.port, count)
-    await stop(server)
-    counts.push(countInstructions(file))
-    process.stderr.write(
-      `callgrind ${framework} ${arm} ${count}: ${counts.at(-1)?.all} Ir (${counts.at(-1)?.steady} without compilation)\n`,
-    )
+  const file = join(dir, `${framework}-${arm}.out`)
+  const server = await startServer(arm, framework, file)
+  const dump = (): void => {
+    // Writes `${file}.<n>` and zeroes the counters.
+    const done = spawnSync('callgrind_control', ['-d', String(server.child.pid)], {
+      encoding: 'utf8',
+    })
+    if (done.status !== 0) throw new Error(`callgrind_control failed: ${done.stderr}`)
   }
-  const [short, long] = counts as [PerRequest, PerRequest]
-  const n = CALLGRIND_COUNTS[1] - CALLGRIND_COUNTS[0]
-  return { all: (long.all - short.all) / n, steady: (long.steady - short.steady) / n }
+  try {
+    await drive(server.port, CALLGRIND_WARMUP)
+    dump()
+    await drive(server.port, CALLGRIND_BATCH)
+    dump()
+  } finally {
+    await stop(server)
+  }
+  const counted = countInstructions(`${file}.2`)
+  process.stderr.write(
+    `callgrind ${framework} ${arm}: ${counted.all} Ir for ${CALLGRIND_BATCH} requests after ${CALLGRIND_WARMUP} (${counted.steady} without compilation)\n`,
+  )
+  return { all: counted.all / CALLGRIND_BATCH, steady: counted.steady / CALLGRIND_BATCH }
 }
 
 const median = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1] ?? Number.NaN

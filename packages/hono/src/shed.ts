@@ -3,9 +3,12 @@
  * runs wherever Hono runs. `await next()` returns as soon as the handler has
  * built its `Response`, before a streamed body is sent, so the permit is
  * bound to the body instead: released when it has been read to the end, is
- * cancelled, or the client's signal aborts.
+ * cancelled, or the client's signal aborts. On `@hono/node-server` the Node
+ * response itself tells when it has ended (`node-exchange.ts`): cheaper, and
+ * the server keeps its fast path for fixed bodies.
  */
 import type {
+  AbortSignalLike,
   AdmissionController,
   AdmissionRequest,
   AdmitOptions,
@@ -16,6 +19,7 @@ import type {
 import { rateLimitFields } from '@spillway/core/internal'
 import type { Context, MiddlewareHandler } from 'hono'
 import { createMiddleware } from 'hono/factory'
+import { NodeClientSignal, nodeExchangeOf, releaseOnClose } from './node-exchange.js'
 import { rejectionResponse, retryAfterValue } from './rejection.js'
 import {
   type HonoRouteOptions,
@@ -107,7 +111,7 @@ export function shed(
     }
   }
 
-  const classify = (c: Context, signal: AbortSignal): AdmissionRequest => {
+  const classify = (c: Context, signal: AbortSignalLike): AdmissionRequest => {
     // For events and logs: the route template where Hono matched one, else the path.
     const template = c.req.routePath
     const request: AdmissionRequest = {
@@ -193,7 +197,8 @@ export function shed(
       await next()
       return undefined
     }
-    const signal = c.req.raw.signal
+    const node = nodeExchangeOf(c.env)
+    const signal = node === undefined ? c.req.raw.signal : new NodeClientSignal(node)
     let decision = controller.admit(classify(c, signal), admitOptions)
     if (decision instanceof Promise) decision = await decision
     if (!decision.admitted) return reject(c, decision.rejection)
@@ -205,8 +210,10 @@ export function shed(
       permit.release('failure')
       throw error
     }
-    if (signal.aborted) permit.release('ignore')
-    else bindBody(c, permit, failed(c) ? 'failure' : 'success', signal)
+    const outcome = failed(c) ? 'failure' : 'success'
+    if (node !== undefined) releaseOnClose(node, permit, outcome)
+    else if (signal.aborted) permit.release('ignore')
+    else bindBody(c, permit, outcome, signal as AbortSignal)
     return undefined
   })
   return Object.assign(middleware, { controller }) as ShedMiddleware

@@ -8,12 +8,16 @@
  * socket yet only sees its socket destroyed (its `res` never emits `close`,
  * and its `req` may have closed long before, when a body parser read it).
  */
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { type IncomingMessage, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { AbortSignalLike } from '@spillway/core'
 
 /** An HTTP/2 compatibility response's stream; node:http responses have none. */
 function streamOf(res: ServerResponse): { aborted?: boolean } | undefined {
+  // Asking a node:http response for a property it lacks walks its whole
+  // prototype chain, which Express swaps on every request (a slow lookup,
+  // uncached): `instanceof` only compares prototypes.
+  if (res instanceof ServerResponse) return undefined
   return (res as ServerResponse & { stream?: { aborted?: boolean } }).stream
 }
 
