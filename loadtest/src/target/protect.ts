@@ -54,11 +54,21 @@ export async function createController(
   }
 }
 
-/** The adapter's `deadlineHeader` option when the protection reads one, spread into every adapter's options. */
-export function deadlineOptions(protection: Protection): { deadlineHeader?: string } {
-  return protection.kind === 'spillway' && protection.deadlineHeader !== undefined
-    ? { deadlineHeader: protection.deadlineHeader }
-    : {}
+/**
+ * The adapter's `deadlineHeader` option when the protection reads one, and
+ * `holdEarlyRetries: false` when it turns the hold off; spread into every adapter's options.
+ */
+export function deadlineOptions(protection: Protection): {
+  deadlineHeader?: string
+  holdEarlyRetries?: false
+} {
+  if (protection.kind !== 'spillway') return {}
+  return {
+    ...(protection.deadlineHeader === undefined
+      ? {}
+      : { deadlineHeader: protection.deadlineHeader }),
+    ...(protection.holdEarlyRetries === false ? { holdEarlyRetries: false } : {}),
+  }
 }
 
 /** The tenant of a request (`?tenant=`), the key of `perKey`; none without one. */
