@@ -43,6 +43,12 @@ export type Protection =
        * `'header'` reads {@link TENANT_HEADER}. Without it (and without `perKey`) no key.
        */
       key?: 'header' | undefined
+      /**
+       * `'header'`: each request's `deadline` is its `x-deadline` header (epoch ms,
+       * the client's whole patience): a request past it is refused, queued or not.
+       * Express and Koa targets only.
+       */
+      deadline?: 'header' | undefined
     }
 
 /** The header the `tenants` scenario's generator sets and a `key: 'header'` target reads. */
@@ -115,7 +121,7 @@ export function describeProtection(protection: Protection): string {
         protection.perKey === undefined
           ? ''
           : `, ${protection.perKey.limit} per tenant${protection.perKey.redis === undefined ? '' : ' on Redis'}`
-      const key = protection.key === 'header' ? `, key ${TENANT_HEADER}` : ''
+      const key = `${protection.key === 'header' ? `, key ${TENANT_HEADER}` : ''}${protection.deadline === 'header' ? ', deadline x-deadline' : ''}`
       const extras = `${protection.pressure === true ? ', pressure' : ''}${protection.early === true ? ', early gate' : ''}`
       return `spillway (${limit}, ${queue}${perKey}${key}${extras})`
     }
@@ -126,6 +132,14 @@ export function describeProtection(protection: Protection): string {
 export interface TargetStats {
   /** Resident set size of the server process, bytes. */
   rssBytes: number
+  /** V8 heap in use, bytes. */
+  heapUsedBytes?: number
+  /** `process.getActiveResourcesInfo()` counted by type (sockets, timers, ... keeping the loop alive). */
+  activeResources?: Record<string, number>
+  /** Handler runs started for a client already gone (see `Work.startedGone`). */
+  startedGone?: number
+  /** Handler runs started past the request's `x-deadline`. */
+  startedPastDeadline?: number
   /** CPU time the server process has used so far (user + system), µs. */
   cpuMicros: number
   /** Event-loop delay p99 since the previous `/__stats` call, ms (how late timers and I/O ran). */
