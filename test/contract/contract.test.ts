@@ -3,6 +3,7 @@
  * "Slot taken" states are built with latches the handlers await and with the
  * controller's own events, never with sleeps; every case ends drained.
  */
+import http from 'node:http'
 import { PassThrough } from 'node:stream'
 import {
   type AdmissionController,
@@ -417,4 +418,44 @@ describe.each(contractTargets)('$name', (target: Target) => {
     await Promise.all([held1, held2])
     await expectDrained(controller)
   })
+
+  ;(target.holdsEarlyRetries === false ? it.skip : it)(
+    'holds the answer to a keep-alive retry that pressure refuses again until its Retry-After',
+    async () => {
+      const port = await serve(
+        [
+          {
+            path: '/work',
+            options: { holdEarlyRetries: { maxMs: 300 } },
+            handler: { reply: 'ok' },
+          },
+        ],
+        { limit: 1, pressure: { level: 1 } },
+      )
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+      const timed = (): Promise<{ status: number; ms: number; reused: boolean }> =>
+        new Promise((resolve, reject) => {
+          const started = performance.now()
+          const req = http.get({ host: '127.0.0.1', port, path: '/work', agent }, (res) => {
+            res.resume()
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                ms: performance.now() - started,
+                reused: req.reusedSocket,
+              }),
+            )
+          })
+          req.on('error', reject)
+        })
+      const first = await timed()
+      const retry = await timed()
+      agent.destroy()
+      expect(first).toMatchObject({ status: 503, reused: false })
+      expect(first.ms).toBeLessThan(250)
+      expect(retry).toMatchObject({ status: 503, reused: true })
+      expect(retry.ms).toBeGreaterThanOrEqual(280)
+      await expectDrained(controller)
+    },
+  )
 })

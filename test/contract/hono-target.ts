@@ -50,6 +50,7 @@ async function listen(app: Hono): Promise<Running> {
 
 export const honoTarget: Target = {
   name: 'Hono (node-server)',
+  holdsEarlyRetries: false,
   hasNextError: false,
   header: (input, name) => (input as Context).req.header(name),
   customRejection: () => (c: Context, r: { status: number }) => c.text('busy', r.status as 503),

@@ -53,6 +53,11 @@ export interface Target {
   client?: Client
   /** The framework passes errors with `next(err)`. */
   hasNextError: boolean
+  /**
+   * Answers to a keep-alive client that retries before its `Retry-After`
+   * are held (`holdEarlyRetries`): not over HTTP/2, nor in Hono (no connection in the Fetch API).
+   */
+  holdsEarlyRetries?: false
   /** Reads a request header from what user hooks receive. */
   header(input: unknown, name: string): string | undefined
   /** An `onRejected` that answers `busy` as plain text with the rejection's status. */
@@ -169,6 +174,7 @@ function http2Server(
 const http2Target: Target = {
   ...nodeTarget,
   name: 'node:http2 (compatibility API)',
+  holdsEarlyRetries: false,
   client: http2Client,
   start: (controller, routes) => {
     const listeners = new Map<string, NodeListener>()

@@ -20,6 +20,7 @@ import { abortSignalFor, type ClientSignal, clientGone } from './client-signal.j
 import { sendContinue } from './expect-continue.js'
 import { afterNextPoll, turnIsLate } from './late-turn.js'
 import { setRateLimitHeaders } from './rate-limit-headers.js'
+import { holdIfEarly } from './retry-hold.js'
 import { headerDeadline, type ResolvedRouteOptions } from './route-options.js'
 import { warnOnce } from './warnings.js'
 
@@ -88,7 +89,7 @@ export function createGate<In, OnRejected>(
     owner: controller,
   }
   const { priority, key, deadline, deadlineHeader, skip, onShed, warnings } = route
-  const { rateLimitHeaders, rateLimitQuota } = route
+  const { rateLimitHeaders, rateLimitQuota, holdEarlyRetries } = route
 
   // Observe-only: whatever it does, the rejection is answered as it would have been.
   const observe = (input: In, rejection: Rejection): void => {
@@ -174,6 +175,11 @@ export function createGate<In, OnRejected>(
     return rejection
   }
 
+  const answer = (passage: Passage, req: IncomingMessage): Passage | Promise<Passage> =>
+    holdEarlyRetries === undefined || typeof passage === 'string'
+      ? passage
+      : holdIfEarly(controller, holdEarlyRetries, req, passage)
+
   return {
     controller,
     enter(input, req, res) {
@@ -201,9 +207,9 @@ export function createGate<In, OnRejected>(
       const signal = abortSignalFor(req, res)
       const decision = controller.admit(classify(input, req, signal), admitOptions)
       if (decision instanceof Promise) {
-        return decision.then((settled) => settle(settled, signal, input, req, res))
+        return decision.then((settled) => answer(settle(settled, signal, input, req, res), req))
       }
-      return settle(decision, signal, input, req, res)
+      return answer(settle(decision, signal, input, req, res), req)
     },
   }
 }

@@ -24,6 +24,7 @@ import {
 } from '@spillway/core/internal'
 import type { IsFailure } from './bind-permit.js'
 import type { RateLimitHeaders } from './rate-limit-headers.js'
+import type { RetryHoldOptions } from './retry-hold.js'
 import { noteOwnController } from './warnings.js'
 
 const RATE_LIMIT_DRAFTS = ['draft-7', 'draft-8'] as const
@@ -106,6 +107,28 @@ export interface RouteOptions<In> {
    */
   rateLimitQuota?: number | ((input: In) => number | undefined) | undefined
   /**
+   * A client that comes back on the same keep-alive connection before the
+   * `Retry-After` it was given, and is rejected again, gets its answer when
+   * that time comes (at most `maxMs` later) instead of at once. By default
+   * only pressure rejections (`overloaded`, `sampled`: the server is short of
+   * CPU) are held; `reasons: 'all'` holds every one but `closed`. A client that
+   * retries in a tight loop then costs one rejection per `Retry-After`, not
+   * thousands a second of CPU the server needs for the work it admits; an
+   * admitted request is never held. Not applied to connections carrying
+   * `Forwarded`, `X-Forwarded-For` or `Via` (a proxy pools many callers on
+   * one connection), nor to HTTP/2. Turn it off behind a proxy that pools
+   * connections and sends none of those headers.
+   * @default true (`{ reasons: 'pressure', maxMs: 1000, maxHeld: 1000 }`)
+   */
+  holdEarlyRetries?:
+    | boolean
+    | {
+        reasons?: 'pressure' | 'all' | undefined
+        maxMs?: number | undefined
+        maxHeld?: number | undefined
+      }
+    | undefined
+  /**
    * Rate-limited process warnings (`process.emitWarning`, type
    * `SpillwayWarning`) for mistakes that are otherwise invisible: one
    * controller guarding a request twice, `shed(options)` made per request.
@@ -130,6 +153,8 @@ export interface ResolvedRouteOptions<In, OnRejected> {
   readonly rateLimitHeaders: RateLimitHeaders
   readonly rateLimitQuota: number | ((input: In) => number | undefined) | undefined
   readonly onRejected: OnRejected | undefined
+  /** `undefined` when turned off. */
+  readonly holdEarlyRetries: RetryHoldOptions | undefined
 }
 
 const ROUTE_DEFAULTS = Object.freeze({
@@ -145,8 +170,35 @@ const ROUTE_DEFAULTS = Object.freeze({
   warnings: true,
   rateLimitHeaders: false,
   rateLimitQuota: undefined,
+  holdEarlyRetries: true,
   onRejected: undefined,
 })
+
+const HOLD_DEFAULTS: RetryHoldOptions = Object.freeze({
+  reasons: 'pressure',
+  maxMs: 1000,
+  maxHeld: 1000,
+})
+
+function resolveHold(value: unknown): RetryHoldOptions | undefined {
+  if (value === true) return HOLD_DEFAULTS
+  if (value === false) return undefined
+  if (!isPlainObject(value)) {
+    failOption('type', 'holdEarlyRetries', 'true, false or `{ reasons, maxMs, maxHeld }`', value)
+  }
+  const hold = resolveObject<Record<string, unknown>>(value, 'holdEarlyRetries', {
+    ...HOLD_DEFAULTS,
+  })
+  return {
+    reasons: checkOneOf(hold.reasons, 'holdEarlyRetries.reasons', ['pressure', 'all'] as const),
+    maxMs: checkNumber(hold.maxMs, 'holdEarlyRetries.maxMs', {
+      integer: true,
+      min: 1,
+      max: 60_000,
+    }),
+    maxHeld: checkNumber(hold.maxHeld, 'holdEarlyRetries.maxHeld', { integer: true, min: 0 }),
+  }
+}
 
 /** Names of the route options, `onRejected` included. */
 export const ROUTE_OPTION_KEYS: readonly string[] = Object.freeze(Object.keys(ROUTE_DEFAULTS))
@@ -210,6 +262,7 @@ export function resolveRouteOptions<In, OnRejected>(
           ? undefined
           : checkNumber(top.rateLimitQuota, 'rateLimitQuota', { integer: true, min: 0 }),
     onRejected: optionalFunction(top.onRejected, 'onRejected') as OnRejected | undefined,
+    holdEarlyRetries: resolveHold(top.holdEarlyRetries),
   }
 }
 

@@ -26,7 +26,7 @@ describe('resolveRouteOptions', () => {
     expect(error.code).toBe('ERR_SPILLWAY_INVALID_OPTION')
     expect(error.option).toBe('priorty')
     expect(error.message).toBe(
-      'Unknown option `priorty`. Did you mean `priority`? Allowed: `priority`, `key`, `deadline`, `deadlineHeader`, `deadlineHeaderMaxMs`, `skip`, `isFailure`, `dryRun`, `onShed`, `warnings`, `rateLimitHeaders`, `rateLimitQuota`, `onRejected`.',
+      'Unknown option `priorty`. Did you mean `priority`? Allowed: `priority`, `key`, `deadline`, `deadlineHeader`, `deadlineHeaderMaxMs`, `skip`, `isFailure`, `dryRun`, `onShed`, `warnings`, `rateLimitHeaders`, `rateLimitQuota`, `holdEarlyRetries`, `onRejected`.',
     )
   })
 
