@@ -3,7 +3,14 @@
  * Every run targets 127.0.0.1, is bounded in time and request count, and
  * kills the servers it started on every exit path.
  */
-import { parseArgs } from 'node:util'
+import {
+  CALIBRATE_URL_FLAGS,
+  type Command,
+  parseCommandLine,
+  SCENARIO_FLAGS,
+  type ScenarioName,
+  UsageError,
+} from './command-line.js'
 import { installExitHandlers, useMetrics, useSpillwayFrom } from './harness/processes.js'
 import { metricsTables } from './report/metrics-table.js'
 import type { Report } from './report/model.js'
@@ -12,18 +19,19 @@ import { burst } from './scenarios/burst.js'
 import { calibrate } from './scenarios/calibrate.js'
 import { calibrateUrl, resolveUrlTarget } from './scenarios/calibrate-url.js'
 import { capacityStep } from './scenarios/capacity-step.js'
-import { closedLoop } from './scenarios/closed-loop-report.js'
-import { DEFAULT_OPTIONS, type ScenarioOptions } from './scenarios/common.js'
+import type { ScenarioOptions } from './scenarios/common.js'
 import { cost } from './scenarios/cost.js'
 import { demo } from './scenarios/demo.js'
-import { FLEET_DEFAULTS, fleet } from './scenarios/fleet.js'
+import { fleet } from './scenarios/fleet.js'
 import { overhead } from './scenarios/overhead.js'
 import { overload } from './scenarios/overload.js'
 import { priorities } from './scenarios/priorities.js'
-import { TENANTS_DEFAULTS, tenants } from './scenarios/tenants.js'
-import { FRAMEWORKS, type Framework } from './target/config.js'
+import { retryAmplification } from './scenarios/retry-amplification.js'
+import { soak, stall } from './scenarios/soak.js'
+import { tenants } from './scenarios/tenants.js'
 
-const SCENARIOS: Record<string, (options: ScenarioOptions) => Promise<Report>> = {
+/** The scenarios; the flags each honours and its defaults are in `command-line.ts`. */
+const SCENARIOS: Record<ScenarioName, (options: ScenarioOptions) => Promise<Report>> = {
   demo,
   overhead,
   overload,
@@ -31,16 +39,12 @@ const SCENARIOS: Record<string, (options: ScenarioOptions) => Promise<Report>> =
   'capacity-step': capacityStep,
   priorities,
   calibrate,
-  'closed-loop': closedLoop,
+  'retry-amplification': retryAmplification,
   cost,
   fleet,
   tenants,
-}
-
-/** Defaults that differ from {@link DEFAULT_OPTIONS} for one scenario. */
-const SCENARIO_DEFAULTS: Record<string, Partial<ScenarioOptions>> = {
-  fleet: FLEET_DEFAULTS,
-  tenants: TENANTS_DEFAULTS,
+  soak,
+  stall,
 }
 
 const USAGE = `Usage: pnpm loadtest <scenario> [options]
@@ -53,29 +57,37 @@ Scenarios:
   capacity-step   the downstream slows to half capacity mid-run: adaptive limits
   priorities      20/50/30 critical/normal/sheddable mix at 3×
   calibrate       step the load up, find the knee, suggest a configuration
-  closed-loop     naive retrying clients vs @spillway/client (retry amplification)
+  retry-amplification   users retrying 503s at once vs @spillway/client callers, at 3×:
+                  requests at the server per logical request, goodput, what users saw
   cost            instructions (callgrind) and server CPU per request: bare, pass-through,
                   spillway; node:http and --framework (built packages: run the build first)
   fleet           3 instances behind nginx, per-tenant caps on Redis, one instance killed
   tenants         1 heavy + N light tenants (x-tenant header) at 3×: no key vs fair queuing by key
+  soak            10 min at 3×: priorities, tenants, aborting and slow clients; RSS plateau, drain,
+                  active resources, handler runs for clients already gone (--stall-ms: stop it half-way)
+  stall           20 s at 3×, the target SIGSTOPped for --stall-ms (1500) half-way: gone clients'
+                  handlers must not run, critical success must recover within a second
 
-Options:
+Options (a scenario refuses, with exit code 2, a flag it would ignore; see the list below):
   --duration <s>          seconds of load per run (scenario default)
   --rate <req/s>          offered rate instead of the scenario's multiple of capacity
-  --levels <2,4>          overload multiples of capacity
+  --levels <2,4>          multiples of capacity (overload; retry-amplification: 3)
   --framework <express|koa|fastify|hono|nest>   the target's framework (nest: NestJS on Express)
   --slots <8> --service-ms <20>   the downstream: slots × ms per operation (fleet: 8 × 100 per instance; tenants: 8 × 100)
   --cpu-ms <0>            busy-loop CPU work per request
   --new-connections       overload: open loop with a new connection per request (no keep-alive)
                           (--cpu-ms 2 --slots 0: CPU-bound, capacity 1000 / cpu-ms)
   --pressure              overload: also spillway + createPressureMonitor(), through the
-                          adapter and through installEarlyGate
+                          adapter and through installEarlyGate; retry-amplification: also
+                          naive users against the unprotected target, and both clients
+                          against spillway + createPressureMonitor() (CPU-bound: --slots 0 --cpu-ms 2)
   --timeout-ms <2000>     client timeout
   --slo-ms <500>          goodput counts 2xx answered within this
   --limit <10> --queue-size <16> --queue-timeout-ms <250>   the fixed spillway configuration
                    (adaptive limits get the controller's default queue unless a --queue-* is given)
   --adaptive <gradient2,aimd,vegas|none>
   --light-tenants <4>     tenants: light tenants beside the heavy one (express or koa targets)
+  --stall-ms <1500>       soak, stall: stop the target (SIGSTOP) this long half-way, then SIGCONT
   --json <file> --html <file>     where to write the report (default loadtest/results/)
   --from <src|dist>       load spillway from packages/*/src (default, no build needed)
                           or from the built packages/*/dist (run \`pnpm run build\` first)
@@ -88,134 +100,57 @@ calibrate against your own server (instead of the synthetic app):
   --method <GET> --header 'Name: value' (repeatable) --body <text>
   --start-rate <50>       first step's rate; steps grow ×1.25 up to --rate (default 1000)
   --allow-remote          allow a non-loopback URL (only a server of yours, on a network you may load)
+
+Flags each scenario takes (and --help):
+${Object.entries(SCENARIO_FLAGS)
+  .map(([name, flags]) => `  ${name.padEnd(20)}${flags.map((f) => `--${f}`).join(' ')}`)
+  .join('\n')}
+  ${'calibrate --url'.padEnd(20)}${CALIBRATE_URL_FLAGS.map((f) => `--${f}`).join(' ')}
 `
 
-function numberOption(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined
-  const n = Number(value)
-  if (!Number.isFinite(n) || n < 0)
-    throw new RangeError(`--${name} must be a number ≥ 0, got ${value}`)
-  return n
-}
-
-async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      duration: { type: 'string' },
-      rate: { type: 'string' },
-      levels: { type: 'string' },
-      framework: { type: 'string' },
-      slots: { type: 'string' },
-      'service-ms': { type: 'string' },
-      'cpu-ms': { type: 'string' },
-      'timeout-ms': { type: 'string' },
-      'slo-ms': { type: 'string' },
-      limit: { type: 'string' },
-      'queue-size': { type: 'string' },
-      'queue-timeout-ms': { type: 'string' },
-      adaptive: { type: 'string' },
-      json: { type: 'string' },
-      html: { type: 'string' },
-      svg: { type: 'string' },
-      from: { type: 'string' },
-      'new-connections': { type: 'boolean' },
-      pressure: { type: 'boolean' },
-      url: { type: 'string' },
-      method: { type: 'string' },
-      header: { type: 'string', multiple: true },
-      body: { type: 'string' },
-      'start-rate': { type: 'string' },
-      'allow-remote': { type: 'boolean' },
-      metrics: { type: 'boolean' },
-      'light-tenants': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
-  const name = positionals[0]
-  const scenario = name === undefined ? undefined : SCENARIOS[name]
-  if (values.help === true || scenario === undefined) {
-    process.stdout.write(USAGE)
-    if (values.help !== true) process.exitCode = 2
-    return
-  }
-  for (const flag of ['new-connections', 'pressure'] as const) {
-    if (values[flag] === true && name !== 'overload')
-      throw new RangeError(`--${flag} applies to the overload scenario only`)
-  }
-  const framework = (values.framework ?? DEFAULT_OPTIONS.framework) as Framework
-  if (!FRAMEWORKS.includes(framework))
-    throw new RangeError(`--framework must be one of ${FRAMEWORKS.join(', ')}, got ${framework}`)
-  const adaptive =
-    values.adaptive === undefined
-      ? DEFAULT_OPTIONS.adaptive
-      : values.adaptive === 'none'
-        ? []
-        : (values.adaptive.split(',') as ScenarioOptions['adaptive'])
-  // A scenario may change a default (the fleet runs five processes on the same cores).
-  const defaults: ScenarioOptions = { ...DEFAULT_OPTIONS, ...SCENARIO_DEFAULTS[name as string] }
-  const options: ScenarioOptions = {
-    durationSeconds: numberOption(values.duration, 'duration'),
-    rate: numberOption(values.rate, 'rate'),
-    framework,
-    slots: numberOption(values.slots, 'slots') ?? defaults.slots,
-    serviceMs: numberOption(values['service-ms'], 'service-ms') ?? defaults.serviceMs,
-    cpuMs: numberOption(values['cpu-ms'], 'cpu-ms') ?? defaults.cpuMs,
-    timeoutMs: numberOption(values['timeout-ms'], 'timeout-ms') ?? defaults.timeoutMs,
-    sloMs: numberOption(values['slo-ms'], 'slo-ms') ?? defaults.sloMs,
-    limit: numberOption(values.limit, 'limit') ?? defaults.limit,
-    queueSize: numberOption(values['queue-size'], 'queue-size') ?? defaults.queueSize,
-    queueTimeoutMs:
-      numberOption(values['queue-timeout-ms'], 'queue-timeout-ms') ?? defaults.queueTimeoutMs,
-    newConnection: values['new-connections'] === true,
-    pressure: values.pressure === true,
-    queueGiven: values['queue-size'] !== undefined || values['queue-timeout-ms'] !== undefined,
-    adaptive,
-    levels:
-      values.levels === undefined
-        ? defaults.levels
-        : values.levels.split(',').map((l) => numberOption(l, 'levels') as number),
-    lightTenants: numberOption(values['light-tenants'], 'light-tenants'),
-  }
-  const from = values.from ?? 'src'
-  if (from !== 'src' && from !== 'dist') throw new RangeError('--from must be src or dist')
-  useSpillwayFrom(from)
-  useMetrics(values.metrics === true)
+async function run(command: Extract<Command, { kind: 'run' }>): Promise<void> {
+  useSpillwayFrom(command.from)
+  useMetrics(command.metrics)
   installExitHandlers()
-  if (values.url !== undefined && name !== 'calibrate') {
-    throw new RangeError('--url goes with the calibrate scenario only')
-  }
-  if (values['light-tenants'] !== undefined && name !== 'tenants') {
-    throw new RangeError('--light-tenants goes with the tenants scenario only')
-  }
-  if (name === 'tenants' && (values.levels !== undefined || values.adaptive !== undefined)) {
-    // One fixed spillway configuration at 3×, with and without a key: nothing to step or compare.
-    throw new RangeError(
-      'the tenants scenario takes no --levels or --adaptive (use --rate, --limit)',
-    )
-  }
+  const { options, url } = command
   const report =
-    values.url === undefined
-      ? await scenario(options)
+    url === undefined
+      ? await SCENARIOS[command.scenario](options)
       : await calibrateUrl(
           options,
           resolveUrlTarget({
-            url: values.url,
-            method: values.method,
-            headers: values.header,
-            body: values.body,
-            allowRemote: values['allow-remote'],
+            url: url.url,
+            method: url.method,
+            headers: url.headers,
+            body: url.body,
+            allowRemote: url.allowRemote,
           }),
-          numberOption(values['start-rate'], 'start-rate') ?? 50,
+          url.startRate,
         )
   report.tables.push(...metricsTables(report))
   process.stdout.write(`${renderTerminal(report)}\n`)
-  const paths = writeReport(report, { json: values.json, html: values.html, svg: values.svg })
+  const paths = writeReport(report, command.files)
   process.stdout.write(`\nJSON:   ${paths.json}\nReport: ${paths.html}\n`)
   if (paths.svg !== undefined) process.stdout.write(`Charts: ${paths.svg}\n`)
 }
 
+async function main(): Promise<void> {
+  const command = parseCommandLine(process.argv.slice(2))
+  if (command.kind === 'help') {
+    if (command.message !== undefined) process.stderr.write(`${command.message}\n\n`)
+    process.stdout.write(USAGE)
+    process.exitCode = command.exitCode
+    return
+  }
+  await run(command)
+}
+
 main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    // A mistake on the command line: nothing was started.
+    process.stderr.write(`${error.message}\n(pnpm loadtest --help lists the scenarios and flags)\n`)
+    process.exit(2)
+  }
   process.stderr.write(
     `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   )

@@ -24,6 +24,8 @@ import { type Phase, runOpenLoop } from './open-loop.js'
 import { startTarget } from './processes.js'
 import { Progress } from './progress.js'
 import type { RequestLog, RouteShare } from './records.js'
+import { type LogicalLog, type RetryingUsersLoad, runRetryingUsers } from './retrying-users.js'
+import { type RetryingUsersSummary, summarizeRetryingUsers } from './retrying-users-summary.js'
 import { fetchStats, type Sample, setServiceMs, startSampler } from './sampler.js'
 import { compareMetrics, fetchMetrics, type ScrapedMetrics } from './scrape.js'
 
@@ -44,6 +46,8 @@ export type LoadSpec =
       mix: RouteShare[]
       timeoutMs: number
     }
+  /** Users with a think time, retrying refusals naively or through `@spillway/client` (`retry-amplification`). */
+  | ({ model: 'users' } & RetryingUsersLoad)
 
 /** What to run. */
 export interface RunSpec {
@@ -80,6 +84,8 @@ export interface ServerSnapshot {
   activeResources: Record<string, number>
   startedGone: number
   startedPastDeadline: number
+  /** Of `startedGone`, the longest a start came after its client's announced departure, ms. */
+  startedGoneMaxLateMs: number
 }
 
 /** A stall as it happened: when the target was stopped and let go, ms since the load started. */
@@ -109,6 +115,8 @@ export interface RunResult {
   error?: string
   /** The server's own `/metrics` over the run beside the load generator's figures (`--metrics`). */
   metrics?: ScrapedMetrics
+  /** Logical requests, their outcomes and the retry amplification (`users` load only). */
+  users?: RetryingUsersSummary
   /** Before the load and after the drain (when `resourceWaitMs` is set). */
   server?: { before: ServerSnapshot; after: ServerSnapshot; resourcesBack: boolean }
   /** The stalls as they happened. */
@@ -122,6 +130,7 @@ function snapshotOf(stats: TargetStats): ServerSnapshot {
     activeResources: stats.activeResources ?? {},
     startedGone: stats.startedGone ?? 0,
     startedPastDeadline: stats.startedPastDeadline ?? 0,
+    startedGoneMaxLateMs: stats.startedGoneMaxLateMs ?? 0,
   }
 }
 
@@ -157,6 +166,8 @@ export function loadDurationMs(load: LoadSpec): number {
 /** "open loop 1200/s" or "closed loop 200 conn", for labels. */
 export function describeLoad(load: LoadSpec): string {
   if (load.model === 'closed') return `closed loop, ${load.connections} connections`
+  if (load.model === 'users')
+    return `${load.users} users, think ${load.thinkMs} ms, ${load.client === 'naive' ? 'naive retries' : '@spillway/client'}`
   const rates = [...new Set(load.phases.map((p) => Math.round(p.rate)))]
   return `open loop, ${rates.join(' → ')} req/s`
 }
@@ -291,6 +302,7 @@ export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: R
       )
     }
     let log: RequestLog
+    let logical: LogicalLog | undefined
     try {
       if (spec.load.model === 'open') {
         log = await runOpenLoop({
@@ -301,6 +313,15 @@ export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: R
           newConnection: spec.load.newConnection === true,
           onProgress: (p) => progress.update(p.elapsedMs, p.totalMs, p, sampler.latest),
         })
+      } else if (spec.load.model === 'users') {
+        const run = await runRetryingUsers({
+          ...spec.load,
+          port: target.port,
+          onProgress: (p) =>
+            progress.update(p.elapsedMs, p.totalMs, { sent: p.attempts, ok: p.ok }, sampler.latest),
+        })
+        log = run.log
+        logical = run.logical
       } else {
         log = await runClosedLoop({
           port: target.port,
@@ -342,12 +363,18 @@ export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: R
       }
     }
     if (spec.stalls !== undefined) result.stalls = stalls
+    if (logical !== undefined && spec.load.model === 'users') {
+      result.users = summarizeRetryingUsers(spec.load, logical, log, {
+        before: baseline.controller,
+        after: stats.controller,
+      })
+    }
     if (metricsBefore !== null) {
       result.metrics = compareMetrics(
         metricsBefore,
         await fetchMetrics(target.port),
         log,
-        spec.load.mix,
+        spec.load.model === 'users' ? [{ path: spec.load.path, weight: 1 }] : spec.load.mix,
       )
     }
     progress.done(result.summary)

@@ -314,6 +314,8 @@ export interface SoakVerdict {
   /** Handler runs started for clients already gone, and past their deadline, over the run. */
   startedGone: number
   startedPastDeadline: number
+  /** Of those, the longest a start came after its client's announced departure, ms. */
+  startedGoneMaxLateMs: number
   /** Handler runs in all. */
   handlerRuns: number
   byPriority: ClassFigures[]
@@ -339,6 +341,7 @@ export function soakVerdict(
     startedGone: (server?.after.startedGone ?? 0) - (server?.before.startedGone ?? 0),
     startedPastDeadline:
       (server?.after.startedPastDeadline ?? 0) - (server?.before.startedPastDeadline ?? 0),
+    startedGoneMaxLateMs: server?.after.startedGoneMaxLateMs ?? 0,
     handlerRuns: result.summary.handlerRuns ?? 0,
     byPriority,
     byManner,
@@ -400,7 +403,7 @@ async function soakScenario(
       [
         'RSS growth over the second half',
         `${p.secondHalfGrowthBytes === null ? '-' : `${((p.secondHalfGrowthBytes ?? 0) / 2 ** 20).toFixed(1)} MB`} (tolerance ${mb(p.toleranceBytes)})`,
-        p.flat ? 'plateau' : 'GROWING',
+        kind === 'stall' ? 'not judged (short run)' : p.flat ? 'plateau' : 'GROWING',
       ],
       [
         'in flight and queued after the load',
@@ -414,7 +417,7 @@ async function soakScenario(
       ],
       [
         'handler runs for clients already gone / past their deadline',
-        `${count(v.startedGone)} / ${count(v.startedPastDeadline)} of ${count(v.handlerRuns)} runs`,
+        `${count(v.startedGone)} / ${count(v.startedPastDeadline)} of ${count(v.handlerRuns)} runs${v.startedGone > 0 ? ` (the latest ${ms(v.startedGoneMaxLateMs)} after its client left)` : ''}`,
         v.startedGone === 0 && v.startedPastDeadline === 0 ? 'none' : 'SOME',
       ],
     ],
@@ -435,7 +438,7 @@ async function soakScenario(
     )
   }
   report.findings.unshift(
-    `RSS ${mb(p.startBytes)} → ${mb(p.middleBytes)} → ${mb(p.endBytes)} (${p.flat ? 'plateau' : 'GROWING'} over the second half); ${v.drained ? 'drained' : 'NOT drained'}; active resources ${v.resourcesBack ? 'back to their count before the load' : 'GREW'}; ${count(v.startedGone)} handler runs for clients already gone, ${count(v.startedPastDeadline)} past their deadline.`,
+    `RSS ${mb(p.startBytes)} → ${mb(p.middleBytes)} → ${mb(p.endBytes)}${kind === 'soak' ? ` (${p.flat ? 'plateau' : 'GROWING'} over the second half)` : ''}; ${v.drained ? 'drained' : 'NOT drained'}; active resources ${v.resourcesBack ? 'back to their count before the load' : 'GREW'}; ${count(v.startedGone)} handler runs for clients already gone, ${count(v.startedPastDeadline)} past their deadline.`,
   )
   return report
 }

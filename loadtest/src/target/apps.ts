@@ -52,6 +52,7 @@ export function statsOf(context: AppContext): TargetStats {
     wasted: context.work.wasted,
     startedGone: context.work.startedGone,
     startedPastDeadline: context.work.startedPastDeadline,
+    startedGoneMaxLateMs: context.work.startedGoneMaxLateMs,
     downstreamQueued: context.downstream.queued,
     serviceMs: context.downstream.serviceMs,
     pLimitPending: context.pLimitPending(),
@@ -113,11 +114,12 @@ export async function createExpressApp(context: AppContext): Promise<RequestList
   }
   if (context.controller !== null && !context.early) {
     const { shed } = await import('@spillway/express')
-    const { classify, keyReader } = await import('./protect.js')
+    const { classify, deadlineOptions, keyReader } = await import('./protect.js')
     const keyOf = keyReaderOf(context, keyReader)
     app.use(
       shed(context.controller, {
         priority: (req) => classify(req.path),
+        ...deadlineOptions(context.config.protection),
         ...(keyOf === null ? {} : { key: (req) => keyOf(req.query, req.headers) }),
         ...(deadlineFromHeader(context)
           ? { deadline: (req) => clientTimesOf(req.headers).deadline }
@@ -190,11 +192,12 @@ export async function createKoaApp(context: AppContext): Promise<RequestListener
   })
   if (context.controller !== null && !context.early) {
     const { shed } = await import('@spillway/koa')
-    const { classify, keyReader } = await import('./protect.js')
+    const { classify, deadlineOptions, keyReader } = await import('./protect.js')
     const keyOf = keyReaderOf(context, keyReader)
     app.use(
       shed(context.controller, {
         priority: (ctx) => classify(ctx.path),
+        ...deadlineOptions(context.config.protection),
         ...(keyOf === null ? {} : { key: (ctx) => keyOf(ctx.query, ctx.headers) }),
         ...(deadlineFromHeader(context)
           ? { deadline: (ctx) => clientTimesOf(ctx.headers).deadline }

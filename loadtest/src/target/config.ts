@@ -49,6 +49,12 @@ export type Protection =
        * Express and Koa targets only.
        */
       deadline?: 'header' | undefined
+      /**
+       * The header carrying the client's remaining budget in ms (`@spillway/client`
+       * sends `x-request-timeout-ms`): the adapter's `deadlineHeader`, so a request
+       * whose caller will have given up is refused (`deadline`) rather than served late.
+       */
+      deadlineHeader?: string | undefined
     }
 
 /** The header the `tenants` scenario's generator sets and a `key: 'header'` target reads. */
@@ -122,7 +128,7 @@ export function describeProtection(protection: Protection): string {
           ? ''
           : `, ${protection.perKey.limit} per tenant${protection.perKey.redis === undefined ? '' : ' on Redis'}`
       const key = `${protection.key === 'header' ? `, key ${TENANT_HEADER}` : ''}${protection.deadline === 'header' ? ', deadline x-deadline' : ''}`
-      const extras = `${protection.pressure === true ? ', pressure' : ''}${protection.early === true ? ', early gate' : ''}`
+      const extras = `${protection.pressure === true ? ', pressure' : ''}${protection.early === true ? ', early gate' : ''}${protection.deadlineHeader === undefined ? '' : `, deadline from ${protection.deadlineHeader}`}`
       return `spillway (${limit}, ${queue}${perKey}${key}${extras})`
     }
   }
@@ -140,6 +146,8 @@ export interface TargetStats {
   startedGone?: number
   /** Handler runs started past the request's `x-deadline`. */
   startedPastDeadline?: number
+  /** Of `startedGone`, the longest a start came after its client's announced departure, ms. */
+  startedGoneMaxLateMs?: number
   /** CPU time the server process has used so far (user + system), µs. */
   cpuMicros: number
   /** Event-loop delay p99 since the previous `/__stats` call, ms (how late timers and I/O ran). */

@@ -30,10 +30,11 @@ async function createFastifyApp(context: AppContext): Promise<RequestListener> {
   )
   if (context.controller !== null && !context.early) {
     const { spillway } = await import('@spillway/fastify')
-    const { classify } = await import('./protect.js')
+    const { classify, deadlineOptions } = await import('./protect.js')
     await app.register(spillway, {
       controller: context.controller,
       priority: (request) => classify(request.url),
+      ...deadlineOptions(context.config.protection),
     })
   }
   if (context.config.protection.kind === 'passthrough') {
@@ -67,8 +68,14 @@ async function createHonoApp(context: AppContext): Promise<RequestListener> {
   app.get('/__control', (c) => c.json(control(context, new URL(c.req.url))))
   if (context.controller !== null && !context.early) {
     const { shed } = await import('@spillway/hono')
-    const { classify } = await import('./protect.js')
-    app.use('*', shed(context.controller, { priority: (c) => classify(c.req.path) }))
+    const { classify, deadlineOptions } = await import('./protect.js')
+    app.use(
+      '*',
+      shed(context.controller, {
+        priority: (c) => classify(c.req.path),
+        ...deadlineOptions(context.config.protection),
+      }),
+    )
   }
   if (context.config.protection.kind === 'passthrough') app.use('*', (_c, next) => next())
   app.get('/trivial', (c) => c.text('ok'))
@@ -98,7 +105,7 @@ async function createNestApp(context: AppContext): Promise<RequestListener> {
   // With the early gate in front, the app adds no adapter of its own.
   const nest =
     context.controller === null || context.early ? null : await import('@spillway/nestjs')
-  const { classify } = await import('./protect.js')
+  const { classify, deadlineOptions } = await import('./protect.js')
 
   class Routes {}
   const proto = Routes.prototype as unknown as Record<string, unknown>
@@ -139,6 +146,7 @@ async function createNestApp(context: AppContext): Promise<RequestListener> {
             controller: context.controller,
             priority: (req: IncomingMessage) =>
               classify(new URL(req.url ?? '/', 'http://x').pathname),
+            ...deadlineOptions(context.config.protection),
           }),
         ]
   const providers: import('@nestjs/common').Provider[] = []

@@ -54,6 +54,13 @@ export async function createController(
   }
 }
 
+/** The adapter's `deadlineHeader` option when the protection reads one, spread into every adapter's options. */
+export function deadlineOptions(protection: Protection): { deadlineHeader?: string } {
+  return protection.kind === 'spillway' && protection.deadlineHeader !== undefined
+    ? { deadlineHeader: protection.deadlineHeader }
+    : {}
+}
+
 /** The tenant of a request (`?tenant=`), the key of `perKey`; none without one. */
 export function tenantOf(query: unknown): string | undefined {
   const tenant = (query as { tenant?: unknown } | undefined)?.tenant

@@ -24,6 +24,8 @@ export interface Work {
   readonly startedGone: number
   /** Handler runs started after the request's deadline (`x-deadline`). */
   readonly startedPastDeadline: number
+  /** Of {@link startedGone}, the longest a start came after the time its client said it would leave, ms. */
+  readonly startedGoneMaxLateMs: number
 }
 
 /**
@@ -54,6 +56,7 @@ export function createWork(downstream: Downstream, cpuMs: number): Work {
   let wasted = 0
   let startedGone = 0
   let startedPastDeadline = 0
+  let startedGoneMaxLateMs = 0
   return {
     get active() {
       return active
@@ -70,6 +73,9 @@ export function createWork(downstream: Downstream, cpuMs: number): Work {
     get startedPastDeadline() {
       return startedPastDeadline
     },
+    get startedGoneMaxLateMs() {
+      return startedGoneMaxLateMs
+    },
     async run(clientGone, announced) {
       const startedAt = Date.now()
       const goneAtStart = clientGone()
@@ -85,7 +91,11 @@ export function createWork(downstream: Downstream, cpuMs: number): Work {
       }
       if (clientGone()) {
         wasted++
-        if (goneAtStart || pastGiveUp) startedGone++
+        if (goneAtStart || pastGiveUp) {
+          startedGone++
+          const lateMs = pastGiveUp ? startedAt - (announced?.giveUpAt as number) : 0
+          startedGoneMaxLateMs = Math.max(startedGoneMaxLateMs, lateMs)
+        }
         return false
       }
       return true

@@ -175,8 +175,12 @@ export function createGate<In, OnRejected>(
     return rejection
   }
 
-  const answer = (passage: Passage, req: IncomingMessage): Passage | Promise<Passage> =>
-    holdEarlyRetries === undefined || typeof passage === 'string'
+  // A promise here is an admission waiting out a late turn: never a rejection to hold.
+  const answer = (
+    passage: Passage | Promise<Passage>,
+    req: IncomingMessage,
+  ): Passage | Promise<Passage> =>
+    holdEarlyRetries === undefined || typeof passage === 'string' || passage instanceof Promise
       ? passage
       : holdIfEarly(controller, holdEarlyRetries, req, passage)
 
