@@ -143,9 +143,10 @@ withLoad('60 s of the soak mix at 3× (smoke)', () => {
   })
 
   it('runs no handler past its deadline, and next to none for clients already gone', () => {
-    expect(verdict.startedPastDeadline).toBe(0)
-    // The generator shares the cores: an aborting client's timer may fire a few ms late,
-    // after the server started its handler. A handful at most, of ~1,400 aborting clients.
+    expect([verdict.startedLongGone, verdict.startedPastDeadline]).toEqual([0, 0])
+    // A client may leave in the very turn its request is admitted, before Node can know; and
+    // the generator shares the cores, so an aborting client's timer may fire late, after the
+    // server started its handler. A handful at most, of ~1,400 aborting clients.
     expect(verdict.startedGone).toBeLessThanOrEqual(5)
   })
 
@@ -165,8 +166,11 @@ withLoad('the target stopped for 1.5 s half-way through 12 s at 3× (smoke)', ()
     verdict = soakVerdict(result, log, soakMix().cells, durationMs)
   }, 90_000)
 
-  it('runs no handler for a client already gone or past its deadline', () => {
-    expect([verdict.startedGone, verdict.startedPastDeadline]).toEqual([0, 0])
+  it('runs no handler for a client gone while the process was stopped, nor past its deadline', () => {
+    // Gone more than 100 ms before its handler started: a request spillway could have
+    // known dead (before the fix, the clients that left during the stall).
+    expect([verdict.startedLongGone, verdict.startedPastDeadline]).toEqual([0, 0])
+    expect(verdict.startedGone).toBeLessThanOrEqual(3)
   })
 
   it('serves the critical class again from one second after the process is let go', () => {

@@ -86,6 +86,8 @@ export interface ServerSnapshot {
   startedPastDeadline: number
   /** Of `startedGone`, the longest a start came after its client's announced departure, ms. */
   startedGoneMaxLateMs: number
+  /** Of `startedGone`, those that started more than 100 ms after their client left. */
+  startedLongGone: number
 }
 
 /** A stall as it happened: when the target was stopped and let go, ms since the load started. */
@@ -131,6 +133,7 @@ function snapshotOf(stats: TargetStats): ServerSnapshot {
     startedGone: stats.startedGone ?? 0,
     startedPastDeadline: stats.startedPastDeadline ?? 0,
     startedGoneMaxLateMs: stats.startedGoneMaxLateMs ?? 0,
+    startedLongGone: stats.startedLongGone ?? 0,
   }
 }
 

@@ -316,6 +316,8 @@ export interface SoakVerdict {
   startedPastDeadline: number
   /** Of those, the longest a start came after its client's announced departure, ms. */
   startedGoneMaxLateMs: number
+  /** Of those, the ones that started more than 100 ms after their client left. */
+  startedLongGone: number
   /** Handler runs in all. */
   handlerRuns: number
   byPriority: ClassFigures[]
@@ -342,6 +344,7 @@ export function soakVerdict(
     startedPastDeadline:
       (server?.after.startedPastDeadline ?? 0) - (server?.before.startedPastDeadline ?? 0),
     startedGoneMaxLateMs: server?.after.startedGoneMaxLateMs ?? 0,
+    startedLongGone: (server?.after.startedLongGone ?? 0) - (server?.before.startedLongGone ?? 0),
     handlerRuns: result.summary.handlerRuns ?? 0,
     byPriority,
     byManner,
@@ -417,7 +420,7 @@ async function soakScenario(
       ],
       [
         'handler runs for clients already gone / past their deadline',
-        `${count(v.startedGone)} / ${count(v.startedPastDeadline)} of ${count(v.handlerRuns)} runs${v.startedGone > 0 ? ` (the latest ${ms(v.startedGoneMaxLateMs)} after its client left)` : ''}`,
+        `${count(v.startedGone)} / ${count(v.startedPastDeadline)} of ${count(v.handlerRuns)} runs${v.startedGone > 0 ? ` (${count(v.startedLongGone)} more than 100 ms after the client left; the latest ${ms(v.startedGoneMaxLateMs)} after)` : ''}`,
         v.startedGone === 0 && v.startedPastDeadline === 0 ? 'none' : 'SOME',
       ],
     ],
@@ -438,7 +441,7 @@ async function soakScenario(
     )
   }
   report.findings.unshift(
-    `RSS ${mb(p.startBytes)} → ${mb(p.middleBytes)} → ${mb(p.endBytes)}${kind === 'soak' ? ` (${p.flat ? 'plateau' : 'GROWING'} over the second half)` : ''}; ${v.drained ? 'drained' : 'NOT drained'}; active resources ${v.resourcesBack ? 'back to their count before the load' : 'GREW'}; ${count(v.startedGone)} handler runs for clients already gone, ${count(v.startedPastDeadline)} past their deadline.`,
+    `RSS ${mb(p.startBytes)} → ${mb(p.middleBytes)} → ${mb(p.endBytes)}${kind === 'soak' ? ` (${p.flat ? 'plateau' : 'GROWING'} over the second half)` : ''}; ${v.drained ? 'drained' : 'NOT drained'}; active resources ${v.resourcesBack ? 'back to their count before the load' : 'GREW'}; ${count(v.startedGone)} handler runs for clients already gone (${count(v.startedLongGone)} gone more than 100 ms), ${count(v.startedPastDeadline)} past their deadline.`,
   )
   return report
 }

@@ -53,6 +53,7 @@ export function statsOf(context: AppContext): TargetStats {
     startedGone: context.work.startedGone,
     startedPastDeadline: context.work.startedPastDeadline,
     startedGoneMaxLateMs: context.work.startedGoneMaxLateMs,
+    startedLongGone: context.work.startedLongGone,
     downstreamQueued: context.downstream.queued,
     serviceMs: context.downstream.serviceMs,
     pLimitPending: context.pLimitPending(),

@@ -148,6 +148,8 @@ export interface TargetStats {
   startedPastDeadline?: number
   /** Of `startedGone`, the longest a start came after its client's announced departure, ms. */
   startedGoneMaxLateMs?: number
+  /** Of `startedGone`, those that started more than 100 ms after their client left. */
+  startedLongGone?: number
   /** CPU time the server process has used so far (user + system), µs. */
   cpuMicros: number
   /** Event-loop delay p99 since the previous `/__stats` call, ms (how late timers and I/O ran). */

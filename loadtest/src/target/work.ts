@@ -26,7 +26,16 @@ export interface Work {
   readonly startedPastDeadline: number
   /** Of {@link startedGone}, the longest a start came after the time its client said it would leave, ms. */
   readonly startedGoneMaxLateMs: number
+  /**
+   * Of {@link startedGone}, those that started more than {@link LONG_GONE_MS} after
+   * their client left: not a race with a client leaving that very moment (or a
+   * load generator's late timer), but a request the server could have known dead.
+   */
+  readonly startedLongGone: number
 }
+
+/** See {@link Work.startedLongGone}, ms. */
+export const LONG_GONE_MS = 100
 
 /**
  * What the soak's clients announce in headers (epoch ms): `x-deadline`, the
@@ -57,6 +66,7 @@ export function createWork(downstream: Downstream, cpuMs: number): Work {
   let startedGone = 0
   let startedPastDeadline = 0
   let startedGoneMaxLateMs = 0
+  let startedLongGone = 0
   return {
     get active() {
       return active
@@ -75,6 +85,9 @@ export function createWork(downstream: Downstream, cpuMs: number): Work {
     },
     get startedGoneMaxLateMs() {
       return startedGoneMaxLateMs
+    },
+    get startedLongGone() {
+      return startedLongGone
     },
     async run(clientGone, announced) {
       const startedAt = Date.now()
@@ -95,6 +108,7 @@ export function createWork(downstream: Downstream, cpuMs: number): Work {
           startedGone++
           const lateMs = pastGiveUp ? startedAt - (announced?.giveUpAt as number) : 0
           startedGoneMaxLateMs = Math.max(startedGoneMaxLateMs, lateMs)
+          if (lateMs > LONG_GONE_MS) startedLongGone++
         }
         return false
       }
