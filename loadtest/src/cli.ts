@@ -64,9 +64,9 @@ Scenarios:
   fleet           3 instances behind nginx, per-tenant caps on Redis, one instance killed
   tenants         1 heavy + N light tenants (x-tenant header) at 3×: no key vs fair queuing by key
   soak            10 min at 3×: priorities, tenants, aborting and slow clients; RSS plateau, drain,
-                  active resources, handler runs for clients already gone (--stall-ms: stop it half-way)
-  stall           20 s at 3×, the target SIGSTOPped for --stall-ms (1500) half-way: gone clients'
-                  handlers must not run, critical success must recover within a second
+                  active resources, handler runs for clients already gone (--stall-ms: stalls too)
+  stall           20 s at 3×, 25% aborting clients, the target SIGSTOPped 3 times for --stall-ms
+                  (1500): gone clients' handlers must not run, critical success back within 1 s
 
 Options (a scenario refuses, with exit code 2, a flag it would ignore; see the list below):
   --duration <s>          seconds of load per run (scenario default)
@@ -87,7 +87,7 @@ Options (a scenario refuses, with exit code 2, a flag it would ignore; see the l
                    (adaptive limits get the controller's default queue unless a --queue-* is given)
   --adaptive <gradient2,aimd,vegas|none>
   --light-tenants <4>     tenants: light tenants beside the heavy one (express or koa targets)
-  --stall-ms <1500>       soak, stall: stop the target (SIGSTOP) this long half-way, then SIGCONT
+  --stall-ms <1500>       soak, stall: stop the target (SIGSTOP) 3 times this long, then SIGCONT
   --json <file> --html <file>     where to write the report (default loadtest/results/)
   --from <src|dist>       load spillway from packages/*/src (default, no build needed)
                           or from the built packages/*/dist (run \`pnpm run build\` first)

@@ -9,8 +9,9 @@
  *   drain (in flight and queued back to 0), are the server's active resources
  *   (`process.getActiveResourcesInfo()`: sockets, timers) back to their count
  *   before the load, and how many handlers started for clients already gone.
- * - `stall` (20 s by default): the same load, with the target stopped
- *   (`SIGSTOP`) for `--stall-ms` half-way, then let go (`SIGCONT`): no handler
+ * - `stall` (20 s by default): the same load with more aborting clients, the
+ *   target stopped (`SIGSTOP`) three times for `--stall-ms`, each time then let
+ *   go (`SIGCONT`): no handler
  *   may run for a client already gone or past its deadline, and the critical
  *   class must serve again within a second.
  *
@@ -98,15 +99,22 @@ export interface SoakCell {
 }
 
 /** The mix: one route per (tenant, priority, manner), weights multiplied; and what each route stands for. */
-export function soakMix(): { mix: RouteShare[]; cells: SoakCell[] } {
+export function soakMix(abortingPercent = 10): { mix: RouteShare[]; cells: SoakCell[] } {
   const mix: RouteShare[] = []
   const cells: SoakCell[] = []
   for (const [tenant, tenantWeight] of TENANTS) {
     for (const priority of PRIORITIES) {
       for (const manner of MANNERS) {
+        // More aborting clients take the patient ones' share.
+        const weight =
+          manner.name === 'aborting'
+            ? abortingPercent
+            : manner.name === 'patient'
+              ? manner.weight + 10 - abortingPercent
+              : manner.weight
         mix.push({
           path: `/${priority}?as=${tenant}-${manner.name.replace(/[ ,]+/g, '-')}${manner.query}`,
-          weight: tenantWeight * PRIORITY_SHARES[priority] * manner.weight,
+          weight: tenantWeight * PRIORITY_SHARES[priority] * weight,
           headers: { [TENANT_HEADER]: tenant },
           client: manner.client,
         })
@@ -122,7 +130,16 @@ export function soakProtection(options: ScenarioOptions): Protection {
   return { ...fixedSpillway(options), key: 'header', deadline: 'header' }
 }
 
-/** The soak's run (one spillway target), with `stallMs` > 0 for the stall test half-way. */
+/** The `stall` scenario's share of aborting clients, %: more clients leave while the process is stopped. */
+export const STALL_ABORTING_PERCENT = 25
+
+/** How many times the `stall` scenario stops the target, evenly spaced. */
+export const STALLS = 3
+
+/**
+ * The soak's run (one spillway target); with `stallMs` > 0, the stall test:
+ * {@link STALLS} stops evenly spaced, and {@link STALL_ABORTING_PERCENT}% aborting clients.
+ */
 export function soakSpec(options: ScenarioOptions, durationMs: number, stallMs = 0): RunSpec {
   if (options.framework !== 'express' && options.framework !== 'koa') {
     throw new RangeError(
@@ -130,9 +147,10 @@ export function soakSpec(options: ScenarioOptions, durationMs: number, stallMs =
     )
   }
   const capacity = capacityOf(options)
-  const { mix } = soakMix()
+  const { mix } = soakMix(stallMs > 0 ? STALL_ABORTING_PERCENT : 10)
+  const every = durationMs / (STALLS + 1)
   return {
-    label: stallMs > 0 ? `spillway, stopped ${stallMs} ms half-way` : 'spillway',
+    label: stallMs > 0 ? `spillway, stopped ${STALLS} × ${stallMs} ms` : 'spillway',
     target: targetWith(options, soakProtection(options)),
     load: {
       model: 'open',
@@ -144,7 +162,14 @@ export function soakSpec(options: ScenarioOptions, durationMs: number, stallMs =
     // Long runs chart in coarser buckets.
     bucketMs: durationMs > 120_000 ? 5000 : 500,
     resourceWaitMs: 5000,
-    ...(stallMs > 0 ? { stalls: [{ atMs: durationMs / 2, durationMs: stallMs }] } : {}),
+    ...(stallMs > 0
+      ? {
+          stalls: Array.from({ length: STALLS }, (_, i) => ({
+            atMs: every * (i + 1),
+            durationMs: stallMs,
+          })),
+        }
+      : {}),
   }
 }
 
@@ -284,6 +309,8 @@ export function stallFigures(
   log: RequestLog,
   cells: readonly SoakCell[],
   stall: StallRecord,
+  previousResumeMs = Number.NEGATIVE_INFINITY,
+  nextStopMs = Number.POSITIVE_INFINITY,
 ): StallFigures {
   const critical = (from: number, to: number, name: string): ClassFigures => {
     const figures = classFigures(
@@ -294,13 +321,13 @@ export function stallFigures(
     return { ...figures, name }
   }
   const { stoppedAtMs: stop, resumedAtMs: resume } = stall
-  const span = Math.min(stop, 5000)
+  // At most 5 s each side, and never into the neighbouring stalls' own windows.
   return {
     stall,
-    before: critical(stop - span, stop, 'before'),
+    before: critical(Math.max(stop - 5000, previousResumeMs + 1000, 0), stop, 'before'),
     during: critical(stop, resume, 'during'),
     firstSecondAfter: critical(resume, resume + 1000, 'first second after'),
-    after: critical(resume + 1000, resume + 1000 + span, 'after'),
+    after: critical(resume + 1000, Math.min(resume + 6000, nextStopMs), 'after'),
   }
 }
 
@@ -348,7 +375,9 @@ export function soakVerdict(
     handlerRuns: result.summary.handlerRuns ?? 0,
     byPriority,
     byManner,
-    stalls: (result.stalls ?? []).map((stall) => stallFigures(log, cells, stall)),
+    stalls: (result.stalls ?? []).map((stall, i, all) =>
+      stallFigures(log, cells, stall, all[i - 1]?.resumedAtMs, all[i + 1]?.stoppedAtMs),
+    ),
   }
 }
 
@@ -377,18 +406,18 @@ async function soakScenario(
 ): Promise<Report> {
   const durationMs = (options.durationSeconds ?? (kind === 'soak' ? 600 : 20)) * 1000
   const spec = soakSpec(options, durationMs, stallMs)
-  const { cells } = soakMix()
+  const { cells } = soakMix(stallMs > 0 ? STALL_ABORTING_PERCENT : 10)
   const capacity = capacityOf(options)
   const offered = (spec.load.model === 'open' && spec.load.phases[0]?.rate) || 0
   const report = createReport(
     kind,
     kind === 'soak'
       ? `spillway soak: ${durationMs / 1000} s at ${(offered / capacity).toFixed(1)}× capacity, priorities, tenants, aborting and slow clients`
-      : `spillway stall: the target stopped for ${stallMs} ms half-way through ${durationMs / 1000} s at ${(offered / capacity).toFixed(1)}× capacity`,
+      : `spillway stall: the target stopped ${STALLS} times for ${stallMs} ms in ${durationMs / 1000} s at ${(offered / capacity).toFixed(1)}× capacity, ${STALL_ABORTING_PERCENT}% aborting clients`,
   )
   const { result, log } = await runOrRecord(spec)
   report.groups.push({
-    title: `Open loop at ${Math.round(offered)} req/s (${(offered / capacity).toFixed(1)}× ${Math.round(capacity)} req/s): 20/50/30 priorities, 4 tenants (40/30/20/10%) keyed by ${TENANT_HEADER}, 85% patient, 10% aborting, 5% slow readers`,
+    title: `Open loop at ${Math.round(offered)} req/s (${(offered / capacity).toFixed(1)}× ${Math.round(capacity)} req/s): 20/50/30 priorities, 4 tenants (40/30/20/10%) keyed by ${TENANT_HEADER}, ${stallMs > 0 ? `${95 - STALL_ABORTING_PERCENT}% patient, ${STALL_ABORTING_PERCENT}%` : '85% patient, 10%'} aborting, 5% slow readers`,
     runs: [result],
   })
   if (log === null) return report
@@ -451,7 +480,7 @@ export function soak(options: ScenarioOptions): Promise<Report> {
   return soakScenario(options, 'soak', options.stallMs ?? 0)
 }
 
-/** `pnpm loadtest stall`: 20 s at 3×, the target stopped for `--stall-ms` (1500) half-way. */
+/** `pnpm loadtest stall`: 20 s at 3×, the target stopped three times for `--stall-ms` (1500). */
 export function stall(options: ScenarioOptions): Promise<Report> {
   return soakScenario(options, 'stall', options.stallMs ?? DEFAULT_STALL_MS)
 }
