@@ -49,13 +49,16 @@ function caughtUp(): void {
 
 function beat(): void {
   const now = performance.now()
-  if (now - dueAt > LATE_TURN_MS && !late) {
+  const overdue = now - dueAt > LATE_TURN_MS
+  if (overdue && !late) {
     late = true
     // This turn's poll phase reads what piled up while the loop was held; by
     // its check phase, requests parsed from then on arrived after the wait.
     setImmediate(caughtUp)
   }
-  if (now - lastAdmissionAt > IDLE_AFTER_MS) {
+  // A long gap since the last admission is idleness only if the beat came on
+  // time; after a stall it is the stall (and requests are waiting to be read).
+  if (!overdue && now - lastAdmissionAt > IDLE_AFTER_MS) {
     armed = false
     return
   }
@@ -75,7 +78,7 @@ export function turnIsLate(): boolean {
     dueAt = now + BEAT_MS
     if (timer === undefined) timer = setTimeout(beat, BEAT_MS).unref()
     else timer.refresh()
-    return false
+    return late
   }
   return late || now - dueAt > LATE_TURN_MS
 }

@@ -134,7 +134,8 @@ describe('a client that left while the event loop was blocked', () => {
       // A server in use (an idle one reads each request as it comes).
       client.act({ send: [2], leave: [] })
       await until(() => ran.includes('/earlier'))
-      client.actWhileBlocked({ send: [0, 1], leave: [0] }, 100)
+      // Longer than the heartbeat's idle cut-off (1 s): a stall is not idleness.
+      client.actWhileBlocked({ send: [0, 1], leave: [0] }, 1200)
       // The client that stayed is answered; the one that left never runs.
       await until(() => ran.includes('/live'))
       await sleep(50)
