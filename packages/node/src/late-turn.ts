@@ -14,9 +14,10 @@
  * {@link BEAT_MS} (one timer per process, never one per request; it stops
  * after {@link IDLE_AFTER_MS} without an admission). An admission is late when
  * the pending beat is more than {@link LATE_TURN_MS} overdue (the loop is
- * blocked or busy right now), or when a beat ran that late in this turn and
- * its check phase has not come yet (the poll phase is reading what piled up
- * while the loop was held). A
+ * blocked or busy right now), or when the last beat ran that late (the poll
+ * phases since are still reading what piled up while the loop was held:
+ * requests on open connections first, then on the connections that waited in
+ * the accept queue, a turn or more later). A
  * late admission's handler starts in the check phase after the next poll
  * phase, when the socket tells the truth, and only if its client is still
  * there. Waits are batched: two `setImmediate` per turn whatever the number
@@ -43,19 +44,13 @@ let dueAt = 0
 let lastAdmissionAt = 0
 let late = false
 
-function caughtUp(): void {
-  late = false
-}
-
 function beat(): void {
   const now = performance.now()
   const overdue = now - dueAt > LATE_TURN_MS
-  if (overdue && !late) {
-    late = true
-    // This turn's poll phase reads what piled up while the loop was held; by
-    // its check phase, requests parsed from then on arrived after the wait.
-    setImmediate(caughtUp)
-  }
+  // Late until a beat comes on time again: the poll phases after a stall read
+  // what piled up on open connections first, then the connections that piled
+  // up in the accept queue, one or more turns later.
+  late = overdue
   // A long gap since the last admission is idleness only if the beat came on
   // time; after a stall it is the stall (and requests are waiting to be read).
   if (!overdue && now - lastAdmissionAt > IDLE_AFTER_MS) {

@@ -31,9 +31,9 @@ let connected = 0
 for (const socket of sockets) socket.once('connect', () => {
   if (++connected === sockets.length) parentPort.postMessage('connected')
 })
-parentPort.on('message', ({ send, leave }) => {
+parentPort.on('message', ({ send, leave, fresh = [] }) => {
   const alone = leave.filter((i) => !send.includes(i))
-  let left = send.length + alone.length
+  let left = send.length + alone.length + fresh.length
   const done = () => {
     if (--left > 0) return
     Atomics.store(flag, 0, 1)
@@ -47,15 +47,29 @@ parentPort.on('message', ({ send, leave }) => {
     })
   }
   for (const i of alone) { sockets[i].destroy(); done() }
+  // A new connection that sends and leaves: the server accepts it, then reads it a turn later.
+  for (const path of fresh) {
+    const socket = net.connect(workerData.port, '127.0.0.1', () => {
+      socket.write('GET ' + path + ' HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n', () => { socket.destroy(); done() })
+    })
+    socket.on('error', () => {})
+  }
   if (left === 0) done()
 })
 `
 
+/** Requests to send on open connections (`send`), connections to leave (`leave`), new connections that send and leave (`fresh`, paths). */
+interface Plan {
+  send: number[]
+  leave: number[]
+  fresh?: string[]
+}
+
 interface Client {
-  /** Sends the requests of `send` and destroys the sockets of `leave`, while this thread waits blocked. */
-  actWhileBlocked(plan: { send: number[]; leave: number[] }, blockMs: number): void
+  /** Carries out `plan` while this thread waits blocked. */
+  actWhileBlocked(plan: Plan, blockMs: number): void
   /** Sends without blocking (the loop keeps running). */
-  act(plan: { send: number[]; leave: number[] }): void
+  act(plan: Plan): void
   /** What each connection received, once it has closed. */
   answers: Map<string, string>
   stop(): Promise<void>
@@ -142,6 +156,29 @@ describe('a client that left while the event loop was blocked', () => {
       expect(ran).toEqual(['/earlier', '/live'])
       await drained(listener.controller)
       expect(listener.controller.stats().inFlight).toBe(0)
+    } finally {
+      await client.stop()
+      await server.close()
+      listener.controller.close()
+    }
+  })
+
+  it('does not get its handler run when it connected, sent and left while the loop was blocked', async () => {
+    const ran: string[] = []
+    const listener = shed({ limit: 4, queue: { size: 4, timeoutMs: 5000 } }, (req, res) => {
+      ran.push(req.url as string)
+      res.end('done')
+    })
+    const server = await serve(listener)
+    const client = await startClient(server.port, ['/earlier', '/live'])
+    try {
+      client.act({ send: [0], leave: [] })
+      await until(() => ran.includes('/earlier'))
+      client.actWhileBlocked({ send: [1], leave: [], fresh: ['/gone-1', '/gone-2'] }, 200)
+      await until(() => ran.includes('/live'))
+      await sleep(100)
+      expect(ran).toEqual(['/earlier', '/live'])
+      await drained(listener.controller)
     } finally {
       await client.stop()
       await server.close()
