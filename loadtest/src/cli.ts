@@ -27,6 +27,7 @@ import { overhead } from './scenarios/overhead.js'
 import { overload } from './scenarios/overload.js'
 import { priorities } from './scenarios/priorities.js'
 import { retryAmplification } from './scenarios/retry-amplification.js'
+import { soak, stall } from './scenarios/soak.js'
 import { tenants } from './scenarios/tenants.js'
 
 /** The scenarios; the flags each honours and its defaults are in `command-line.ts`. */
@@ -42,6 +43,8 @@ const SCENARIOS: Record<ScenarioName, (options: ScenarioOptions) => Promise<Repo
   cost,
   fleet,
   tenants,
+  soak,
+  stall,
 }
 
 const USAGE = `Usage: pnpm loadtest <scenario> [options]
@@ -60,6 +63,10 @@ Scenarios:
                   spillway; node:http and --framework (built packages: run the build first)
   fleet           3 instances behind nginx, per-tenant caps on Redis, one instance killed
   tenants         1 heavy + N light tenants (x-tenant header) at 3×: no key vs fair queuing by key
+  soak            10 min at 3×: priorities, tenants, aborting and slow clients; RSS plateau, drain,
+                  active resources, handler runs for clients already gone (--stall-ms: stalls too)
+  stall           20 s at 3×, 25% aborting clients, the target SIGSTOPped 3 times for --stall-ms
+                  (1500): gone clients' handlers must not run, critical success back within 1 s
 
 Options (a scenario refuses, with exit code 2, a flag it would ignore; see the list below):
   --duration <s>          seconds of load per run (scenario default)
@@ -81,6 +88,7 @@ Options (a scenario refuses, with exit code 2, a flag it would ignore; see the l
                    fleet: the limit is the downstream's slots unless --limit is given)
   --adaptive <gradient2,aimd,vegas|none>
   --light-tenants <4>     tenants: light tenants beside the heavy one (express or koa targets)
+  --stall-ms <1500>       soak, stall: stop the target (SIGSTOP) 3 times this long, then SIGCONT
   --json <file> --html <file>     where to write the report (default loadtest/results/)
   --from <src|dist>       load spillway from packages/*/src (default, no build needed)
                           or from the built packages/*/dist (run \`pnpm run build\` first)

@@ -13,6 +13,7 @@ import { type ParseArgsConfig, parseArgs } from 'node:util'
 import { DEFAULT_OPTIONS, type ScenarioOptions } from './scenarios/common.js'
 import { FLEET_DEFAULTS } from './scenarios/fleet.js'
 import { RETRY_AMPLIFICATION_DEFAULTS } from './scenarios/retry-amplification.js'
+import { SOAK_DEFAULTS } from './scenarios/soak.js'
 import { TENANTS_DEFAULTS } from './scenarios/tenants.js'
 import { FRAMEWORKS, type Framework } from './target/config.js'
 
@@ -45,6 +46,7 @@ export const CLI_OPTIONS = {
   'allow-remote': { type: 'boolean' },
   metrics: { type: 'boolean' },
   'light-tenants': { type: 'string' },
+  'stall-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options']
 
@@ -93,6 +95,8 @@ export const SCENARIO_FLAGS = {
   // Scrapes no `/metrics` (the servers are behind nginx).
   fleet: [...REPORT, 'svg', ...TARGET, ...LOAD, ...FIXED],
   tenants: [...REPORT, ...RUNS, ...TARGET, ...LOAD, ...FIXED, 'light-tenants'],
+  soak: [...REPORT, ...RUNS, ...TARGET, ...LOAD, ...FIXED, 'stall-ms'],
+  stall: [...REPORT, ...RUNS, ...TARGET, ...LOAD, ...FIXED, 'stall-ms'],
 } as const satisfies Record<string, readonly Flag[]>
 
 /** A scenario's name. */
@@ -120,6 +124,8 @@ export const SCENARIO_DEFAULTS: Partial<Record<ScenarioName, Partial<ScenarioOpt
   fleet: FLEET_DEFAULTS,
   tenants: TENANTS_DEFAULTS,
   'retry-amplification': RETRY_AMPLIFICATION_DEFAULTS,
+  soak: SOAK_DEFAULTS,
+  stall: SOAK_DEFAULTS,
 }
 
 /** A mistake on the command line: reported without a stack, exit code 2, nothing started. */
@@ -245,6 +251,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
         ? defaults.levels
         : values.levels.split(',').map((l) => numberOption(l, 'levels') as number),
     lightTenants: numberOption(values['light-tenants'], 'light-tenants'),
+    stallMs: numberOption(values['stall-ms'], 'stall-ms'),
   }
   return {
     kind: 'run',

@@ -62,6 +62,7 @@ const SAMPLES: Record<Exclude<Flag, 'help'>, { argv: string[]; check: (c: Run) =
   'allow-remote': { argv: ['--allow-remote'], check: (c) => c.url?.allowRemote === true },
   metrics: { argv: ['--metrics'], check: (c) => c.metrics },
   'light-tenants': { argv: ['--light-tenants', '2'], check: (c) => c.options.lightTenants === 2 },
+  'stall-ms': { argv: ['--stall-ms', '1000'], check: (c) => c.options.stallMs === 1000 },
 }
 
 const ALL_FLAGS = (Object.keys(CLI_OPTIONS) as Flag[]).filter((f) => f !== 'help')

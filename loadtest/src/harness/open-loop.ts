@@ -98,6 +98,8 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
   const maxRequests = options.maxRequests ?? 200_000
   const totalMs = options.phases.reduce((sum, p) => sum + p.durationMs, 0)
   const pick = routePicker(options.mix, seededRandom(options.seed ?? 1))
+  // A separate stream for the clients' manners, so adding them changes no route choice.
+  const random = seededRandom((options.seed ?? 1) + 1)
   // Keep-alive with no socket cap: an arrival never waits for a socket, and finished
   // sockets are reused instead of churning through ephemeral ports.
   const agent = new Agent({
@@ -141,8 +143,8 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
         const latency = performance.now() - t0
         // An answer that lands after the timeout (our timer ran late on a busy machine)
         // is one the real client would never have seen: count it as the client giving up.
-        const status = latency >= timeoutMs ? TIMEOUT : answer
-        log.latencyMs[index] = Math.min(latency, timeoutMs)
+        const status = latency >= leaveAfterMs ? TIMEOUT : answer
+        log.latencyMs[index] = Math.min(latency, leaveAfterMs)
         log.status[index] = status
         if (status === TIMEOUT) counts.timeouts++
         else if (status === ERROR) counts.errors++
@@ -152,6 +154,25 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
         finishIfDone()
       }
       const share = options.mix[route] as RouteShare
+      const behaviour = share.client
+      let headers =
+        share.headers === undefined
+          ? options.request?.headers
+          : { ...options.request?.headers, ...share.headers }
+      // The client gives up at its timeout, or earlier when it is one that aborts.
+      let leaveAfterMs = timeoutMs
+      if (behaviour !== undefined) {
+        const abort = behaviour.abortAfterMs
+        if (abort !== undefined) {
+          leaveAfterMs = Math.min(timeoutMs, abort[0] + random() * (abort[1] - abort[0]))
+        }
+        const now = Date.now()
+        headers = {
+          ...headers,
+          'x-deadline': String(Math.round(now + timeoutMs)),
+          'x-give-up-at': String(Math.round(now + leaveAfterMs)),
+        }
+      }
       const req = request(
         {
           host: options.host ?? '127.0.0.1',
@@ -159,14 +180,19 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
           path: share.path,
           agent,
           method: options.request?.method ?? 'GET',
-          headers:
-            share.headers === undefined
-              ? options.request?.headers
-              : { ...options.request?.headers, ...share.headers },
+          headers,
         },
         (res) => {
           const status = res.statusCode ?? ERROR
-          if (status === 503 || status === 429) {
+          const readRate = behaviour?.readBytesPerSecond
+          if (readRate !== undefined && status >= 200 && status < 300) {
+            // A slow reader: pause after each chunk for as long as its size takes at `readRate`.
+            res.on('data', (chunk: Buffer) => {
+              res.pause()
+              setTimeout(() => res.resume(), (chunk.length / readRate) * 1000)
+            })
+            res.once('end', () => settle(status))
+          } else if (status === 503 || status === 429) {
             // Read the small problem+json body for its machine-readable `reason`.
             let body = ''
             res.setEncoding('utf8')
@@ -184,10 +210,11 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
           res.once('error', () => settle(ERROR))
         },
       )
+      // A client that leaves early (or at its timeout) is recorded as giving up either way.
       const timer = setTimeout(() => {
         settle(TIMEOUT)
         req.destroy()
-      }, timeoutMs)
+      }, leaveAfterMs)
       req.once('error', () => settle(ERROR))
       req.end(options.request?.body)
     }

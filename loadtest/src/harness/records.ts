@@ -50,6 +50,20 @@ export interface RouteShare {
   weight: number
   /** Headers this route's requests carry (e.g. the tenant's `x-tenant`), beside the loop's own. */
   headers?: Record<string, string> | undefined
+  /** How this route's clients behave (the soak's mix); absent: patient, fast readers. */
+  client?: ClientBehaviour | undefined
+}
+
+/**
+ * A client's manners: when it leaves, how fast it reads. A client with one
+ * announces its patience in headers (epoch ms): `x-deadline`, sent + the
+ * loop's timeout; `x-give-up-at`, when it will really leave.
+ */
+export interface ClientBehaviour {
+  /** Leaves (destroys its socket) at a uniformly drawn time in this range after sending, ms: mid-queue, mid-handler or mid-response. */
+  abortAfterMs?: readonly [number, number] | undefined
+  /** Reads the answer at about this many bytes per second instead of at once. */
+  readBytesPerSecond?: number | undefined
 }
 
 /** The priority mix: 20% critical, 50% normal, 30% sheddable. */

@@ -63,6 +63,37 @@ export interface RunSpec {
   drainWaitMs?: number
   /** Chart bucket, ms. @default 500 */
   bucketMs?: number
+  /**
+   * Stops the target process (`SIGSTOP`) at `atMs` into the load for `durationMs`,
+   * then lets it run again (`SIGCONT`): a stall like a long GC pause or a starved VM.
+   */
+  stalls?: Array<{ atMs: number; durationMs: number }>
+  /**
+   * After the drain, also wait (at most this long, ms) until the server's active
+   * resources (`process.getActiveResourcesInfo()`) are back to their count
+   * before the load, and record both. @default undefined (not checked)
+   */
+  resourceWaitMs?: number
+}
+
+/** What the server said of itself before the load and after the drain (soak). */
+export interface ServerSnapshot {
+  rssBytes: number
+  heapUsedBytes: number | null
+  /** `process.getActiveResourcesInfo()` counted by type. */
+  activeResources: Record<string, number>
+  startedGone: number
+  startedPastDeadline: number
+  /** Of `startedGone`, the longest a start came after its client's announced departure, ms. */
+  startedGoneMaxLateMs: number
+  /** Of `startedGone`, those that started more than 100 ms after their client left. */
+  startedLongGone: number
+}
+
+/** A stall as it happened: when the target was stopped and let go, ms since the load started. */
+export interface StallRecord {
+  stoppedAtMs: number
+  resumedAtMs: number
 }
 
 /** Everything one run produced, as written to JSON. */
@@ -88,6 +119,44 @@ export interface RunResult {
   metrics?: ScrapedMetrics
   /** Logical requests, their outcomes and the retry amplification (`users` load only). */
   users?: RetryingUsersSummary
+  /** Before the load and after the drain (when `resourceWaitMs` is set). */
+  server?: { before: ServerSnapshot; after: ServerSnapshot; resourcesBack: boolean }
+  /** The stalls as they happened. */
+  stalls?: StallRecord[]
+}
+
+function snapshotOf(stats: TargetStats): ServerSnapshot {
+  return {
+    rssBytes: stats.rssBytes,
+    heapUsedBytes: stats.heapUsedBytes ?? null,
+    activeResources: stats.activeResources ?? {},
+    startedGone: stats.startedGone ?? 0,
+    startedPastDeadline: stats.startedPastDeadline ?? 0,
+    startedGoneMaxLateMs: stats.startedGoneMaxLateMs ?? 0,
+    startedLongGone: stats.startedLongGone ?? 0,
+  }
+}
+
+/** True when no type of active resource counts more than before the load. */
+export function resourcesBack(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): boolean {
+  return Object.entries(after).every(([type, n]) => n <= (before[type] ?? 0))
+}
+
+async function waitForResources(
+  port: number,
+  before: Record<string, number>,
+  waitMs: number,
+): Promise<{ stats: TargetStats; back: boolean }> {
+  const start = performance.now()
+  for (;;) {
+    const stats = await fetchStats(port)
+    const back = resourcesBack(before, stats.activeResources ?? {})
+    if (back || performance.now() - start >= waitMs) return { stats, back }
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
 }
 
 /** Total load time of a spec, ms. */
@@ -207,6 +276,34 @@ export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: R
     const stepTimers = (spec.serviceSteps ?? []).map((step) =>
       setTimeout(() => void setServiceMs(target.port, step.serviceMs).catch(() => {}), step.atMs),
     )
+    const stalls: StallRecord[] = []
+    let stopped = false
+    const resume = (): void => {
+      if (!stopped) return
+      stopped = false
+      try {
+        process.kill(target.pid, 'SIGCONT')
+      } catch {
+        // Already gone: nothing to let go.
+      }
+      const last = stalls[stalls.length - 1]
+      if (last !== undefined) last.resumedAtMs = performance.now() - t0
+    }
+    for (const stall of spec.stalls ?? []) {
+      stepTimers.push(
+        setTimeout(() => {
+          if (stopped) return
+          try {
+            process.kill(target.pid, 'SIGSTOP')
+          } catch {
+            return
+          }
+          stopped = true
+          stalls.push({ stoppedAtMs: performance.now() - t0, resumedAtMs: Number.NaN })
+          stepTimers.push(setTimeout(resume, stall.durationMs))
+        }, stall.atMs),
+      )
+    }
     let log: RequestLog
     let logical: LogicalLog | undefined
     try {
@@ -241,11 +338,17 @@ export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: R
       }
     } finally {
       for (const timer of stepTimers) clearTimeout(timer)
+      // Never leave a stopped process behind, whatever ended the load.
+      resume()
       await sampler.stop()
     }
     const used = process.cpuUsage(harnessCpu)
     const generatorCpuPercent = ((used.user + used.system) / 1000 / (performance.now() - t0)) * 100
     const { leak, stats } = await leakCheck(target.port, spec.drainWaitMs ?? 3000)
+    const resources =
+      spec.resourceWaitMs === undefined
+        ? undefined
+        : await waitForResources(target.port, baseline.activeResources ?? {}, spec.resourceWaitMs)
     const result = assembleResult(spec, log, {
       samples: sampler.samples,
       baselineRssBytes: baseline.rssBytes,
@@ -255,6 +358,14 @@ export async function runOne(spec: RunSpec): Promise<{ result: RunResult; log: R
       leak,
       adapter: target.adapter,
     })
+    if (resources !== undefined) {
+      result.server = {
+        before: snapshotOf(baseline),
+        after: snapshotOf(resources.stats),
+        resourcesBack: resources.back,
+      }
+    }
+    if (spec.stalls !== undefined) result.stalls = stalls
     if (logical !== undefined && spec.load.model === 'users') {
       result.users = summarizeRetryingUsers(spec.load, logical, log, {
         before: baseline.controller,

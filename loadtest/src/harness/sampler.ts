@@ -10,6 +10,8 @@ export interface Sample {
   /** ms since the load started. */
   tMs: number
   rssBytes: number
+  /** V8 heap in use, bytes (null when the target does not say). */
+  heapUsedBytes?: number | null
   /** Server CPU time used so far, µs. */
   cpuMicros: number
   /** Server event-loop delay p99 over the last interval, ms. */
@@ -71,6 +73,7 @@ export function toSample(tMs: number, stats: TargetStats): Sample {
   return {
     tMs,
     rssBytes: stats.rssBytes,
+    heapUsedBytes: stats.heapUsedBytes ?? null,
     cpuMicros: stats.cpuMicros,
     eventLoopDelayP99Ms: stats.eventLoopDelayP99Ms,
     active: stats.active,

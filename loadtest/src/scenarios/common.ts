@@ -49,6 +49,8 @@ export interface ScenarioOptions {
   pressure?: boolean | undefined
   /** Light tenants beside the heavy one (`tenants`; 4 when absent). */
   lightTenants?: number | undefined
+  /** How long the target is stopped (`SIGSTOP`) half-way, ms (`soak` and `stall` only). */
+  stallMs?: number | undefined
 }
 
 /** Defaults: the downstream and spillway configuration of the demo. */

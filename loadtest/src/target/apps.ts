@@ -10,7 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { AdmissionController } from '@spillway/core'
 import type { TargetConfig, TargetStats } from './config.js'
 import type { Downstream } from './downstream.js'
-import type { Work } from './work.js'
+import { type ClientTimes, clientTimesOf, type Work } from './work.js'
 
 /** What the apps share: the work, the downstream and the (optional) controller. */
 export interface AppContext {
@@ -40,13 +40,20 @@ export function statsOf(context: AppContext): TargetStats {
   // Per sampling interval: reset after each read, so a sample shows that interval's delay.
   const eventLoopDelayP99Ms = loopDelay.percentile(99) / 1e6
   loopDelay.reset()
+  const memory = process.memoryUsage()
   return {
-    rssBytes: process.memoryUsage.rss(),
+    rssBytes: memory.rss,
+    heapUsedBytes: memory.heapUsed,
+    activeResources: countResources(),
     cpuMicros: cpu.user + cpu.system,
     eventLoopDelayP99Ms,
     active: context.work.active,
     completed: context.work.completed,
     wasted: context.work.wasted,
+    startedGone: context.work.startedGone,
+    startedPastDeadline: context.work.startedPastDeadline,
+    startedGoneMaxLateMs: context.work.startedGoneMaxLateMs,
+    startedLongGone: context.work.startedLongGone,
     downstreamQueued: context.downstream.queued,
     serviceMs: context.downstream.serviceMs,
     pLimitPending: context.pLimitPending(),
@@ -54,6 +61,13 @@ export function statsOf(context: AppContext): TargetStats {
     controller: context.controller === null ? null : { ...context.controller.stats() },
     keyStore: context.keyStoreStats?.() ?? null,
   }
+}
+
+/** `process.getActiveResourcesInfo()` counted by type: sockets, timers, ... keeping the loop alive. */
+function countResources(): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const type of process.getActiveResourcesInfo()) counts[type] = (counts[type] ?? 0) + 1
+  return counts
 }
 
 export function control(context: AppContext, url: URL): { serviceMs: number } {
@@ -69,6 +83,12 @@ function keyReaderOf(
 ): ReturnType<typeof keyReader> {
   const { protection } = context.config
   return protection.kind === 'spillway' ? keyReader(protection) : null
+}
+
+/** Whether the spillway protection takes each request's deadline from its `x-deadline` header. */
+function deadlineFromHeader(context: AppContext): boolean {
+  const { protection } = context.config
+  return protection.kind === 'spillway' && protection.deadline === 'header'
 }
 
 export const WORK_ROUTES = new Set(['/critical', '/normal', '/sheddable'])
@@ -102,6 +122,9 @@ export async function createExpressApp(context: AppContext): Promise<RequestList
         priority: (req) => classify(req.path),
         ...deadlineOptions(context.config.protection),
         ...(keyOf === null ? {} : { key: (req) => keyOf(req.query, req.headers) }),
+        ...(deadlineFromHeader(context)
+          ? { deadline: (req) => clientTimesOf(req.headers).deadline }
+          : {}),
       }),
     )
   }
@@ -111,8 +134,8 @@ export async function createExpressApp(context: AppContext): Promise<RequestList
   })
   for (const route of WORK_ROUTES) {
     app.get(route, async (req, res) => {
-      const present = await runWork(context, () => gone(req, res))
-      if (present) res.type('text/plain').end('done')
+      const present = await runWork(context, () => gone(req, res), clientTimesOf(req.headers))
+      if (present) answer(res, req.query.bytes)
     })
   }
   return app as unknown as RequestListener
@@ -122,11 +145,32 @@ export async function createExpressApp(context: AppContext): Promise<RequestList
  * The handler body. With p-limit, the common mistake: the work waits in an
  * unbounded queue, and runs even when its client left long ago.
  */
-export function runWork(context: AppContext, clientGone: () => boolean): Promise<boolean> {
+export function runWork(
+  context: AppContext,
+  clientGone: () => boolean,
+  announced?: ClientTimes,
+): Promise<boolean> {
   const limited = context.pLimit
   return limited === null
-    ? context.work.run(clientGone)
-    : limited(() => context.work.run(clientGone))
+    ? context.work.run(clientGone, announced)
+    : limited(() => context.work.run(clientGone, announced))
+}
+
+// One shared body for `?bytes=`: the soak's slow readers get a large answer without a copy per request.
+let filler = Buffer.alloc(0)
+
+/** The body of a work route: `done`, or `?bytes=N` bytes (at most 4 MiB) for clients that read slowly. */
+export function bodyOf(bytes: unknown): string | Buffer {
+  const n = typeof bytes === 'string' ? Number(bytes) : Number.NaN
+  if (!Number.isInteger(n) || n <= 0) return 'done'
+  const size = Math.min(n, 4 * 1024 * 1024)
+  if (filler.length < size) filler = Buffer.alloc(size, 'x')
+  return filler.subarray(0, size)
+}
+
+function answer(res: ServerResponse, bytes: unknown): void {
+  res.setHeader('content-type', 'text/plain')
+  res.end(bodyOf(bytes))
 }
 
 function gone(req: IncomingMessage, res: ServerResponse): boolean {
@@ -156,6 +200,9 @@ export async function createKoaApp(context: AppContext): Promise<RequestListener
         priority: (ctx) => classify(ctx.path),
         ...deadlineOptions(context.config.protection),
         ...(keyOf === null ? {} : { key: (ctx) => keyOf(ctx.query, ctx.headers) }),
+        ...(deadlineFromHeader(context)
+          ? { deadline: (ctx) => clientTimesOf(ctx.headers).deadline }
+          : {}),
       }),
     )
   }
@@ -169,8 +216,8 @@ export async function createKoaApp(context: AppContext): Promise<RequestListener
       ctx.status = 404
       return
     }
-    const present = await runWork(context, () => gone(ctx.req, ctx.res))
-    if (present) ctx.body = 'done'
+    const present = await runWork(context, () => gone(ctx.req, ctx.res), clientTimesOf(ctx.headers))
+    if (present) ctx.body = bodyOf(ctx.query.bytes)
   })
   return app.callback()
 }

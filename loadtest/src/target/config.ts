@@ -46,6 +46,12 @@ export type Protection =
        */
       key?: 'header' | undefined
       /**
+       * `'header'`: each request's `deadline` is its `x-deadline` header (epoch ms,
+       * the client's whole patience): a request past it is refused, queued or not.
+       * Express and Koa targets only.
+       */
+      deadline?: 'header' | undefined
+      /**
        * The header carrying the client's remaining budget in ms (`@spillway/client`
        * sends `x-request-timeout-ms`): the adapter's `deadlineHeader`, so a request
        * whose caller will have given up is refused (`deadline`) rather than served late.
@@ -123,7 +129,7 @@ export function describeProtection(protection: Protection): string {
         protection.perKey === undefined
           ? ''
           : `, ${protection.perKey.limit} per tenant${protection.perKey.redis === undefined ? '' : ' on Redis'}`
-      const key = protection.key === 'header' ? `, key ${TENANT_HEADER}` : ''
+      const key = `${protection.key === 'header' ? `, key ${TENANT_HEADER}` : ''}${protection.deadline === 'header' ? ', deadline x-deadline' : ''}`
       const extras = `${protection.pressure === true ? ', pressure' : ''}${protection.early === true ? ', early gate' : ''}${protection.holdEarlyRetries === false ? ', no retry hold' : ''}${protection.deadlineHeader === undefined ? '' : `, deadline from ${protection.deadlineHeader}`}`
       return `spillway (${limit}, ${queue}${perKey}${key}${extras})`
     }
@@ -134,6 +140,18 @@ export function describeProtection(protection: Protection): string {
 export interface TargetStats {
   /** Resident set size of the server process, bytes. */
   rssBytes: number
+  /** V8 heap in use, bytes. */
+  heapUsedBytes?: number
+  /** `process.getActiveResourcesInfo()` counted by type (sockets, timers, ... keeping the loop alive). */
+  activeResources?: Record<string, number>
+  /** Handler runs started for a client already gone (see `Work.startedGone`). */
+  startedGone?: number
+  /** Handler runs started past the request's `x-deadline`. */
+  startedPastDeadline?: number
+  /** Of `startedGone`, the longest a start came after its client's announced departure, ms. */
+  startedGoneMaxLateMs?: number
+  /** Of `startedGone`, those that started more than 100 ms after their client left. */
+  startedLongGone?: number
   /** CPU time the server process has used so far (user + system), µs. */
   cpuMicros: number
   /** Event-loop delay p99 since the previous `/__stats` call, ms (how late timers and I/O ran). */

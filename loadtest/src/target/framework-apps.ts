@@ -4,8 +4,9 @@
  * node:http request listener, so `server.ts` serves every framework alike.
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http'
-import { type AppContext, control, runWork, statsOf, WORK_ROUTES } from './apps.js'
+import { type AppContext, bodyOf, control, runWork, statsOf, WORK_ROUTES } from './apps.js'
 import type { Framework } from './config.js'
+import { clientTimesOf } from './work.js'
 
 const gone = (req: IncomingMessage, res: ServerResponse): boolean =>
   req.socket.destroyed || res.destroyed
@@ -44,8 +45,13 @@ async function createFastifyApp(context: AppContext): Promise<RequestListener> {
   })
   for (const route of WORK_ROUTES) {
     app.get(route, async (request, reply) => {
-      const present = await runWork(context, () => gone(request.raw, reply.raw))
-      if (present) return reply.type('text/plain').send('done')
+      const present = await runWork(
+        context,
+        () => gone(request.raw, reply.raw),
+        clientTimesOf(request.headers),
+      )
+      if (present)
+        return reply.type('text/plain').send(bodyOf((request.query as { bytes?: unknown }).bytes))
       return reply
     })
   }
@@ -76,7 +82,10 @@ async function createHonoApp(context: AppContext): Promise<RequestListener> {
   for (const route of WORK_ROUTES) {
     app.get(route, async (c) => {
       const signal = c.req.raw.signal
-      const present = await runWork(context, () => signal.aborted)
+      const present = await runWork(context, () => signal.aborted, {
+        deadline: Number(c.req.header('x-deadline')) || undefined,
+        giveUpAt: Number(c.req.header('x-give-up-at')) || undefined,
+      })
       return present ? c.text('done') : c.body(null, 499 as 200)
     })
   }
@@ -123,7 +132,7 @@ async function createNestApp(context: AppContext): Promise<RequestListener> {
   route('trivial', '/trivial', () => 'ok')
   for (const path of WORK_ROUTES) {
     route(`work${path.slice(1)}`, path, async (req, res) => {
-      const present = await runWork(context, () => gone(req, res))
+      const present = await runWork(context, () => gone(req, res), clientTimesOf(req.headers))
       return present ? 'done' : undefined
     })
   }

@@ -999,6 +999,8 @@ class Controller implements AdmissionController {
       const waiter = this.#queue.peekNext(lifo) as Waiter
       if (waiter.deadline <= now) this.#leave(waiter, 'deadline', now)
       else if (now - waiter.enqueuedAt >= timeoutMs) this.#leave(waiter, 'queueTimeout', now)
+      // A signal may read aborted before its event is dispatched (a socket destroyed, its `close` not yet emitted).
+      else if (waiter.ticket.signal?.aborted === true) this.#leave(waiter, 'aborted', now)
       else {
         const ticket = waiter.ticket
         this.#queue.take(waiter)

@@ -493,6 +493,22 @@ describe('abort signals', () => {
     expect(signal.listeners.size).toBe(0)
   })
 
+  it('does not admit a waiter whose signal reads aborted before its abort event arrives', async () => {
+    const c = fakeClockController({ limit: 1 })
+    const holder = permitOf(c.admit())
+    const signal = new CountingSignal()
+    const waiter = track(c.acquire({ signal }))
+    const other = track(c.acquire())
+    // Aborted, not yet told: a Node socket is destroyed a tick before its `close` event.
+    signal.aborted = true
+    holder.release()
+    await flush()
+    expect(rejectionReason(waiter)).toBe('aborted')
+    expect(admittedPermit(other).released).toBe(false)
+    expect(signal.listeners.size).toBe(0)
+    expect(c.stats()).toMatchObject({ inFlight: 1, queued: 0 })
+  })
+
   it('does the same with a real AbortController', async () => {
     const c = fakeClockController({ limit: 1 })
     permitOf(c.admit())

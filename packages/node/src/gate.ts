@@ -11,12 +11,14 @@ import type {
   AdmissionRequest,
   AdmitOptions,
   Decision,
+  Permit,
   Rejection,
 } from '@spillway/core'
 import { isThenable } from './answer-rejection.js'
 import { type BindPermitOptions, bindPermit, heldBy } from './bind-permit.js'
 import { abortSignalFor, type ClientSignal, clientGone } from './client-signal.js'
 import { sendContinue } from './expect-continue.js'
+import { afterNextPoll, turnIsLate } from './late-turn.js'
 import { setRateLimitHeaders } from './rate-limit-headers.js'
 import { holdIfEarly } from './retry-hold.js'
 import { headerDeadline, type ResolvedRouteOptions } from './route-options.js'
@@ -34,7 +36,9 @@ export interface Gate<In> {
   readonly controller: AdmissionController
   /**
    * Runs admission for one request. Synchronous when the controller decides
-   * at once; a promise only when the request waits in the queue.
+   * at once; a promise when the request waits in the queue, or when it is
+   * admitted in a late turn of the event loop (see `late-turn.ts`): then the
+   * handler starts a turn later, and only if its client is still there.
    */
   enter(input: In, req: IncomingMessage, res: ServerResponse): Passage | Promise<Passage>
 }
@@ -127,17 +131,33 @@ export function createGate<In, OnRejected>(
     return request
   }
 
+  // The loop was blocked or busy: the request may have waited unread, and its
+  // client's FIN with it. Start the handler once Node has read the socket again.
+  const present = (permit: Permit, req: IncomingMessage, res: ServerResponse): Promise<Passage> =>
+    new Promise<void>(afterNextPoll).then(() => {
+      if (clientGone(req, res)) {
+        // Free the slot now rather than when the response closes (release is idempotent).
+        permit.release('ignore')
+        return 'gone'
+      }
+      // Answered elsewhere meanwhile: the binding releases it with that answer's outcome.
+      if (res.writableEnded) return 'gone'
+      sendContinue(req, res)
+      return 'proceed'
+    })
+
   const settle = (
     decision: Decision,
     signal: ClientSignal,
     input: In,
     req: IncomingMessage,
     res: ServerResponse,
-  ): Passage => {
+  ): Passage | Promise<Passage> => {
     signal.dispose()
     if (decision.admitted) {
       // False when the client left, or someone answered, while it waited.
       if (!bindPermit(decision.permit, req, res, bindOptions)) return 'gone'
+      if (turnIsLate()) return present(decision.permit, req, res)
       sendContinue(req, res)
       return 'proceed'
     }
@@ -155,8 +175,12 @@ export function createGate<In, OnRejected>(
     return rejection
   }
 
-  const answer = (passage: Passage, req: IncomingMessage): Passage | Promise<Passage> =>
-    holdEarlyRetries === undefined || typeof passage === 'string'
+  // A promise here is an admission waiting out a late turn: never a rejection to hold.
+  const answer = (
+    passage: Passage | Promise<Passage>,
+    req: IncomingMessage,
+  ): Passage | Promise<Passage> =>
+    holdEarlyRetries === undefined || typeof passage === 'string' || passage instanceof Promise
       ? passage
       : holdIfEarly(controller, holdEarlyRetries, req, passage)
 
