@@ -123,11 +123,11 @@ export function comparedProtections(options: ScenarioOptions, withAdaptive = tru
     ...(withAdaptive ? options.adaptive.map((a) => adaptiveSpillway(options, a)) : []),
     ...(options.pressure === true
       ? [
-          // Hono has no hold (no connection in the Fetch API): the arm would be the next one again.
+          { ...fixedSpillway(options), pressure: true },
+          // Hono has no hold (no connection in the Fetch API).
           ...(options.framework === 'hono'
             ? []
-            : [{ ...fixedSpillway(options), pressure: true, holdEarlyRetries: false } as const]),
-          { ...fixedSpillway(options), pressure: true },
+            : [{ ...fixedSpillway(options), pressure: true, holdEarlyRetries: true } as const]),
           { ...fixedSpillway(options), pressure: true, early: true },
         ]
       : []),

@@ -36,8 +36,8 @@ export type Protection =
       pressure?: boolean
       /** Admission in the server's own listener (`installEarlyGate`), not the framework adapter. */
       early?: boolean
-      /** The adapter's `holdEarlyRetries: false` (Node-family adapters; on by default). */
-      holdEarlyRetries?: false
+      /** The adapter's `holdEarlyRetries: true` (Node-family adapters; off by default). */
+      holdEarlyRetries?: true
       /** A cap per tenant (the `tenant` query parameter), shared through Redis when `redis` is set. */
       perKey?: PerKeyConfig | undefined
       /**
@@ -130,7 +130,7 @@ export function describeProtection(protection: Protection): string {
           ? ''
           : `, ${protection.perKey.limit} per tenant${protection.perKey.redis === undefined ? '' : ' on Redis'}`
       const key = `${protection.key === 'header' ? `, key ${TENANT_HEADER}` : ''}${protection.deadline === 'header' ? ', deadline x-deadline' : ''}`
-      const extras = `${protection.pressure === true ? ', pressure' : ''}${protection.early === true ? ', early gate' : ''}${protection.holdEarlyRetries === false ? ', no retry hold' : ''}${protection.deadlineHeader === undefined ? '' : `, deadline from ${protection.deadlineHeader}`}`
+      const extras = `${protection.pressure === true ? ', pressure' : ''}${protection.early === true ? ', early gate' : ''}${protection.holdEarlyRetries === true ? ', retry hold' : ''}${protection.deadlineHeader === undefined ? '' : `, deadline from ${protection.deadlineHeader}`}`
       return `spillway (${limit}, ${queue}${perKey}${key}${extras})`
     }
   }

@@ -56,18 +56,18 @@ export async function createController(
 
 /**
  * The adapter's `deadlineHeader` option when the protection reads one, and
- * `holdEarlyRetries: false` when it turns the hold off; spread into every adapter's options.
+ * `holdEarlyRetries: true` when it turns the hold on; spread into every adapter's options.
  */
 export function deadlineOptions(protection: Protection): {
   deadlineHeader?: string
-  holdEarlyRetries?: false
+  holdEarlyRetries?: true
 } {
   if (protection.kind !== 'spillway') return {}
   return {
     ...(protection.deadlineHeader === undefined
       ? {}
       : { deadlineHeader: protection.deadlineHeader }),
-    ...(protection.holdEarlyRetries === false ? { holdEarlyRetries: false } : {}),
+    ...(protection.holdEarlyRetries === true ? { holdEarlyRetries: true } : {}),
   }
 }
 

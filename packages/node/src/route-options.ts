@@ -118,7 +118,11 @@ export interface RouteOptions<In> {
    * `Forwarded`, `X-Forwarded-For` or `Via` (a proxy pools many callers on
    * one connection), nor to HTTP/2. Turn it off behind a proxy that pools
    * connections and sends none of those headers.
-   * @default true (`{ reasons: 'pressure', maxMs: 1000, maxHeld: 1000 }`)
+   * Off by default: with `createPressureMonitor()`'s defaults, a CPU-bound
+   * server sheds on for a while after its load has gone, and parked
+   * connections then leave it idle (loadtest/README.md, "CPU-bound overload").
+   * `true` means `{ reasons: 'pressure', maxMs: 1000, maxHeld: 1000 }`.
+   * @default false
    */
   holdEarlyRetries?:
     | boolean
@@ -170,7 +174,7 @@ const ROUTE_DEFAULTS = Object.freeze({
   warnings: true,
   rateLimitHeaders: false,
   rateLimitQuota: undefined,
-  holdEarlyRetries: true,
+  holdEarlyRetries: false,
   onRejected: undefined,
 })
 

@@ -193,11 +193,22 @@ describe('holdEarlyRetries', () => {
     b.destroy()
   })
 
-  it('answers at once when turned off', async () => {
-    const s = await start(dial(1), { holdEarlyRetries: false })
+  it.each([
+    ['by default', {}],
+    ['when turned off', { holdEarlyRetries: false }],
+  ] as const)('answers at once %s', async (_name, route) => {
+    const s = await start(dial(1), route)
     const socket = await connect(s.port)
     await exchange(socket)
     expect((await exchange(socket)).ms).toBeLessThan(200)
+    socket.destroy()
+  })
+
+  it('holds with `true`', async () => {
+    const s = await start(dial(1), { holdEarlyRetries: true })
+    const socket = await connect(s.port)
+    await exchange(socket)
+    expect((await exchange(socket)).ms).toBeGreaterThanOrEqual(900)
     socket.destroy()
   })
 
