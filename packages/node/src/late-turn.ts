@@ -14,10 +14,11 @@
  * {@link BEAT_MS} (one timer per process, never one per request; it stops
  * after {@link IDLE_AFTER_MS} without an admission). An admission is late when
  * the pending beat is more than {@link LATE_TURN_MS} overdue (the loop is
- * blocked or busy right now), or when the last beat ran that late (the poll
- * phases since are still reading what piled up while the loop was held:
- * requests on open connections first, then on the connections that waited in
- * the accept queue, a turn or more later). A
+ * blocked or busy right now), or until {@link CATCH_UP_BEATS} beats in a row
+ * have come on time since one ran that late (the poll phases since are still
+ * reading what piled up while the loop was held: requests on open connections
+ * first, then on the connections that waited in the accept queue, over many
+ * turns). A
  * late admission's handler starts in the check phase after the next poll
  * phase, when the socket tells the truth, and only if its client is still
  * there. Waits are batched: two `setImmediate` per turn whatever the number
@@ -35,6 +36,9 @@ export const BEAT_MS = 20
  */
 export const LATE_TURN_MS = 50
 
+/** On-time beats in a row after a late one before admissions are no longer late. */
+export const CATCH_UP_BEATS = 5
+
 /** The heartbeat stops after this long without an admission, ms. */
 export const IDLE_AFTER_MS = 1000
 
@@ -43,14 +47,16 @@ let armed = false
 let dueAt = 0
 let lastAdmissionAt = 0
 let late = false
+let onTimeBeats = CATCH_UP_BEATS
 
 function beat(): void {
   const now = performance.now()
   const overdue = now - dueAt > LATE_TURN_MS
-  // Late until a beat comes on time again: the poll phases after a stall read
-  // what piled up on open connections first, then the connections that piled
-  // up in the accept queue, one or more turns later.
-  late = overdue
+  // Late until beats come on time again, {@link CATCH_UP_BEATS} in a row: the
+  // poll phases after a stall read what piled up on open connections first,
+  // then the connections that piled up in the accept queue, over many turns.
+  onTimeBeats = overdue ? 0 : onTimeBeats + 1
+  late = onTimeBeats < CATCH_UP_BEATS
   // A long gap since the last admission is idleness only if the beat came on
   // time; after a stall it is the stall (and requests are waiting to be read).
   if (!overdue && now - lastAdmissionAt > IDLE_AFTER_MS) {
