@@ -13,6 +13,7 @@ import {
   ERROR,
   type RequestLog,
   type RouteShare,
+  reasonOf,
   routePicker,
   seededRandom,
   TIMEOUT,
@@ -69,15 +70,6 @@ export interface OpenLoopRequest {
   method?: string
   headers?: Record<string, string>
   body?: string
-}
-
-function reasonOf(body: string): string {
-  try {
-    const reason = (JSON.parse(body) as { reason?: unknown }).reason
-    return typeof reason === 'string' ? reason : 'unknown'
-  } catch {
-    return 'unknown'
-  }
 }
 
 /** Arrivals owed by `elapsedMs` into the schedule. */

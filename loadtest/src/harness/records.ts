@@ -39,6 +39,16 @@ export const IMMEDIATE_REASONS: ReadonlySet<string> = new Set([
   'closed',
 ])
 
+/** The `reason` of spillway's problem+json body; `'unknown'` for any other body. */
+export function reasonOf(body: string): string {
+  try {
+    const reason = (JSON.parse(body) as { reason?: unknown }).reason
+    return typeof reason === 'string' ? reason : 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}
+
 /** An empty log. */
 export function createLog(): RequestLog {
   return { sentMs: [], latencyMs: [], status: [], route: [] }

@@ -16,7 +16,7 @@
  * comes first, and a logical request never outlives its `timeoutMs`.
  */
 import { createClient, ThrottledError } from '@spillway/client'
-import { ERROR, type RequestLog, seededRandom, TIMEOUT } from './records.js'
+import { ERROR, type RequestLog, reasonOf, seededRandom, TIMEOUT } from './records.js'
 
 /** Who sends the requests. */
 export type RetryingClient = 'naive' | 'spillway-client'
@@ -66,15 +66,6 @@ export interface RetryingUsersOptions extends RetryingUsersLoad {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-
-function reasonOf(body: string): string {
-  try {
-    const reason = (JSON.parse(body) as { reason?: unknown }).reason
-    return typeof reason === 'string' ? reason : 'unknown'
-  } catch {
-    return 'unknown'
-  }
-}
 
 /**
  * A `fetch` that logs each attempt: latency to the response head, the status,

@@ -21,6 +21,8 @@
  * target's counters), so the target can count a handler start for a client
  * that has left even before Node has read its FIN.
  */
+
+import { percentile } from '../harness/metrics.js'
 import {
   type ClientBehaviour,
   type RequestLog,
@@ -278,11 +280,7 @@ export function classFigures(
       successRate: sent === 0 ? null : latencies.length / sent,
       rejected,
       gaveUp,
-      p99Ms:
-        latencies.length === 0
-          ? null
-          : (latencies[Math.min(latencies.length - 1, Math.ceil(0.99 * latencies.length) - 1)] ??
-            null),
+      p99Ms: percentile(latencies, 99),
     }
   }
   return {
