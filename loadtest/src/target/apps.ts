@@ -115,12 +115,12 @@ export async function createExpressApp(context: AppContext): Promise<RequestList
   }
   if (context.controller !== null && !context.early) {
     const { shed } = await import('@spillway/express')
-    const { classify, deadlineOptions, keyReader } = await import('./protect.js')
+    const { classify, adapterRouteOptions, keyReader } = await import('./protect.js')
     const keyOf = keyReaderOf(context, keyReader)
     app.use(
       shed(context.controller, {
         priority: (req) => classify(req.path),
-        ...deadlineOptions(context.config.protection),
+        ...adapterRouteOptions(context.config.protection),
         ...(keyOf === null ? {} : { key: (req) => keyOf(req.query, req.headers) }),
         ...(deadlineFromHeader(context)
           ? { deadline: (req) => clientTimesOf(req.headers).deadline }
@@ -193,12 +193,12 @@ export async function createKoaApp(context: AppContext): Promise<RequestListener
   })
   if (context.controller !== null && !context.early) {
     const { shed } = await import('@spillway/koa')
-    const { classify, deadlineOptions, keyReader } = await import('./protect.js')
+    const { classify, adapterRouteOptions, keyReader } = await import('./protect.js')
     const keyOf = keyReaderOf(context, keyReader)
     app.use(
       shed(context.controller, {
         priority: (ctx) => classify(ctx.path),
-        ...deadlineOptions(context.config.protection),
+        ...adapterRouteOptions(context.config.protection),
         ...(keyOf === null ? {} : { key: (ctx) => keyOf(ctx.query, ctx.headers) }),
         ...(deadlineFromHeader(context)
           ? { deadline: (ctx) => clientTimesOf(ctx.headers).deadline }

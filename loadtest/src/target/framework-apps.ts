@@ -30,11 +30,11 @@ async function createFastifyApp(context: AppContext): Promise<RequestListener> {
   )
   if (context.controller !== null && !context.early) {
     const { spillway } = await import('@spillway/fastify')
-    const { classify, deadlineOptions } = await import('./protect.js')
+    const { classify, adapterRouteOptions } = await import('./protect.js')
     await app.register(spillway, {
       controller: context.controller,
       priority: (request) => classify(request.url),
-      ...deadlineOptions(context.config.protection),
+      ...adapterRouteOptions(context.config.protection),
     })
   }
   if (context.config.protection.kind === 'passthrough') {
@@ -68,12 +68,12 @@ async function createHonoApp(context: AppContext): Promise<RequestListener> {
   app.get('/__control', (c) => c.json(control(context, new URL(c.req.url))))
   if (context.controller !== null && !context.early) {
     const { shed } = await import('@spillway/hono')
-    const { classify, deadlineOptions } = await import('./protect.js')
+    const { classify, adapterRouteOptions } = await import('./protect.js')
     app.use(
       '*',
       shed(context.controller, {
         priority: (c) => classify(c.req.path),
-        ...deadlineOptions(context.config.protection),
+        ...adapterRouteOptions(context.config.protection),
       }),
     )
   }
@@ -105,7 +105,7 @@ async function createNestApp(context: AppContext): Promise<RequestListener> {
   // With the early gate in front, the app adds no adapter of its own.
   const nest =
     context.controller === null || context.early ? null : await import('@spillway/nestjs')
-  const { classify, deadlineOptions } = await import('./protect.js')
+  const { classify, adapterRouteOptions } = await import('./protect.js')
 
   class Routes {}
   const proto = Routes.prototype as unknown as Record<string, unknown>
@@ -146,7 +146,7 @@ async function createNestApp(context: AppContext): Promise<RequestListener> {
             controller: context.controller,
             priority: (req: IncomingMessage) =>
               classify(new URL(req.url ?? '/', 'http://x').pathname),
-            ...deadlineOptions(context.config.protection),
+            ...adapterRouteOptions(context.config.protection),
           }),
         ]
   const providers: import('@nestjs/common').Provider[] = []

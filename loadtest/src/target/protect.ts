@@ -58,7 +58,7 @@ export async function createController(
  * The adapter's `deadlineHeader` option when the protection reads one, and
  * `holdEarlyRetries: true` when it turns the hold on; spread into every adapter's options.
  */
-export function deadlineOptions(protection: Protection): {
+export function adapterRouteOptions(protection: Protection): {
   deadlineHeader?: string
   holdEarlyRetries?: true
 } {

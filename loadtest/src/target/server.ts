@@ -65,12 +65,12 @@ async function main(): Promise<void> {
   const server = createServer(listener)
   if (context.early && context.controller !== null) {
     const { installEarlyGate } = await import('@spillway/node')
-    const { classify, deadlineOptions, keyReader } = await import('./protect.js')
+    const { classify, adapterRouteOptions, keyReader } = await import('./protect.js')
     const keyOf = protection.kind === 'spillway' ? keyReader(protection) : null
     const urlOf = (req: IncomingMessage) => new URL(req.url ?? '/', 'http://127.0.0.1')
     installEarlyGate(server, context.controller, {
       priority: (req) => classify(urlOf(req).pathname),
-      ...deadlineOptions(protection),
+      ...adapterRouteOptions(protection),
       ...(keyOf === null
         ? {}
         : {

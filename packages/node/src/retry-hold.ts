@@ -46,7 +46,7 @@ export interface RetryHoldOptions {
 // When each connection may come back: the end of the last `Retry-After` it was given.
 const comeBackAt = new WeakMap<Socket, number>()
 // Answers held per controller, so the cap holds however many routes share it.
-const heldBy = new WeakMap<AdmissionController, { count: number }>()
+const heldCounts = new WeakMap<AdmissionController, { count: number }>()
 
 const PRESSURE_REASONS: ReadonlySet<string> = new Set(['overloaded', 'sampled'])
 
@@ -86,10 +86,10 @@ export function holdIfEarly(
     comeBackAt.set(socket, now + retryAfterMs)
     return rejection
   }
-  let held = heldBy.get(controller)
+  let held = heldCounts.get(controller)
   if (held === undefined) {
     held = { count: 0 }
-    heldBy.set(controller, held)
+    heldCounts.set(controller, held)
   }
   if (held.count >= options.maxHeld) {
     comeBackAt.set(socket, now + retryAfterMs)
