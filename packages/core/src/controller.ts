@@ -588,7 +588,10 @@ class Controller implements AdmissionController {
     if (ticket.deadline <= now) return this.#reject(ticket, 'deadline', now)
 
     const pressure = this.#pressure()
-    if (pressure > 0) {
+    // Work-conserving: with none of its requests in flight, refusing cannot relieve the
+    // process (the pressure is not theirs, or a level still releasing outlived the overload);
+    // it would only leave the CPU idle while clients retry.
+    if (pressure > 0 && this.#inFlight > 0) {
       const p = admitProbability(priorityIndex, this.priorities.length, pressure)
       if (p <= 0) return this.#reject(ticket, 'overloaded', now)
       if (p < 1 && random() >= p) return this.#reject(ticket, 'sampled', now)

@@ -17,6 +17,9 @@ function shedShare(level: number, priority: string, seed: number) {
     pressure: { level },
     random: seeded(seed),
   })
+  // Pressure refuses only while something is in flight (see the last case).
+  const running = controller.admit({ priority: 'critical' }) as Decision
+  if (!running.admitted) throw new Error('the first request is admitted whatever the pressure')
   let sampled = 0
   let overloaded = 0
   for (let i = 0; i < REQUESTS; i++) {
@@ -26,6 +29,7 @@ function shedShare(level: number, priority: string, seed: number) {
     else if (decision.rejection.reason === 'overloaded') overloaded++
     else throw new Error(`unexpected rejection ${decision.rejection.reason}`)
   }
+  running.permit.release()
   const { inFlight, queued } = controller.stats()
   controller.close()
   return { shed: (sampled + overloaded) / REQUESTS, sampled, overloaded, inFlight, queued }
@@ -55,6 +59,22 @@ describe('graded shedding over many requests', () => {
     expect(shedShare(0.99, 'critical', 3).shed).toBe(0)
     const saturated = shedShare(1, 'critical', 3)
     expect(saturated).toMatchObject({ shed: 1, sampled: 0, overloaded: REQUESTS })
+  })
+
+  it('never refuses while none of its requests is in flight: refusing would only idle the process', () => {
+    const controller = createAdmissionController({ limit: 100, pressure: { level: 1 } })
+    const first = controller.admit({ priority: 'sheddable' }) as Decision
+    expect(first.admitted).toBe(true)
+    const second = controller.admit({ priority: 'critical' }) as Decision
+    expect(second).toMatchObject({ admitted: false, rejection: { reason: 'overloaded' } })
+    if (first.admitted) first.permit.release()
+    // Idle again: the next one runs, and holds the floor for the others.
+    const third = controller.admit({ priority: 'sheddable' }) as Decision
+    expect(third.admitted).toBe(true)
+    expect((controller.admit() as Decision).admitted).toBe(false)
+    if (third.admitted) third.permit.release()
+    expect(controller.stats()).toMatchObject({ inFlight: 0, queued: 0 })
+    controller.close()
   })
 
   it('refuses outright (overloaded), not by chance (sampled), once a priority is past its band', () => {

@@ -18,11 +18,14 @@ interface Served {
 
 async function serve(pressure: { level: number }, route: NodeRouteOptions = {}): Promise<Served> {
   const controller = createAdmissionController({ limit: 4, pressure })
+  // Other work in flight all along: pressure refuses only while something runs.
+  const running = controller.tryAcquire()
   const served: Served = {
     port: 0,
     handled: 0,
     drained: () => false,
     close: () => {
+      running?.release()
       server.closeAllConnections()
       return new Promise((resolve) => server.close(() => resolve()))
     },
@@ -37,7 +40,7 @@ async function serve(pressure: { level: number }, route: NodeRouteOptions = {}):
   served.port = (server.address() as AddressInfo).port
   served.drained = () => {
     const { inFlight, queued } = controller.stats()
-    return inFlight === 0 && queued === 0
+    return inFlight === 1 && queued === 0
   }
   return served
 }
