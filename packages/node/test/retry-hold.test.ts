@@ -132,10 +132,11 @@ describe('holdEarlyRetries', () => {
     socket.destroy()
   })
 
-  it('does not hold rejections other than pressure by default, and holds them with reasons: all', async () => {
+  it("holds every kind of refusal by default, and only pressure's with reasons: pressure", async () => {
     for (const [reasons, held] of [
-      [undefined, false],
+      [undefined, true],
       ['all', true],
+      ['pressure', false],
     ] as const) {
       const controller = createAdmissionController({ limit: 1, queue: { size: 0 } })
       const blocker = controller.tryAcquire()
