@@ -16,8 +16,8 @@
  *
  * A probability of 0 is an outright refusal (`overloaded`); between 0 and 1
  * the request is sampled (`sampled` when the draw goes against it). The
- * controller applies it only while at least one of its requests is in
- * flight: with none, a refusal relieves nothing and leaves the process idle.
+ * controller does not apply it once none of its requests has been in flight
+ * for a while: a refusal would relieve nothing and leave the process idle.
  */
 export function admitProbability(
   priorityIndex: number,

@@ -61,19 +61,30 @@ describe('graded shedding over many requests', () => {
     expect(saturated).toMatchObject({ shed: 1, sampled: 0, overloaded: REQUESTS })
   })
 
-  it('never refuses while none of its requests is in flight: refusing would only idle the process', () => {
-    const controller = createAdmissionController({ limit: 100, pressure: { level: 1 } })
-    const first = controller.admit({ priority: 'sheddable' }) as Decision
-    expect(first.admitted).toBe(true)
-    const second = controller.admit({ priority: 'critical' }) as Decision
-    expect(second).toMatchObject({ admitted: false, rejection: { reason: 'overloaded' } })
-    if (first.admitted) first.permit.release()
-    // Idle again: the next one runs, and holds the floor for the others.
-    const third = controller.admit({ priority: 'sheddable' }) as Decision
-    expect(third.admitted).toBe(true)
-    expect((controller.admit() as Decision).admitted).toBe(false)
-    if (third.admitted) third.permit.release()
+  it('refuses nothing once none of its requests has been in flight for 10 ms: refusing would only idle the process', () => {
+    let t = 0
+    const controller = createAdmissionController({
+      limit: 100,
+      pressure: { level: 1 },
+      now: () => t,
+    })
+    const admitted = (priority?: string) => (controller.admit({ priority }) as Decision).admitted
+    const first = controller.tryAcquire({ priority: 'sheddable' })
+    expect(first).toBeDefined()
+    expect(admitted('critical')).toBe(false)
+    t = 100
+    first?.release()
+    // Idle for less than 10 ms: a server deciding requests one after another.
+    t = 109
+    expect(admitted('critical')).toBe(false)
+    // Idle for 10 ms: the next one runs, and the others are refused behind it.
+    t = 110
+    const second = controller.tryAcquire({ priority: 'sheddable' })
+    expect(second).toBeDefined()
+    expect(admitted()).toBe(false)
+    second?.release()
     expect(controller.stats()).toMatchObject({ inFlight: 0, queued: 0 })
+    expect(controller.stats().counters.rejected.overloaded).toBe(3)
     controller.close()
   })
 
