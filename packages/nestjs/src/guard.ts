@@ -50,9 +50,9 @@ export class SpillwayGuard implements CanActivate {
     if (context.getType() !== 'http') return true
     const route = this.#routeOf(context)
     if (route === null) return true
-    const http = context.switchToHttp()
-    const request = http.getRequest<Platform>()
-    const response = http.getResponse<Platform>()
+    // What `switchToHttp().getRequest()` returns, without the three closures it makes per call.
+    const request = context.getArgByIndex<Platform>(0)
+    const response = context.getArgByIndex<Platform>(1)
     const req = (request.raw ?? request) as IncomingMessage
     const res = (response.raw ?? response) as ServerResponse
     const passage = route.gate.enter(request, req, res)
