@@ -87,8 +87,9 @@ export class SpillwayModule {
   }
 
   /**
-   * Nest calls this before it registers its routes, also in an application
-   * made by `@nestjs/testing` (whose adapter is only known then).
+   * Nest calls this during `app.init()`, before it registers its routes. Not
+   * at construction: `@nestjs/testing` sets the adapter only when it creates
+   * the application, after the providers.
    */
   configure(): void {
     holdRouteWork(this.#host.httpAdapter)
