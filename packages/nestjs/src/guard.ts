@@ -2,7 +2,10 @@
  * The guard that admits: it runs before every guarded handler, resolves the
  * handler's options once (first request), and binds the permit to the
  * platform's underlying `ServerResponse`: a guard has no after-step, and an
- * interceptor's `finalize` fires before a streamed body has ended.
+ * interceptor's `finalize` fires before a streamed body has ended. The route
+ * function around it holds the permit for the handler's work too
+ * (`route-work.ts`); an admission decided after that function returned
+ * (queued, or after a guard that awaited) holds the work it left on the response.
  * On the Express platform it sees Express's `req`/`res`; on Fastify's, a
  * `FastifyRequest`/`FastifyReply`, whose `.raw` it binds.
  */
@@ -14,12 +17,14 @@ import { writeRejection } from '@spillway/node'
 import {
   createGate,
   type Gate,
+  holdPermits,
   isThenable,
   type Passage,
   resolveRouteOptions,
 } from '@spillway/node/adapter-kit'
 import type { NestOnRejected, ResolvedModule } from './options.js'
 import { ShedRejectedException } from './rejected-exception.js'
+import { decidedNow, workOf } from './route-work.js'
 import { SHED_METADATA, SPILLWAY_RESOLVED } from './tokens.js'
 
 interface Route {
@@ -45,15 +50,17 @@ export class SpillwayGuard implements CanActivate {
     if (context.getType() !== 'http') return true
     const route = this.#routeOf(context)
     if (route === null) return true
-    const http = context.switchToHttp()
-    const request = http.getRequest<Platform>()
-    const response = http.getResponse<Platform>()
+    // What `switchToHttp().getRequest()` returns, without the three closures it makes per call.
+    const request = context.getArgByIndex<Platform>(0)
+    const response = context.getArgByIndex<Platform>(1)
     const req = (request.raw ?? request) as IncomingMessage
     const res = (response.raw ?? response) as ServerResponse
     const passage = route.gate.enter(request, req, res)
-    return passage instanceof Promise
-      ? passage.then((settled) => this.#pass(route, settled, request, response, res))
-      : this.#pass(route, passage, request, response, res)
+    if (passage instanceof Promise) {
+      return passage.then((settled) => this.#pass(route, settled, request, response, res))
+    }
+    decidedNow(res)
+    return this.#pass(route, passage, request, response, res)
   }
 
   #routeOf(context: ExecutionContext): Route | null {
@@ -85,7 +92,12 @@ export class SpillwayGuard implements CanActivate {
     response: unknown,
     res: ServerResponse,
   ): boolean | Promise<boolean> {
-    if (passage === 'proceed') return true
+    if (passage === 'proceed') {
+      // Decided after the route function returned: it left its work here.
+      const work = workOf(res)
+      if (work !== undefined) holdPermits(res, work)
+      return true
+    }
     if (passage === 'gone') throw new ShedRejectedException(undefined)
     const answered = this.#answer(route.onRejected, request, response, res, passage)
     if (answered === undefined) {

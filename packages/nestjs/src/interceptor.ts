@@ -1,8 +1,10 @@
 /**
- * The guard's after-step: a guard cannot see the handler finish, so this
- * interceptor holds every permit bound to the response until the handler's
- * work has settled (`finalize`: completed, errored or unsubscribed). The
- * response's end still counts too: whichever comes last releases.
+ * Holds every permit bound to the response until the handler's observable
+ * finalizes (completed, errored or unsubscribed); the response's end still
+ * counts too: whichever comes last releases. No longer installed: the
+ * module's route functions hold the permit until Nest is done with the
+ * request (`route-work.ts`), without the RxJS pipeline Nest runs for any
+ * interceptor. Kept so that apps which add it keep working.
  */
 import type { ServerResponse } from 'node:http'
 import {
@@ -14,7 +16,11 @@ import {
 import { holdPermits } from '@spillway/node/adapter-kit'
 import { finalize, type Observable } from 'rxjs'
 
-/** Holds the request's slot until its handler is done. */
+/**
+ * Holds the request's slot until its handler is done.
+ * @deprecated Not needed: `SpillwayModule` holds the slot itself, for every
+ * route, at a fraction of an interceptor's cost per request.
+ */
 export class SpillwayInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (context.getType() !== 'http') return next.handle()

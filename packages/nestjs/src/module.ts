@@ -1,21 +1,27 @@
 /**
  * `SpillwayModule.forRoot(options)` / `forRootAsync({ useFactory, inject, imports })`:
  * a global module providing the controller (`SPILLWAY_CONTROLLER`) and, by
- * default, `SpillwayGuard` as an `APP_GUARD` for every route.
+ * default, `SpillwayGuard` as an `APP_GUARD` for every route. Before Nest
+ * registers its routes (`configure`, which Nest calls during `app.init()`
+ * before its router), it wraps the HTTP adapter's route registration so that
+ * each route holds its permit until Nest is done with the request
+ * (`route-work.ts`).
  */
 import {
   type DynamicModule,
   type FactoryProvider,
+  Inject,
   type InjectionToken,
   Module,
   type ModuleMetadata,
   type OptionalFactoryDependency,
   type Provider,
 } from '@nestjs/common'
-import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core'
+import { APP_GUARD, HttpAdapterHost } from '@nestjs/core'
 import { SpillwayGuard } from './guard.js'
 import { SpillwayInterceptor } from './interceptor.js'
 import { type ResolvedModule, resolveModuleOptions, type SpillwayModuleOptions } from './options.js'
+import { holdRouteWork } from './route-work.js'
 import { SPILLWAY_CONTROLLER, SPILLWAY_OPTIONS, SPILLWAY_RESOLVED } from './tokens.js'
 
 /** Options of `SpillwayModule.forRootAsync`. */
@@ -62,16 +68,33 @@ function providers(optionsProvider: Provider, globalGuard: boolean): Provider[] 
     SpillwayGuard,
     SpillwayInterceptor,
   ]
-  if (globalGuard) {
-    list.push({ provide: APP_GUARD, useExisting: SpillwayGuard })
-    list.push({ provide: APP_INTERCEPTOR, useExisting: SpillwayInterceptor })
-  }
+  if (globalGuard) list.push({ provide: APP_GUARD, useExisting: SpillwayGuard })
   return list
 }
 
+/**
+ * What other modules see. `@UseGuards(SpillwayGuard)` makes a guard in the
+ * module that uses it, which needs the resolved options too.
+ */
+const EXPORTS = [SPILLWAY_CONTROLLER, SPILLWAY_RESOLVED, SpillwayGuard, SpillwayInterceptor]
+
 /** The module; import it once, in the root module. */
-// biome-ignore lint/complexity/noStaticOnlyClass: Nest's dynamic modules are classes with static factories.
 export class SpillwayModule {
+  readonly #host: HttpAdapterHost
+
+  constructor(host: HttpAdapterHost) {
+    this.#host = host
+  }
+
+  /**
+   * Nest calls this during `app.init()`, before it registers its routes. Not
+   * at construction: `@nestjs/testing` sets the adapter only when it creates
+   * the application, after the providers.
+   */
+  configure(): void {
+    holdRouteWork(this.#host.httpAdapter)
+  }
+
   /** With options known now: checked at startup, with the house messages. */
   static forRoot(options: SpillwayModuleOptions = {}): DynamicModule {
     return {
@@ -81,7 +104,7 @@ export class SpillwayModule {
         { provide: SPILLWAY_OPTIONS, useValue: options },
         options.globalGuard !== false,
       ),
-      exports: [SPILLWAY_CONTROLLER, SpillwayGuard, SpillwayInterceptor],
+      exports: EXPORTS,
     }
   }
 
@@ -97,9 +120,10 @@ export class SpillwayModule {
       global: true,
       imports: options.imports ?? [],
       providers: providers(factory, options.globalGuard !== false),
-      exports: [SPILLWAY_CONTROLLER, SpillwayGuard, SpillwayInterceptor],
+      exports: EXPORTS,
     }
   }
 }
 
 Module({})(SpillwayModule)
+Inject(HttpAdapterHost)(SpillwayModule, undefined, 0)

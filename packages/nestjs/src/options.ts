@@ -39,9 +39,8 @@ export interface SpillwayModuleOptions extends AdmissionControllerOptions, ShedR
    */
   controller?: AdmissionController | undefined
   /**
-   * Install the guard and the interceptor for every route (`APP_GUARD`,
-   * `APP_INTERCEPTOR`). With `false`, add `@UseGuards(SpillwayGuard)` and
-   * `@UseInterceptors(SpillwayInterceptor)` where wanted.
+   * Install the guard for every route (`APP_GUARD`). With `false`, add
+   * `@UseGuards(SpillwayGuard)` where wanted.
    * @default true
    */
   globalGuard?: boolean | undefined
