@@ -14,7 +14,7 @@ import express5 from 'express5'
 import type { Context, Next } from 'koa'
 import koa2 from 'koa2'
 import koa3 from 'koa3'
-import { expectDrained, get, nextEvent, rawRequest } from '../contract/support.js'
+import { expectDrained, get, latch, nextEvent, rawRequest } from '../contract/support.js'
 
 const TIMEOUT_MS = 100
 const WORK_MS = 300
@@ -22,13 +22,16 @@ const REQUESTS = 40
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-/** Counts handlers running at once. */
+/** Counts handlers running at once; `entered` opens as the first one starts. */
 function meter() {
   let running = 0
   const state = { max: 0, ran: 0 }
+  const entered = latch()
   return {
     state,
+    entered: entered.promise,
     async work(): Promise<void> {
+      entered.open()
       running++
       state.ran++
       state.max = Math.max(state.max, running)
@@ -161,12 +164,13 @@ describe.each(servers)('%s', (_name, build) => {
 
   it('holds the slot while the work runs after its client left, then releases it as ignore', async () => {
     const controller = createAdmissionController({ limit: 1, queue: { size: 0 } })
-    const { work } = meter()
+    const { work, entered } = meter()
     const server = await listen(build(controller, work))
     try {
-      const admitted = nextEvent(controller, 'admit')
       const socket = await rawRequest(server.port, '/work')
-      await admitted
+      // The work, not only the admission: one admitted in a late turn of a busy
+      // loop starts a turn later, and not at all if its client has left by then.
+      await entered
       const released = nextEvent(controller, 'release')
       socket.destroy()
       // The client is gone but the handler still works: the slot stays taken.
