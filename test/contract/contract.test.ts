@@ -427,16 +427,20 @@ describe.each(contractTargets)('$name', (target: Target) => {
   ;(target.holdsEarlyRetries === false ? it.skip : it)(
     'holds the answer to a keep-alive retry that pressure refuses again until its Retry-After',
     async () => {
+      const hold = latch()
       const port = await serve(
         [
+          { path: '/hold', handler: { reply: 'ok', wait: () => hold.promise } },
           {
             path: '/work',
             options: { holdEarlyRetries: { maxMs: 300 } },
             handler: { reply: 'ok' },
           },
         ],
-        { limit: 1, pressure: { level: 1 } },
+        { limit: 2, pressure: { level: 1 } },
       )
+      // Pressure refuses only while something runs: the first request is admitted.
+      const running = await takeSlot(port, '/hold')
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
       const timed = (): Promise<{ status: number; ms: number; reused: boolean }> =>
         new Promise((resolve, reject) => {
@@ -460,6 +464,8 @@ describe.each(contractTargets)('$name', (target: Target) => {
       expect(first.ms).toBeLessThan(250)
       expect(retry).toMatchObject({ status: 503, reused: true })
       expect(retry.ms).toBeGreaterThanOrEqual(280)
+      hold.open()
+      expect((await running.reply).status).toBe(200)
       await expectDrained(controller)
     },
   )

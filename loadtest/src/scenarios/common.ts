@@ -128,7 +128,13 @@ export function comparedProtections(options: ScenarioOptions, withAdaptive = tru
           ...(options.framework === 'hono'
             ? []
             : [{ ...fixedSpillway(options), pressure: true, holdEarlyRetries: true } as const]),
-          { ...fixedSpillway(options), pressure: true, early: true },
+          // The cheapest refusal, and one per Retry-After for a client that comes back early.
+          {
+            ...fixedSpillway(options),
+            pressure: true,
+            early: true,
+            holdEarlyRetries: true,
+          } as const,
         ]
       : []),
   ]

@@ -216,6 +216,13 @@ const DRY_ACQUIRE: How = Object.freeze({ queues: true, dryRun: true })
 const DRY_TRY: How = Object.freeze({ queues: false, dryRun: true })
 
 /**
+ * With nothing in flight for this long, pressure refuses nothing, ms: longer than the gap
+ * between requests a busy server decides back to back (a poll phase reading its sockets),
+ * short next to a client's patience.
+ */
+const IDLE_FLOOR_MS = 10
+
+/**
  * One request, from the door to its release: the decision's context, then its
  * permit (the permit doubles as its own decision), so admitting at once
  * allocates this one object. A request that waits gets a `Waiter` too.
@@ -338,6 +345,8 @@ class Controller implements AdmissionController {
   #busySince: number
   /** Last completion, or the start of the busy spell: no progress since means stalled. */
   #progressAt: number
+  // When the last request in flight was released; never, before the first.
+  #idleSince = Number.NEGATIVE_INFINITY
 
   #admitted = 0
   #queuedTotal = 0
@@ -523,7 +532,7 @@ class Controller implements AdmissionController {
   /** Called once per permit, by `Ticket.release`. */
   onRelease(permit: Ticket, outcome: Outcome): void {
     const now = this.#options.now()
-    this.#inFlight--
+    if (--this.#inFlight === 0) this.#idleSince = now
     const serviceMs = Math.max(0, now - permit.startMs)
     this.#shares.leave(permit, serviceMs)
     this.dropLease(permit)
@@ -588,7 +597,12 @@ class Controller implements AdmissionController {
     if (ticket.deadline <= now) return this.#reject(ticket, 'deadline', now)
 
     const pressure = this.#pressure()
-    if (pressure > 0) {
+    // Work-conserving: with none of its requests in flight for a while, refusing cannot
+    // relieve the process (the pressure is not theirs, or a level still releasing outlived
+    // the overload); it would only leave the CPU idle while clients retry. "A while", not
+    // "now": a server that decides one request at a time, each synchronous handler
+    // releasing before the next decision, is idle for microseconds between them.
+    if (pressure > 0 && (this.#inFlight > 0 || now - this.#idleSince < IDLE_FLOOR_MS)) {
       const p = admitProbability(priorityIndex, this.priorities.length, pressure)
       if (p <= 0) return this.#reject(ticket, 'overloaded', now)
       if (p < 1 && random() >= p) return this.#reject(ticket, 'sampled', now)

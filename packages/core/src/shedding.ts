@@ -15,7 +15,9 @@
  *   critical     1 ──── 1 ────── 0 (at 1 only)
  *
  * A probability of 0 is an outright refusal (`overloaded`); between 0 and 1
- * the request is sampled (`sampled` when the draw goes against it).
+ * the request is sampled (`sampled` when the draw goes against it). The
+ * controller does not apply it once none of its requests has been in flight
+ * for a while: a refusal would relieve nothing and leave the process idle.
  */
 export function admitProbability(
   priorityIndex: number,

@@ -17,6 +17,9 @@ function shedShare(level: number, priority: string, seed: number) {
     pressure: { level },
     random: seeded(seed),
   })
+  // Pressure refuses only while something is in flight (see the last case).
+  const running = controller.admit({ priority: 'critical' }) as Decision
+  if (!running.admitted) throw new Error('the first request is admitted whatever the pressure')
   let sampled = 0
   let overloaded = 0
   for (let i = 0; i < REQUESTS; i++) {
@@ -26,6 +29,7 @@ function shedShare(level: number, priority: string, seed: number) {
     else if (decision.rejection.reason === 'overloaded') overloaded++
     else throw new Error(`unexpected rejection ${decision.rejection.reason}`)
   }
+  running.permit.release()
   const { inFlight, queued } = controller.stats()
   controller.close()
   return { shed: (sampled + overloaded) / REQUESTS, sampled, overloaded, inFlight, queued }
@@ -55,6 +59,33 @@ describe('graded shedding over many requests', () => {
     expect(shedShare(0.99, 'critical', 3).shed).toBe(0)
     const saturated = shedShare(1, 'critical', 3)
     expect(saturated).toMatchObject({ shed: 1, sampled: 0, overloaded: REQUESTS })
+  })
+
+  it('refuses nothing once none of its requests has been in flight for 10 ms: refusing would only idle the process', () => {
+    let t = 0
+    const controller = createAdmissionController({
+      limit: 100,
+      pressure: { level: 1 },
+      now: () => t,
+    })
+    const admitted = (priority?: string) => (controller.admit({ priority }) as Decision).admitted
+    const first = controller.tryAcquire({ priority: 'sheddable' })
+    expect(first).toBeDefined()
+    expect(admitted('critical')).toBe(false)
+    t = 100
+    first?.release()
+    // Idle for less than 10 ms: a server deciding requests one after another.
+    t = 109
+    expect(admitted('critical')).toBe(false)
+    // Idle for 10 ms: the next one runs, and the others are refused behind it.
+    t = 110
+    const second = controller.tryAcquire({ priority: 'sheddable' })
+    expect(second).toBeDefined()
+    expect(admitted()).toBe(false)
+    second?.release()
+    expect(controller.stats()).toMatchObject({ inFlight: 0, queued: 0 })
+    expect(controller.stats().counters.rejected.overloaded).toBe(3)
+    controller.close()
   })
 
   it('refuses outright (overloaded), not by chance (sampled), once a priority is past its band', () => {

@@ -36,9 +36,9 @@ export interface Gate<In> {
   readonly controller: AdmissionController
   /**
    * Runs admission for one request. Synchronous when the controller decides
-   * at once; a promise when the request waits in the queue, or when it is
-   * admitted in a late turn of the event loop (see `late-turn.ts`): then the
-   * handler starts a turn later, and only if its client is still there.
+   * at once; a promise when the request waits in the queue, or when it comes
+   * in a late turn of the event loop (see `late-turn.ts`): then it is decided
+   * a turn later, and only if its client is still there.
    */
   enter(input: In, req: IncomingMessage, res: ServerResponse): Passage | Promise<Passage>
 }
@@ -131,8 +131,8 @@ export function createGate<In, OnRejected>(
     return request
   }
 
-  // The loop was blocked or busy: the request may have waited unread, and its
-  // client's FIN with it. Start the handler once Node has read the socket again.
+  // Admitted from the queue in a late turn: the request may have waited unread, and
+  // its client's FIN with it. Start the handler once Node has read the socket again.
   const present = (permit: Permit, req: IncomingMessage, res: ServerResponse): Promise<Passage> =>
     new Promise<void>(afterNextPoll).then(() => {
       if (clientGone(req, res)) {
@@ -146,18 +146,20 @@ export function createGate<In, OnRejected>(
       return 'proceed'
     })
 
+  // `read`: decided after a poll phase that read the request's socket again.
   const settle = (
     decision: Decision,
     signal: ClientSignal,
     input: In,
     req: IncomingMessage,
     res: ServerResponse,
+    read: boolean,
   ): Passage | Promise<Passage> => {
     signal.dispose()
     if (decision.admitted) {
       // False when the client left, or someone answered, while it waited.
       if (!bindPermit(decision.permit, req, res, bindOptions)) return 'gone'
-      if (turnIsLate()) return present(decision.permit, req, res)
+      if (!read && turnIsLate()) return present(decision.permit, req, res)
       sendContinue(req, res)
       return 'proceed'
     }
@@ -208,12 +210,32 @@ export function createGate<In, OnRejected>(
         sendContinue(req, res)
         return 'proceed'
       }
-      const signal = abortSignalFor(req, res)
-      const decision = controller.admit(classify(input, req, signal), admitOptions)
-      if (decision instanceof Promise) {
-        return decision.then((settled) => answer(settle(settled, signal, input, req, res), req))
+      // The loop was blocked or busy: the request may have waited unread, and its
+      // client's FIN with it. Decide once Node has read the socket again; until then it
+      // takes no slot, so late requests do not crowd out each other (a synchronous
+      // handler's permit is back before the next late request is decided).
+      if (turnIsLate()) {
+        return new Promise<void>(afterNextPoll).then(() =>
+          clientGone(req, res) || res.writableEnded ? 'gone' : decide(input, req, res, true),
+        )
       }
-      return answer(settle(decision, signal, input, req, res), req)
+      return decide(input, req, res, false)
     },
+  }
+
+  function decide(
+    input: In,
+    req: IncomingMessage,
+    res: ServerResponse,
+    read: boolean,
+  ): Passage | Promise<Passage> {
+    const signal = abortSignalFor(req, res)
+    const decision = controller.admit(classify(input, req, signal), admitOptions)
+    if (decision instanceof Promise) {
+      return decision.then((settled) =>
+        answer(settle(settled, signal, input, req, res, false), req),
+      )
+    }
+    return answer(settle(decision, signal, input, req, res, read), req)
   }
 }

@@ -12,18 +12,19 @@
  *
  * So while admissions happen, an unref'ed heartbeat timer runs every
  * {@link BEAT_MS} (one timer per process, never one per request; it stops
- * after {@link IDLE_AFTER_MS} without an admission, once beats come on time). An admission is late when
- * the pending beat is more than {@link LATE_TURN_MS} overdue (the loop is
- * blocked or busy right now), or until {@link CATCH_UP_BEATS} beats in a row
+ * after {@link IDLE_AFTER_MS} without an admission, once beats come on time).
+ * A turn is late when the pending beat is more than {@link LATE_TURN_MS}
+ * overdue (the loop is blocked or busy right now), or until {@link CATCH_UP_BEATS} beats in a row
  * have come on time since one ran that late (the poll phases since are still
  * reading what piled up while the loop was held: requests on open connections
  * first, then on the connections that waited in the accept queue, over many
- * turns). A
- * late admission's handler starts in the check phase after the next poll
- * phase, when the socket tells the truth, and only if its client is still
- * there. Waits are batched: two `setImmediate` per turn whatever the number
- * of requests. An idle server (no beat pending) is never late: it read each
- * request as it came. Not covered: a server stalled after a second or more
+ * turns). A request that comes in a late turn is decided in the check phase
+ * after the next poll phase, when the socket tells the truth, and only if its
+ * client is still there; one admitted from the queue in a late turn starts
+ * its handler then. One `setImmediate` per turn, then one per late request:
+ * each runs on its own, so a synchronous handler has run, and freed its slot,
+ * before the next late request is decided. An idle server (no beat pending)
+ * is never late: it read each request as it came. Not covered: a server stalled after a second or more
  * without admissions.
  */
 
@@ -88,16 +89,14 @@ export function turnIsLate(): boolean {
 
 let batch: Array<() => void> | undefined
 
-function runBatch(callbacks: Array<() => void>): void {
-  for (const callback of callbacks) callback()
-}
-
 function flip(): void {
   const callbacks = batch as Array<() => void>
   batch = undefined
   // This check phase follows the poll phase the request was parsed in; the next
-  // one follows a poll phase that has read its socket again.
-  setImmediate(runBatch, callbacks)
+  // one follows a poll phase that has read its socket again. One immediate per
+  // callback: Node runs ticks and microtasks after each, so what one request
+  // starts (its handler, a synchronous handler's release) happens before the next.
+  for (const callback of callbacks) setImmediate(callback)
 }
 
 /**

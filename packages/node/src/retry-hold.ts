@@ -14,9 +14,10 @@
  * How it works:
  * - Each held kind of rejection answered on a connection records when the connection may
  *   come back (`Retry-After` from now), keyed by its socket.
- * - A request on that connection before then that is rejected again (by
- *   default only a pressure rejection: `overloaded` or `sampled`) is
- *   answered when that time comes, at most `maxMs` later. A request that is
+ * - A request on that connection before then that is rejected again (for
+ *   any reason but `closed`, or with `reasons: 'pressure'` only for
+ *   `overloaded` or `sampled`) is answered when that time comes, at most
+ *   `maxMs` later. A request that is
  *   admitted is served at once: the hold never costs goodput.
  * - Not held: a connection carrying `Forwarded`, `X-Forwarded-For` or `Via`
  *   (a proxy multiplexes many callers on one connection), HTTP/2 (streams

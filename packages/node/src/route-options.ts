@@ -118,10 +118,11 @@ export interface RouteOptions<In> {
    * `Forwarded`, `X-Forwarded-For` or `Via` (a proxy pools many callers on
    * one connection), nor to HTTP/2. Turn it off behind a proxy that pools
    * connections and sends none of those headers.
-   * Off by default: with `createPressureMonitor()`'s defaults, a CPU-bound
-   * server sheds on for a while after its load has gone, and parked
-   * connections then leave it idle (loadtest/README.md, "CPU-bound overload").
-   * `true` means `{ reasons: 'pressure', maxMs: 1000, maxHeld: 1000 }`.
+   * Every refusal but `closed` is held by default (`reasons: 'all'`): under
+   * CPU-bound overload the limit's own refusals (`queueFull`) outnumber the
+   * pressure's, and each costs as much CPU. Off by default: it delays the
+   * answers of callers that share a connection through a pooling proxy.
+   * `true` means `{ reasons: 'all', maxMs: 1000, maxHeld: 1000 }`.
    * @default false
    */
   holdEarlyRetries?:
@@ -179,7 +180,7 @@ const ROUTE_DEFAULTS = Object.freeze({
 })
 
 const HOLD_DEFAULTS: RetryHoldOptions = Object.freeze({
-  reasons: 'pressure',
+  reasons: 'all',
   maxMs: 1000,
   maxHeld: 1000,
 })

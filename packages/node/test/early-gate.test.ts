@@ -75,9 +75,12 @@ describe('installEarlyGate', () => {
       pressure: { level: 1 },
     })
     try {
+      // Pressure refuses only while something runs.
+      const running = gate.controller.tryAcquire()
       expect((await get(app.port)).status).toBe(503)
       expect(app.seen).toEqual([])
       expect(gate.controller.stats().counters.rejected.overloaded).toBe(1)
+      running?.release()
       gate.uninstall()
       gate.uninstall()
       expect(app.server.listenerCount('request')).toBe(1)

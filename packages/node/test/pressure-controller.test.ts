@@ -30,7 +30,8 @@ describe('a pressure monitor driving the admission controller', () => {
       now: () => world.t,
       random: () => draw,
     })
-    const held: Permit[] = []
+    // Work already running: pressure refuses only while something is in flight.
+    const held: Permit[] = [controller.tryAcquire() as Permit]
     const admit = (priority: string) => {
       const decision = controller?.tryAcquire({ priority })
       if (decision !== undefined) held.push(decision)
@@ -65,6 +66,8 @@ describe('a pressure monitor driving the admission controller', () => {
     const world = { t: 0, delayMs: 150 }
     const pressure = delayMonitor(world, 2000)
     controller = createAdmissionController({ limit: 10, queue: { size: 0 }, pressure })
+    // Work already running: pressure refuses only while something is in flight.
+    const running = controller.tryAcquire() as Permit
     const outcome = () =>
       ['critical', 'normal', 'sheddable'].map((priority) => {
         const permit = controller?.tryAcquire({ priority })
@@ -83,6 +86,7 @@ describe('a pressure monitor driving the admission controller', () => {
     world.t += 1000
     pressure.sampleNow()
     expect(outcome()).toEqual([true, true, true])
+    running.release()
     expect(controller.stats()).toMatchObject({ inFlight: 0, queued: 0 })
   })
 
@@ -108,7 +112,9 @@ describe('a pressure monitor driving the admission controller', () => {
     world.t += 500
     pressure.sampleNow()
     expect(second.stats().pressure).toBe(1)
+    const running = second.tryAcquire() as Permit
     expect(second.tryAcquire({ priority: 'sheddable' })).toBeUndefined()
+    running.release()
     second.close()
     expect(pressure.readings().closed).toBe(true)
     expect(second.stats()).toMatchObject({ inFlight: 0, queued: 0 })

@@ -18,11 +18,14 @@ interface Served {
 
 async function serve(pressure: { level: number }, route: NodeRouteOptions = {}): Promise<Served> {
   const controller = createAdmissionController({ limit: 4, pressure })
+  // Other work in flight all along: pressure refuses only while something runs.
+  const running = controller.tryAcquire()
   const served: Served = {
     port: 0,
     handled: 0,
     drained: () => false,
     close: () => {
+      running?.release()
       server.closeAllConnections()
       return new Promise((resolve) => server.close(() => resolve()))
     },
@@ -37,7 +40,7 @@ async function serve(pressure: { level: number }, route: NodeRouteOptions = {}):
   served.port = (server.address() as AddressInfo).port
   served.drained = () => {
     const { inFlight, queued } = controller.stats()
-    return inFlight === 0 && queued === 0
+    return inFlight === 1 && queued === 0
   }
   return served
 }
@@ -129,10 +132,11 @@ describe('holdEarlyRetries', () => {
     socket.destroy()
   })
 
-  it('does not hold rejections other than pressure by default, and holds them with reasons: all', async () => {
+  it("holds every kind of refusal by default, and only pressure's with reasons: pressure", async () => {
     for (const [reasons, held] of [
-      [undefined, false],
+      [undefined, true],
       ['all', true],
+      ['pressure', false],
     ] as const) {
       const controller = createAdmissionController({ limit: 1, queue: { size: 0 } })
       const blocker = controller.tryAcquire()

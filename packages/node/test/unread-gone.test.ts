@@ -213,6 +213,30 @@ describe('a client that left while the event loop was blocked', () => {
     }
   })
 
+  it('decides late requests one at a time, so one slot serves them all with a synchronous handler', async () => {
+    const ran: string[] = []
+    // No queue: a late request that took its slot before running would refuse every other.
+    const listener = shed({ limit: 1, queue: { size: 0 } }, (req, res) => {
+      ran.push(req.url as string)
+      res.end('done')
+    })
+    const server = await serve(listener)
+    const late = ['/a', '/b', '/c', '/d']
+    const client = await startClient(server.port, [...late, '/earlier'])
+    try {
+      client.act({ send: [late.length], leave: [] })
+      await until(() => ran.includes('/earlier'))
+      client.actWhileBlocked({ send: [0, 1, 2, 3], leave: [] }, 100)
+      await until(() => late.every((p) => ran.includes(p)))
+      expect(listener.controller.stats().counters.rejected.queueFull).toBe(0)
+      await drained(listener.controller)
+    } finally {
+      await client.stop()
+      await server.close()
+      listener.controller.close()
+    }
+  })
+
   it('still serves every client that stayed, when many arrive while the loop was blocked', async () => {
     const ran: string[] = []
     const listener = shed({ limit: 8, queue: { size: 16, timeoutMs: 5000 } }, (req, res) => {
