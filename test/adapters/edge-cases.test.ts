@@ -184,10 +184,12 @@ describe.each([
       const app = new Koa()
       app.silent = true
       const body = new PassThrough()
+      const set = latch()
       const limiter = shedKoa({ limit: 1, queue: { size: 0 } })
       app.use(limiter)
       app.use(async (ctx) => {
         ctx.body = body
+        set.open()
         if (when === 'as it is set') {
           body.destroy()
           await new Promise((resolve) => setImmediate(resolve))
@@ -197,9 +199,10 @@ describe.each([
       try {
         const socket = await connect(running.port)
         const clientClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()))
-        const admitted = nextEvent(limiter.controller, 'admit')
         socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-        await admitted
+        // The body set, not only the request admitted: one admitted in a late turn
+        // of a busy loop reaches the handler a turn later.
+        await set.promise
         if (when === 'after its first chunk') {
           const firstChunk = new Promise<void>((resolve) => socket.once('data', () => resolve()))
           body.write('part')
@@ -317,10 +320,18 @@ it('lets a queued request go at once when a middleware before it answers it, fee
   const hold = latch()
   const ran: string[] = []
   const app = express4()
-  // A timeout middleware: it answers on its own while the request still waits.
+  // A timeout middleware: it answers on its own while the request still waits. Once
+  // it is queued, not right after next(): a request that comes in a late turn of a
+  // busy loop is decided, and queued, a turn later.
   app.use((req, res, next) => {
+    if (req.path === '/late') {
+      const off = controller.on((event) => {
+        if (event.type !== 'queue') return
+        off()
+        res.status(503).end('timed out')
+      })
+    }
     next()
-    if (req.path === '/late' && controller.stats().queued === 1) res.status(503).end('timed out')
   })
   app.use(shedExpress(controller))
   app.get('/:name', (req, res) => {

@@ -85,15 +85,25 @@ describe.each(servers)('%s', (_name, build) => {
   it('serves a request that passes two layers of one controller at limit 1, on one slot', async () => {
     const controller = createAdmissionController({ limit: 1, queue: { size: 1, timeoutMs: 2000 } })
     const hold = latch()
-    const server = await listen(build(controller, () => hold.promise))
+    const entered = latch()
+    const server = await listen(
+      build(controller, () => {
+        entered.open()
+        return hold.promise
+      }),
+    )
     try {
-      const admitted = nextEvent(controller, 'admit')
       const reply = get(server.port, '/work')
       // Observed below; a failed run must not also crash on the hang-up that follows.
       reply.catch(() => undefined)
-      await admitted
-      // Give the request time to reach the route layer before checking its slot count.
-      await new Promise((resolve) => setTimeout(resolve, 50))
+      // Into the handler, or queued or refused behind its own slot (the defect): not a
+      // fixed sleep, which a busy loop can outlast (an admission in a late turn reaches
+      // the route layer a turn later).
+      await Promise.race([
+        entered.promise,
+        nextEvent(controller, 'queue'),
+        nextEvent(controller, 'reject'),
+      ])
       expect(controller.stats()).toMatchObject({ inFlight: 1, queued: 0 })
       hold.open()
       expect(await reply).toMatchObject({ status: 200, body: 'ok' })

@@ -14,7 +14,7 @@ import express5 from 'express5'
 import type { Context, Next } from 'koa'
 import koa2 from 'koa2'
 import koa3 from 'koa3'
-import { expectDrained, get, nextEvent, rawRequest } from '../contract/support.js'
+import { expectDrained, get, latch, nextEvent, rawRequest } from '../contract/support.js'
 
 const TIMEOUT_MS = 100
 const WORK_MS = 300
@@ -53,29 +53,34 @@ async function listen(listener: http.RequestListener) {
   }
 }
 
-/** Answers 504 after TIMEOUT_MS unless the response ended: a typical node:http/Express timeout. */
-function answerLate(res: http.ServerResponse): void {
+/** Answers 504 after `ms` unless the response ended: a typical node:http/Express timeout. */
+function answerLate(res: http.ServerResponse, ms: number): void {
   const timer = setTimeout(() => {
     if (!res.headersSent) {
       res.writeHead(504, { 'content-type': 'text/plain' })
       res.end('timeout')
     }
-  }, TIMEOUT_MS)
+  }, ms)
   res.once('close', () => clearTimeout(timer))
 }
 
-type Build = (controller: AdmissionController, work: () => Promise<void>) => http.RequestListener
+/** A server whose timeout middleware answers 504 after `timeoutMs`, in front of `shed` and `work`. */
+type Build = (
+  controller: AdmissionController,
+  work: () => Promise<void>,
+  timeoutMs?: number,
+) => http.RequestListener
 
 const servers: [string, Build][] = [
   [
     'node:http (the handler returns a promise)',
-    (controller, work) => {
+    (controller, work, timeoutMs = TIMEOUT_MS) => {
       const listener = shedNode(controller, async (_req, res) => {
         await work()
         if (!res.headersSent) res.end('done')
       })
       return (req, res) => {
-        answerLate(res)
+        answerLate(res, timeoutMs)
         listener(req, res)
       }
     },
@@ -87,10 +92,10 @@ const servers: [string, Build][] = [
     ] as [string, typeof express5][]
   ).map(([name, express]): [string, Build] => [
     `${name} (the handler wrapped in guard)`,
-    (controller, work) => {
+    (controller, work, timeoutMs = TIMEOUT_MS) => {
       const app = express()
       app.use((_req, res, next) => {
-        answerLate(res)
+        answerLate(res, timeoutMs)
         next()
       })
       app.get(
@@ -111,7 +116,7 @@ const servers: [string, Build][] = [
     ] as [string, typeof koa3][]
   ).map(([name, Koa]): [string, Build] => [
     `${name} (await next())`,
-    (controller, work) => {
+    (controller, work, timeoutMs = TIMEOUT_MS) => {
       const app = new Koa()
       app.silent = true
       // A koa-timeout style middleware: whichever comes first answers.
@@ -122,7 +127,7 @@ const servers: [string, Build][] = [
             ctx.status = 504
             ctx.body = 'timeout'
             resolve()
-          }, TIMEOUT_MS)
+          }, timeoutMs)
         })
         await Promise.race([next(), late])
         clearTimeout(timer)
@@ -161,21 +166,34 @@ describe.each(servers)('%s', (_name, build) => {
 
   it('holds the slot while the work runs after its client left, then releases it as ignore', async () => {
     const controller = createAdmissionController({ limit: 1, queue: { size: 0 } })
-    const { work } = meter()
-    const server = await listen(build(controller, work))
+    // Work held by a latch, not a timer: on a busy machine the checks below could
+    // outlast a fixed 300 ms and meet a slot freed by work that had simply ended.
+    const entered = latch()
+    const hold = latch()
+    const work = async (): Promise<void> => {
+      entered.open()
+      await hold.promise
+    }
+    // A timeout the test outlasts: a 504 sent before the client leaves would make
+    // the outcome that answer's (a failure), and a busy loop takes two turns to
+    // start a handler admitted late (see late-turn.ts).
+    const server = await listen(build(controller, work, 30_000))
     try {
-      const admitted = nextEvent(controller, 'admit')
       const socket = await rawRequest(server.port, '/work')
-      await admitted
+      // The work, not only the admission: one admitted in a late turn of a busy
+      // loop starts a turn later, and not at all if its client has left by then.
+      await entered.promise
       const released = nextEvent(controller, 'release')
       socket.destroy()
       // The client is gone but the handler still works: the slot stays taken.
       await sleep(WORK_MS / 3)
       expect(controller.stats().inFlight).toBe(1)
       expect((await get(server.port, '/work')).status).toBe(503)
+      hold.open()
       expect((await released).outcome).toBe('ignore')
       await expectDrained(controller)
     } finally {
+      hold.open()
       await server.close()
       controller.close()
     }

@@ -63,7 +63,9 @@ describe('README example', () => {
 
       // Fill the server's only slot so the next request is shed with 503 + Retry-After.
       const held = fetch(`${base}/hold`)
-      while (protect.controller.stats().inFlight === 0) await new Promise((r) => setImmediate(r))
+      // Until its handler runs, not only until it is admitted: an admission in a late
+      // turn of a busy loop reaches the handler a turn later.
+      while (finishHeld === undefined) await new Promise((r) => setImmediate(r))
       const item = getItem('42')
       while ((inventory.stats()[base]?.counters.refusals ?? 0) === 0) {
         await new Promise((r) => setImmediate(r))

@@ -12,9 +12,9 @@
  *
  * So while admissions happen, an unref'ed heartbeat timer runs every
  * {@link BEAT_MS} (one timer per process, never one per request; it stops
- * after {@link IDLE_AFTER_MS} without an admission). A turn is late when
- * the pending beat is more than {@link LATE_TURN_MS} overdue (the loop is
- * blocked or busy right now), or until {@link CATCH_UP_BEATS} beats in a row
+ * after {@link IDLE_AFTER_MS} without an admission, once beats come on time).
+ * A turn is late when the pending beat is more than {@link LATE_TURN_MS}
+ * overdue (the loop is blocked or busy right now), or until {@link CATCH_UP_BEATS} beats in a row
  * have come on time since one ran that late (the poll phases since are still
  * reading what piled up while the loop was held: requests on open connections
  * first, then on the connections that waited in the accept queue, over many
@@ -40,7 +40,7 @@ export const LATE_TURN_MS = 50
 /** On-time beats in a row after a late one before admissions are no longer late. */
 export const CATCH_UP_BEATS = 5
 
-/** The heartbeat stops after this long without an admission, ms. */
+/** The heartbeat stops after this long without an admission (once no longer late), ms. */
 export const IDLE_AFTER_MS = 1000
 
 let timer: NodeJS.Timeout | undefined
@@ -58,9 +58,11 @@ function beat(): void {
   // then the connections that piled up in the accept queue, over many turns.
   onTimeBeats = overdue ? 0 : onTimeBeats + 1
   late = onTimeBeats < CATCH_UP_BEATS
-  // A long gap since the last admission is idleness only if the beat came on
-  // time; after a stall it is the stall (and requests are waiting to be read).
-  if (!overdue && now - lastAdmissionAt > IDLE_AFTER_MS) {
+  // A long gap since the last admission is idleness only once beats come on
+  // time again; after a stall it is the stall (and requests are waiting to be
+  // read). Never stop while late: `late` would outlive the heartbeat, and the
+  // next admission, however much later, would be late on an idle server.
+  if (!late && now - lastAdmissionAt > IDLE_AFTER_MS) {
     armed = false
     return
   }
