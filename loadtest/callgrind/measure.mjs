@@ -97,7 +97,12 @@ function start(framework, arm, out) {
   const child = spawn(cmd[0], cmd.slice(1), {
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: path.join(here, '..'),
-    env: { ...process.env, NODE_ENV: 'production' },
+    // Under valgrind the clock the server reads runs as slowly as it does (see serve.mjs).
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      ...(valgrind ? { CLOCK_SLOWDOWN: process.env.CLOCK_SLOWDOWN ?? '50' } : {}),
+    },
   })
   let stderr = ''
   child.stderr.on('data', (d) => {

@@ -19,6 +19,20 @@
 // packages: no loader under valgrind.
 import http from 'node:http'
 
+// CLOCK_SLOWDOWN=k (measure.mjs sets 50 under valgrind): `performance.now()`
+// runs k times slower, as the program does under valgrind, before spillway
+// reads it. Otherwise a 1 ms garbage collection takes 50 ms on the clock and
+// spillway's late-turn check (packages/node/src/late-turn.ts) takes the loop
+// for a blocked one: admissions then start a turn later (a setImmediate and a
+// promise each), and how many do depends on the machine's load, not on the
+// code measured. The wrapper costs a few dozen instructions per clock read.
+const slowdown = Number(process.env.CLOCK_SLOWDOWN ?? 1)
+if (slowdown > 1) {
+  const realNow = Object.getPrototypeOf(performance).now
+  const start = realNow.call(performance)
+  performance.now = () => start + (realNow.call(performance) - start) / slowdown
+}
+
 const [framework, givenArm, count] = process.argv.slice(2)
 const arm = givenArm === 'hook' ? 'pass' : givenArm
 const total = Number(count ?? 0)

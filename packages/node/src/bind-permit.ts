@@ -67,12 +67,34 @@ class Binding {
   pending = 0
   /** Set once the response has ended; the permit goes when `pending` is 0 too. */
   outcome: Outcome | undefined = undefined
+  /** A piped source failed and its response was cut for it: the outcome is a failure. */
+  failed = false
+  /** Stops watching the socket of a pipelined response (see `bindPermit`). */
+  unwatch: (() => void) | undefined = undefined
 
   constructor(
     readonly permit: Permit,
+    readonly req: IncomingMessage,
+    readonly options: BindPermitOptions | undefined,
     readonly owner: object | undefined,
     readonly next: Binding | undefined,
   ) {}
+
+  /** The response (or a pipelined one's socket) closed: it has ended unless it is still open. */
+  closed(res: ServerResponse): void {
+    if (this.outcome !== undefined) return
+    const outcome = responseFinished(res)
+      ? outcomeOf(res, this.options)
+      : this.failed
+        ? 'failure'
+        : clientGone(this.req, res)
+          ? 'ignore'
+          : undefined
+    if (outcome === undefined) return
+    this.unwatch?.()
+    this.unwatch = undefined
+    this.ended(outcome)
+  }
 
   ended(outcome: Outcome): void {
     this.outcome = outcome
@@ -89,6 +111,53 @@ interface Marked {
   [BINDINGS]?: Binding | undefined
 }
 
+function bindingsOf(res: ServerResponse): Binding | undefined {
+  return (res as ServerResponse & Marked)[BINDINGS]
+}
+
+// The listeners are the same two functions on every response (`this` is the
+// response, its bindings hang off it): no closure per request, and one pair
+// per response however many controllers bind to it. They stay on the response
+// after it has closed: it emits nothing more, and they go with it (removing
+// them cost more than a tenth of what spillway adds per request).
+
+/**
+ * A response emits `close` once, after `finish` too (Node ≥ 14), so `close`
+ * alone tells both endings apart by `writableFinished`.
+ */
+function onResponseClose(this: ServerResponse): void {
+  for (let binding = bindingsOf(this); binding !== undefined; binding = binding.next) {
+    binding.closed(this)
+  }
+}
+
+/**
+ * `source.pipe(res)` unpipes on a source error and leaves `res` open for
+ * good, and its permits with it, until the client gives up (Koa 2's flaw,
+ * and every node:http or Express handler that pipes without a handler).
+ */
+function onResponsePipe(this: ServerResponse, source: Readable): void {
+  source.once('error', (error: unknown) => {
+    // The app's own handler (`source.on('error', next)`) answers in this same
+    // emit; only a response still open a turn later is ours to end.
+    setImmediate(failBody, this, error)
+  })
+}
+
+function failBody(res: ServerResponse, error: unknown): void {
+  if (res.writableEnded || res.destroyed) return
+  for (let binding = bindingsOf(res); binding !== undefined; binding = binding.next) {
+    binding.failed = true
+    binding.options?.onError?.('body', error)
+  }
+  if (res.headersSent) {
+    res.destroy()
+  } else {
+    res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 21 })
+    res.end('Internal Server Error')
+  }
+}
+
 function isPermit(value: unknown): value is Permit {
   return (
     typeof value === 'object' &&
@@ -101,7 +170,9 @@ function isPermit(value: unknown): value is Permit {
  * Releases `permit` exactly once when the response ends and the work
  * declared with `holdPermits` has settled: with the outcome from `isFailure`
  * once it has finished, or with `ignore` when the client went away first
- * (`close` before `finish`). Every listener is removed when the response ends.
+ * (`close` before `finish`). It listens to the response's `close` and `pipe`
+ * (and, for a pipelined response with no socket yet, to its socket's `close`,
+ * removed once it has ended).
  *
  * Returns `true` when the permit is now bound to a response in progress, and
  * `false` when it was released at once because the response had already
@@ -125,52 +196,19 @@ export function bindPermit(
     return false
   }
   const marked = res as ServerResponse & Marked
-  const binding = new Binding(permit, options?.owner, marked[BINDINGS])
+  const next = marked[BINDINGS]
+  const binding = new Binding(permit, req, options, options?.owner, next)
   marked[BINDINGS] = binding
-  // One listener in the common case: on Node ≥ 14 a response emits `close` after
-  // `finish` too, so `close` alone tells both endings apart by `writableFinished`.
+  // The first binding listens for every binding of this response (a later one
+  // finds it open, so its listeners are still there).
+  if (next === undefined) {
+    res.on('close', onResponseClose)
+    res.on('pipe', onResponsePipe)
+  }
   // A pipelined request whose response has no socket yet never sees `res`
   // close when the client leaves, and its `req` may have closed already (a
   // body parser read it): only its socket tells, so only then watch that too.
-  let unwatch: (() => void) | undefined
-  let failed = false
-  const settle = (): void => {
-    const outcome = responseFinished(res)
-      ? outcomeOf(res, options)
-      : failed
-        ? 'failure'
-        : clientGone(req, res)
-          ? 'ignore'
-          : undefined
-    if (outcome === undefined) return
-    res.removeListener('close', settle)
-    res.removeListener('pipe', onPipe)
-    unwatch?.()
-    binding.ended(outcome)
-  }
-  // `source.pipe(res)` unpipes on a source error and leaves `res` open for
-  // good, and the permit with it, until the client gives up (Koa 2's flaw,
-  // and every node:http or Express handler that pipes without a handler).
-  const onPipe = (source: Readable): void => {
-    source.once('error', (error: unknown) => {
-      // The app's own handler (`source.on('error', next)`) answers in this same
-      // emit; only a response still open a turn later is ours to end.
-      setImmediate(() => {
-        if (res.writableEnded || res.destroyed) return
-        failed = true
-        options?.onError?.('body', error)
-        if (res.headersSent) {
-          res.destroy()
-        } else {
-          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 21 })
-          res.end('Internal Server Error')
-        }
-      })
-    })
-  }
-  res.on('close', settle)
-  res.on('pipe', onPipe)
-  if (res.socket == null) unwatch = onSocketClose(req.socket, settle)
+  if (res.socket == null) binding.unwatch = onSocketClose(req.socket, () => binding.closed(res))
   return true
 }
 
