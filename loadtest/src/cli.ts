@@ -78,7 +78,8 @@ Options (a scenario refuses, with exit code 2, a flag it would ignore; see the l
   --new-connections       overload: open loop with a new connection per request (no keep-alive)
                           (--cpu-ms 2 --slots 0: CPU-bound, capacity 1000 / cpu-ms)
   --pressure              overload: also spillway + createPressureMonitor(), through the
-                          adapter and through installEarlyGate; retry-amplification: also
+                          adapter, with holdEarlyRetries, and through installEarlyGate
+                          with the hold; retry-amplification: also
                           naive users against the unprotected target, and both clients
                           against spillway + createPressureMonitor() (CPU-bound: --slots 0 --cpu-ms 2)
   --timeout-ms <2000>     client timeout
