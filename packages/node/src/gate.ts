@@ -211,12 +211,13 @@ export function createGate<In, OnRejected>(
         return 'proceed'
       }
       // The loop was blocked or busy: the request may have waited unread, and its
-      // client's FIN with it. Decide once Node has read the socket again; until then it
-      // takes no slot, so late requests do not crowd out each other (a synchronous
-      // handler's permit is back before the next late request is decided).
+      // client's FIN with it. Decide once Node has read the socket again (a client gone
+      // by then is refused as `aborted`, and nothing is written); until then it takes no
+      // slot, so late requests do not crowd out each other (a synchronous handler's
+      // permit is back before the next late request is decided).
       if (turnIsLate()) {
         return new Promise<void>(afterNextPoll).then(() =>
-          clientGone(req, res) || res.writableEnded ? 'gone' : decide(input, req, res, true),
+          res.writableEnded ? 'gone' : decide(input, req, res, true),
         )
       }
       return decide(input, req, res, false)

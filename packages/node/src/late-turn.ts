@@ -14,8 +14,8 @@
  * {@link BEAT_MS} (one timer per process, never one per request; it stops
  * after {@link IDLE_AFTER_MS} without an admission, once beats come on time).
  * A turn is late when the pending beat is more than {@link LATE_TURN_MS}
- * overdue (the loop is blocked or busy right now), or until {@link CATCH_UP_BEATS} beats in a row
- * have come on time since one ran that late (the poll phases since are still
+ * overdue (the loop is blocked or busy right now), or until
+ * {@link CATCH_UP_BEATS} beats in a row have come on time since one ran that late (the poll phases since are still
  * reading what piled up while the loop was held: requests on open connections
  * first, then on the connections that waited in the accept queue, over many
  * turns). A request that comes in a late turn is decided in the check phase
@@ -24,8 +24,8 @@
  * its handler then. One `setImmediate` per turn, then one per late request:
  * each runs on its own, so a synchronous handler has run, and freed its slot,
  * before the next late request is decided. An idle server (no beat pending)
- * is never late: it read each request as it came. Not covered: a server stalled after a second or more
- * without admissions.
+ * is never late: it read each request as it came. Not covered: a server
+ * stalled after a second or more without admissions.
  */
 
 /** The heartbeat's period while admissions happen, ms. */

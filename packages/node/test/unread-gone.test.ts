@@ -154,6 +154,11 @@ describe('a client that left while the event loop was blocked', () => {
       await until(() => ran.includes('/live'))
       await sleep(50)
       expect(ran).toEqual(['/earlier', '/live'])
+      // Decided once its FIN was read: refused as `aborted`, not admitted.
+      expect(listener.controller.stats().counters).toMatchObject({
+        admitted: 2,
+        rejected: { aborted: 1 },
+      })
       await drained(listener.controller)
       expect(listener.controller.stats().inFlight).toBe(0)
     } finally {
