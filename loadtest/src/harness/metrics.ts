@@ -2,7 +2,7 @@
  * From a request log and the server samples to the figures every run reports.
  * Pure functions: the report test feeds them synthetic logs.
  */
-import { ERROR, IMMEDIATE_REASONS, type RequestLog, TIMEOUT } from './records.js'
+import { ERROR, IMMEDIATE_REASONS, isOk, isRejection, type RequestLog, TIMEOUT } from './records.js'
 import type { Sample } from './sampler.js'
 
 /** Latency percentiles, ms; `null` when nothing was measured. */
@@ -32,9 +32,6 @@ export function summarizeLatency(values: readonly number[]): LatencySummary {
     max: percentile(sorted, 100),
   }
 }
-
-const isOk = (status: number): boolean => status >= 200 && status < 300
-const isRejection = (status: number): boolean => status === 503 || status === 429
 
 /** Did the server drain after the run: in flight and queued back to 0? */
 export interface LeakCheck {

@@ -11,6 +11,8 @@ import { Agent, request } from 'node:http'
 import {
   createLog,
   ERROR,
+  isOk,
+  isRejection,
   type RequestLog,
   type RouteShare,
   reasonOf,
@@ -140,7 +142,7 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
         log.status[index] = status
         if (status === TIMEOUT) counts.timeouts++
         else if (status === ERROR) counts.errors++
-        else if (status >= 200 && status < 300) counts.ok++
+        else if (isOk(status)) counts.ok++
         else counts.rejected++
         outstanding--
         finishIfDone()
@@ -177,14 +179,14 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<RequestLog> {
         (res) => {
           const status = res.statusCode ?? ERROR
           const readRate = behaviour?.readBytesPerSecond
-          if (readRate !== undefined && status >= 200 && status < 300) {
+          if (readRate !== undefined && isOk(status)) {
             // A slow reader: pause after each chunk for as long as its size takes at `readRate`.
             res.on('data', (chunk: Buffer) => {
               res.pause()
               setTimeout(() => res.resume(), (chunk.length / readRate) * 1000)
             })
             res.once('end', () => settle(status))
-          } else if (status === 503 || status === 429) {
+          } else if (isRejection(status)) {
             // Read the small problem+json body for its machine-readable `reason`.
             let body = ''
             res.setEncoding('utf8')

@@ -9,6 +9,11 @@ export const TIMEOUT = 0
 /** Status recorded for a connection error (reset, refused). */
 export const ERROR = -1
 
+/** A status that counts as served. */
+export const isOk = (status: number): boolean => status >= 200 && status < 300
+/** A status that is spillway's refusal: server overloaded, or this caller over its share. */
+export const isRejection = (status: number): boolean => status === 503 || status === 429
+
 /** One run's requests. */
 export interface RequestLog {
   /** When each request was sent, ms since the run started. */

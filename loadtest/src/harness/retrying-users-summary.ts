@@ -6,7 +6,7 @@
  */
 import type { ControllerStatsSnapshot } from '../target/config.js'
 import { type LatencySummary, summarizeLatency } from './metrics.js'
-import type { RequestLog } from './records.js'
+import { isOk, type RequestLog } from './records.js'
 import type {
   LogicalLog,
   LogicalOutcome,
@@ -84,7 +84,7 @@ export function summarizeRetryingUsers(
     const latency = log.latencyMs[i] as number
     spanMs = Math.max(spanMs, (log.sentMs[i] as number) + (Number.isFinite(latency) ? latency : 0))
     const status = log.status[i] as number
-    if (status >= 200 && status < 300) ok++
+    if (isOk(status)) ok++
   }
   const seconds = spanMs / 1000
   const outcomes: Record<LogicalOutcome, number> = {

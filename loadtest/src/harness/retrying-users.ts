@@ -16,7 +16,7 @@
  * comes first, and a logical request never outlives its `timeoutMs`.
  */
 import { createClient, ThrottledError } from '@spillway/client'
-import { ERROR, type RequestLog, reasonOf, seededRandom, TIMEOUT } from './records.js'
+import { ERROR, isRejection, type RequestLog, reasonOf, seededRandom, TIMEOUT } from './records.js'
 
 /** Who sends the requests. */
 export type RetryingClient = 'naive' | 'spillway-client'
@@ -88,7 +88,7 @@ function loggingFetch(log: RequestLog, start: number, counts: { attempts: number
       const response = await fetch(input, init)
       log.latencyMs[index] = performance.now() - t0
       log.status[index] = response.status
-      if (response.status === 503 || response.status === 429) {
+      if (isRejection(response.status)) {
         response
           .clone()
           .text()
@@ -137,7 +137,7 @@ async function clientRequest(
   try {
     const response = await client(url)
     await response.arrayBuffer()
-    if (response.status === 503 || response.status === 429) return 'refused'
+    if (isRejection(response.status)) return 'refused'
     return response.ok ? 'ok' : 'error'
   } catch (error) {
     if (error instanceof ThrottledError)

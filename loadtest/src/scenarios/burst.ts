@@ -5,7 +5,7 @@
  * for 2 s in a row.
  */
 import { summarizeLatency } from '../harness/metrics.js'
-import { PRIORITY_MIX, type RequestLog } from '../harness/records.js'
+import { isOk, PRIORITY_MIX, type RequestLog } from '../harness/records.js'
 import { ms } from '../report/format.js'
 import { createReport, type Report } from '../report/model.js'
 import { describeProtection } from '../target/config.js'
@@ -42,7 +42,7 @@ export function measureRecovery(
       if (t < from || t >= to) continue
       sent++
       const status = log.status[i] as number
-      if (status >= 200 && status < 300) ok.push(log.latencyMs[i] as number)
+      if (isOk(status)) ok.push(log.latencyMs[i] as number)
     }
     return { sent, ok: ok.length, p99: summarizeLatency(ok).p99 }
   }

@@ -13,6 +13,7 @@
 import { isIP } from 'node:net'
 import { summarizeLatency } from '../harness/metrics.js'
 import { type OpenLoopRequest, runOpenLoop } from '../harness/open-loop.js'
+import { isOk, isRejection } from '../harness/records.js'
 import { ms, rate } from '../report/format.js'
 import { createReport, type Report } from '../report/model.js'
 import { findKnee, type Step } from './calibrate.js'
@@ -153,10 +154,10 @@ function measureStep(
   for (let i = 0; i < log.status.length; i++) {
     const status = log.status[i] as number
     const latency = log.latencyMs[i] as number
-    if (status >= 200 && status < 300) {
+    if (isOk(status)) {
       ok.push(latency)
       if (latency <= sloMs) good++
-    } else if (status === 503 || status === 429) shed++
+    } else if (isRejection(status)) shed++
     else if (status < 100) failed++
   }
   const latency = summarizeLatency(ok)

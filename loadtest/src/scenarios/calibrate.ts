@@ -5,7 +5,7 @@
  */
 import { summarizeLatency } from '../harness/metrics.js'
 import type { Phase } from '../harness/open-loop.js'
-import { PRIORITY_MIX, type RequestLog } from '../harness/records.js'
+import { isOk, PRIORITY_MIX, type RequestLog } from '../harness/records.js'
 import type { Sample } from '../harness/sampler.js'
 import { ms, rate } from '../report/format.js'
 import { createReport, type Report } from '../report/model.js'
@@ -39,7 +39,7 @@ export function measureSteps(
       sent++
       const status = log.status[i] as number
       const latency = log.latencyMs[i] as number
-      if (status >= 200 && status < 300) {
+      if (isOk(status)) {
         ok.push(latency)
         if (latency <= sloMs) good++
       }

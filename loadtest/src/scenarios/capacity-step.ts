@@ -4,7 +4,7 @@
  * becomes 1.6×). Shows how each limit follows: fixed vs the adaptive algorithms.
  */
 import { summarizeLatency } from '../harness/metrics.js'
-import { PRIORITY_MIX, type RequestLog } from '../harness/records.js'
+import { isOk, isRejection, PRIORITY_MIX, type RequestLog } from '../harness/records.js'
 import type { RunResult } from '../harness/run.js'
 import { ms, rate } from '../report/format.js'
 import { createReport, type Report } from '../report/model.js'
@@ -32,10 +32,10 @@ function half(
     const t = log.sentMs[i] as number
     if (t < fromMs || t >= toMs) continue
     const status = log.status[i] as number
-    if (status >= 200 && status < 300) {
+    if (isOk(status)) {
       ok.push(log.latencyMs[i] as number)
       if ((log.latencyMs[i] as number) <= sloMs) good++
-    } else if (status === 503 || status === 429) shed++
+    } else if (isRejection(status)) shed++
   }
   const seconds = (toMs - fromMs) / 1000
   const samples = run.samples.filter((s) => s.tMs >= fromMs && s.tMs < toMs)

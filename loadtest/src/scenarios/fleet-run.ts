@@ -9,7 +9,7 @@ import { type LeakCheck, summarizeLatency } from '../harness/metrics.js'
 import { runOpenLoop } from '../harness/open-loop.js'
 import { startTarget, type Target } from '../harness/processes.js'
 import { Progress } from '../harness/progress.js'
-import { ERROR, type RequestLog, type RouteShare, TIMEOUT } from '../harness/records.js'
+import { ERROR, isOk, type RequestLog, type RouteShare, TIMEOUT } from '../harness/records.js'
 import { assembleResult, type RunResult, type RunSpec } from '../harness/run.js'
 import { fetchStats, type Sample, startSampler } from '../harness/sampler.js'
 import { type NginxLogEntry, type Service, startNginx, startRedis } from '../harness/services.js'
@@ -140,7 +140,7 @@ export function windowFigures(
     figures.sent++
     const status = log.status[i] as number
     const latency = log.latencyMs[i] as number
-    if (status >= 200 && status < 300) {
+    if (isOk(status)) {
       ok.push(latency)
       if (latency <= sloMs) figures.within++
     } else if (status === 503) figures.status503++
@@ -171,7 +171,7 @@ export function tenantFigures(log: RequestLog, mix: readonly RouteShare[]): Tena
       if (log.route[i] !== index) continue
       f.sent++
       const status = log.status[i] as number
-      if (status >= 200 && status < 300) ok.push(log.latencyMs[i] as number)
+      if (isOk(status)) ok.push(log.latencyMs[i] as number)
       else if (status === 429) f.status429++
       else if (status === 503) f.status503++
       else if (status === TIMEOUT) f.timeouts++

@@ -25,6 +25,8 @@
 import { percentile } from '../harness/metrics.js'
 import {
   type ClientBehaviour,
+  isOk,
+  isRejection,
   type RequestLog,
   type RouteShare,
   TIMEOUT,
@@ -268,8 +270,8 @@ export function classFigures(
       if (cell === undefined || !keep(cell) || !include(i)) continue
       sent++
       const status = log.status[i] as number
-      if (status >= 200 && status < 300) latencies.push(log.latencyMs[i] as number)
-      else if (status === 503 || status === 429) rejected++
+      if (isOk(status)) latencies.push(log.latencyMs[i] as number)
+      else if (isRejection(status)) rejected++
       else if (status === TIMEOUT) gaveUp++
     }
     latencies.sort((a, b) => a - b)

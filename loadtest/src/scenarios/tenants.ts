@@ -11,7 +11,7 @@
  * route's `?as=` query only labels the report's per-route rows: no target reads it.
  */
 import { summarizeLatency } from '../harness/metrics.js'
-import { type RequestLog, type RouteShare, TIMEOUT } from '../harness/records.js'
+import { isOk, type RequestLog, type RouteShare, TIMEOUT } from '../harness/records.js'
 import type { RunResult, RunSpec } from '../harness/run.js'
 import { count, ms, pct, rate } from '../report/format.js'
 import { createReport, type Report } from '../report/model.js'
@@ -139,7 +139,7 @@ export function classFigures(
       own.sent++
       const status = log.status[i] as number
       const latency = log.latencyMs[i] as number
-      if (status >= 200 && status < 300) {
+      if (isOk(status)) {
         own.ok++
         latencies.push(latency)
         if (latency <= sloMs) f.within++
