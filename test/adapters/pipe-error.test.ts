@@ -4,7 +4,6 @@
  * gives up. The response is ended (500 before headers, destroyed after) and the
  * permit released as a failure.
  */
-import { once } from 'node:events'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { PassThrough } from 'node:stream'
