@@ -27,6 +27,12 @@
  * - A signal's level rises at once but falls at most 1 per `releaseMs` (fast
  *   attack, slow release): shedding ends an overload at once, and following
  *   the value straight down would readmit everything together.
+ * - An idle loop ends the loop's pressure: when the loop was busy less than
+ *   `idleUtilization` of the window, the event-loop signals (delay,
+ *   utilisation) drop to 0 at once, hold and release notwithstanding. The slow
+ *   release guards against readmitting a backlog all at once; a loop that sat
+ *   idle has no backlog, and refusing more would only waste the CPU (clients
+ *   told to wait have gone quiet; the stall that raised the delay is over).
  * - level = the maximum over the signals.
  * - Failures fail open: a sensor or health check that throws, or returns
  *   something other than a finite number, reads as healthy (0) for that sample
@@ -130,6 +136,13 @@ const DISABLED_BY_OPTION = 'disabled by option'
 /** The signals the options enable, and why each other one is off. */
 interface Signals {
   readonly enabled: readonly PressureSignal[]
+  /** The event-loop signals, which an idle loop calms. */
+  readonly loop: readonly PressureSignal[]
+  /**
+   * Reads the loop's utilisation for the idle check when the utilisation
+   * signal, which would read it anyway, is off; `undefined` when the check is.
+   */
+  readonly idleReader: SignalReader | undefined
   readonly disabled: Partial<Record<PressureSignalName, string>>
   readonly rssLimitBytes: number | undefined
 }
@@ -146,12 +159,12 @@ function buildSignals(options: ResolvedMonitorOptions, raw: RawReadings): Signal
     if (settings === undefined) disabled[name] ??= DISABLED_BY_OPTION
     else enabled.push(new PressureSignal(name, reader(settings), settings, holdMs, releaseMs))
   }
+  const utilization = eventLoopUtilizationReader(sensors.eventLoopUtilization, raw)
   add('eventLoopDelay', options.delay, (delay) =>
     eventLoopDelayReader(delay, sensors.eventLoopDelayMs, raw),
   )
-  add('eventLoopUtilization', options.utilization, () =>
-    eventLoopUtilizationReader(sensors.eventLoopUtilization, raw),
-  )
+  add('eventLoopUtilization', options.utilization, () => utilization)
+  const loop = enabled.slice()
   add('heap', options.heap, () => heapReader(sensors.heapBytes, raw))
   let rss: (SignalThresholds & { limitBytes: number }) | undefined
   if (options.rss !== undefined) {
@@ -161,7 +174,14 @@ function buildSignals(options: ResolvedMonitorOptions, raw: RawReadings): Signal
   }
   add('rss', rss, (settings) => rssReader(settings.limitBytes, sensors.rssBytes, raw))
   add('healthCheck', options.health, (health) => healthCheckReader(health.check))
-  return { enabled, disabled, rssLimitBytes: rss?.limitBytes }
+  const idleChecked = options.idleUtilization > 0 && loop.length > 0
+  return {
+    enabled,
+    loop: idleChecked ? loop : [],
+    idleReader: idleChecked && options.utilization === undefined ? utilization : undefined,
+    disabled,
+    rssLimitBytes: rss?.limitBytes,
+  }
 }
 
 class ProcessPressureMonitor implements PressureMonitor {
@@ -170,6 +190,7 @@ class ProcessPressureMonitor implements PressureMonitor {
   #samples = 0
   #sampledAtMs: number | undefined
   readonly #now: () => number
+  readonly #idleUtilization: number
   readonly #signals: Signals
   readonly #onFailure: SignalFailure
   readonly #timer: NodeJS.Timeout | undefined
@@ -183,6 +204,7 @@ class ProcessPressureMonitor implements PressureMonitor {
 
   constructor(options: ResolvedMonitorOptions) {
     this.#now = options.now
+    this.#idleUtilization = options.idleUtilization
     const { onError } = options
     this.#onFailure = (error, signal) => {
       if (onError === undefined) return
@@ -207,14 +229,38 @@ class ProcessPressureMonitor implements PressureMonitor {
   sampleNow(): void {
     if (this.#closed) return
     const nowMs = this.#now()
-    let level = 0
-    for (const signal of this.#signals.enabled) {
-      const signalLevel = signal.sample(nowMs, this.#onFailure)
-      if (signalLevel > level) level = signalLevel
+    const { enabled, loop } = this.#signals
+    // Read afresh below; a failed read must not leave the last window's value.
+    this.#raw.eventLoopUtilization = undefined
+    for (const signal of enabled) signal.sample(nowMs, this.#onFailure)
+    if (loop.length > 0 && this.#loopIdle()) {
+      for (const signal of loop) signal.calm(nowMs)
     }
+    let level = 0
+    for (const signal of enabled) if (signal.level > level) level = signal.level
     this.#samples++
     this.#sampledAtMs = nowMs
     this.#level = level
+  }
+
+  /** Whether the loop was busy less than `idleUtilization` of this sample's window. */
+  #loopIdle(): boolean {
+    const reader = this.#signals.idleReader
+    if (reader !== undefined) {
+      try {
+        reader.read()
+      } catch (error) {
+        // Not known to be idle: the levels stand.
+        this.#onFailure(error, 'eventLoopUtilization')
+        return false
+      }
+    }
+    const utilization = this.#raw.eventLoopUtilization
+    return (
+      typeof utilization === 'number' &&
+      Number.isFinite(utilization) &&
+      utilization < this.#idleUtilization
+    )
   }
 
   readings(): PressureReadings {

@@ -148,6 +148,18 @@ export interface PressureMonitorOptions {
    */
   releaseMs?: number | undefined
   /**
+   * Event-loop utilisation below which the loop counts as idle for a window:
+   * the event-loop signals (delay, utilisation) then end their pressure at
+   * once, hold and release notwithstanding. A loop with time to spare is not
+   * overloaded, and refusing work for it would only leave the CPU idle (as
+   * when the refused clients have gone quiet, or the stall that raised the
+   * delay is over). Memory and the health check are not affected. Read from
+   * `performance.eventLoopUtilization()` on every sample while the delay
+   * signal is on, whether or not the utilisation signal is. `0` turns it off.
+   * @default 0.5
+   */
+  idleUtilization?: number | undefined
+  /**
    * Event-loop delay signal, `true` for the defaults, or `false` to disable it.
    * @default { percentile: 99, highMs: 100, lowMs: 50, saturationMs: 150, resolutionMs: 10 }
    */
@@ -207,6 +219,7 @@ const DEFAULTS = Object.freeze({
   sampleIntervalMs: 500,
   holdMs: 1000,
   releaseMs: 2000,
+  idleUtilization: 0.5,
   eventLoopDelay: true as EventLoopDelayOptions | boolean,
   eventLoopUtilization: false as RatioSignalOptions | boolean,
   heap: true as RatioSignalOptions | boolean,
@@ -299,6 +312,7 @@ export interface ResolvedMonitorOptions {
   readonly sampleIntervalMs: number
   readonly holdMs: number
   readonly releaseMs: number
+  readonly idleUtilization: number
   readonly now: () => number
   readonly onError: ((error: unknown, signal: PressureSignalName) => void) | undefined
   readonly sensors: {
@@ -344,6 +358,7 @@ export function resolveMonitorOptions(options: unknown): ResolvedMonitorOptions 
   })
   const holdMs = checkNumber(top.holdMs, 'holdMs', { min: 0 })
   const releaseMs = checkNumber(top.releaseMs, 'releaseMs', { min: 0 })
+  const idleUtilization = checkNumber(top.idleUtilization, 'idleUtilization', { min: 0, max: 1 })
   const now = checkFunction<() => number>(top.now, 'now')
   const onError =
     top.onError === undefined
@@ -414,6 +429,7 @@ export function resolveMonitorOptions(options: unknown): ResolvedMonitorOptions 
     sampleIntervalMs,
     holdMs,
     releaseMs,
+    idleUtilization,
     now,
     onError,
     sensors,

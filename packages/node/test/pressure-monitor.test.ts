@@ -20,7 +20,8 @@ interface World {
 const calm = (): World => ({
   t: 1_000_000,
   delayMs: 1,
-  utilization: 0.2,
+  // Busy enough not to count as idle, below the utilisation signal's `low`.
+  utilization: 0.7,
   heapUsedBytes: 100,
   heapLimitBytes: 1000,
   rssBytes: 100,
@@ -68,7 +69,7 @@ describe('createPressureMonitor with injected sensors', () => {
       samples: 1,
       sampledAtMs: world.t,
       eventLoopDelayMs: 1,
-      eventLoopUtilization: 0.2,
+      eventLoopUtilization: 0.7,
       heapUsedBytes: 100,
       heapLimitBytes: 1000,
       rssBytes: 100,
@@ -331,6 +332,146 @@ describe('the health check', () => {
   })
 })
 
+describe('an idle event loop', () => {
+  it('ends the delay pressure at once, hold and release notwithstanding', () => {
+    const world = calm()
+    const monitor = monitorOver(world)
+    world.delayMs = 150
+    monitor.sampleNow()
+    expect(monitor.level).toBe(1)
+    world.t += 500
+    world.delayMs = 20
+    world.utilization = 0.3
+    monitor.sampleNow()
+    expect(monitor.level).toBe(0)
+    expect(enabled(monitor.readings().signals.eventLoopDelay)).toMatchObject({
+      pressured: false,
+      level: 0,
+    })
+    // A new overload is met at once, as before.
+    world.t += 500
+    world.delayMs = 110
+    world.utilization = 0.9
+    monitor.sampleNow()
+    expect(monitor.level).toBeCloseTo(0.6)
+  })
+
+  it('calms even a delay above high read in the same window: the loop had time to spare', () => {
+    const world = calm()
+    const monitor = monitorOver(world)
+    world.delayMs = 400 // one long task in an otherwise quiet window
+    world.utilization = 0.45
+    monitor.sampleNow()
+    expect(monitor.level).toBe(0)
+  })
+
+  it('needs utilisation strictly below idleUtilization, and honours the option', () => {
+    const world = calm()
+    const atThreshold = monitorOver(world)
+    const custom = monitorOver(world, { idleUtilization: 0.8 })
+    world.delayMs = 150
+    atThreshold.sampleNow()
+    custom.sampleNow()
+    world.t += 500
+    world.delayMs = 20
+    world.utilization = 0.5
+    atThreshold.sampleNow()
+    custom.sampleNow()
+    expect(atThreshold.level).toBe(1)
+    expect(custom.level).toBe(0)
+  })
+
+  it('is off with idleUtilization 0: the hold applies however idle the loop', () => {
+    const world = calm()
+    const monitor = monitorOver(world, { idleUtilization: 0 })
+    world.delayMs = 150
+    monitor.sampleNow()
+    world.t += 500
+    world.delayMs = 0
+    world.utilization = 0
+    monitor.sampleNow()
+    expect(monitor.level).toBe(1)
+  })
+
+  it("leaves memory and the health check alone: their pressure is not the loop's", () => {
+    const world = calm()
+    const monitor = monitorOver(world, { rss: { limitBytes: 1000 }, healthCheck: () => false })
+    world.heapUsedBytes = 950
+    world.rssBytes = 1000
+    world.delayMs = 150
+    monitor.sampleNow()
+    world.t += 500
+    world.utilization = 0.1
+    monitor.sampleNow()
+    const { signals } = monitor.readings()
+    expect(enabled(signals.eventLoopDelay).level).toBe(0)
+    expect(enabled(signals.heap).level).toBeCloseTo(0.75)
+    expect(enabled(signals.rss).level).toBe(1)
+    expect(enabled(signals.healthCheck).level).toBe(1)
+    expect(monitor.level).toBe(1)
+  })
+
+  it('reads utilisation once per sample, whether or not its signal is on', () => {
+    for (const eventLoopUtilization of [true, false]) {
+      const world = calm()
+      const read = jest.fn(() => world.utilization)
+      const monitor = monitorOver(world, {
+        eventLoopUtilization,
+        sensors: { eventLoopDelayMs: () => world.delayMs, eventLoopUtilization: read },
+      })
+      world.delayMs = 150
+      monitor.sampleNow()
+      world.t += 500
+      world.utilization = 0.2
+      monitor.sampleNow()
+      expect(read).toHaveBeenCalledTimes(2)
+      expect(monitor.level).toBe(0)
+      expect(monitor.readings().eventLoopUtilization).toBe(0.2)
+    }
+  })
+
+  it('does not read utilisation when the check is off or no loop signal is', () => {
+    const read = jest.fn(() => 0)
+    monitorOver(calm(), {
+      eventLoopUtilization: false,
+      idleUtilization: 0,
+      sensors: { eventLoopDelayMs: () => 0, eventLoopUtilization: read },
+    }).sampleNow()
+    monitorOver(calm(), {
+      eventLoopUtilization: false,
+      eventLoopDelay: false,
+      sensors: { eventLoopUtilization: read },
+    }).sampleNow()
+    expect(read).not.toHaveBeenCalled()
+  })
+
+  it('keeps the level when utilisation cannot be read, telling onError', () => {
+    for (const eventLoopUtilization of [true, false]) {
+      const world = calm()
+      const onError = jest.fn()
+      let fail = false
+      const monitor = monitorOver(world, {
+        eventLoopUtilization,
+        onError,
+        sensors: {
+          eventLoopDelayMs: () => world.delayMs,
+          eventLoopUtilization: () => {
+            if (fail) throw new Error('no utilisation')
+            return 0.1
+          },
+        },
+      })
+      world.delayMs = 150
+      world.utilization = 1
+      fail = true
+      monitor.sampleNow()
+      expect(monitor.level).toBe(1)
+      expect(onError).toHaveBeenCalledWith(expect.any(Error), 'eventLoopUtilization')
+      expect(monitor.readings().eventLoopUtilization).toBeUndefined()
+    }
+  })
+})
+
 describe('a failing sensor', () => {
   it('reads as healthy and leaves the other signals working', () => {
     const world = calm()
@@ -481,7 +622,7 @@ describe('option validation', () => {
       { sampleInterval: 100 },
       TypeError,
       'sampleInterval',
-      'Unknown option `sampleInterval`. Did you mean `sampleIntervalMs`? Allowed: `sampleIntervalMs`, `holdMs`, `releaseMs`, `eventLoopDelay`, `eventLoopUtilization`, `heap`, `rss`, `healthCheck`, `onError`, `now`, `sensors`.',
+      'Unknown option `sampleInterval`. Did you mean `sampleIntervalMs`? Allowed: `sampleIntervalMs`, `holdMs`, `releaseMs`, `idleUtilization`, `eventLoopDelay`, `eventLoopUtilization`, `heap`, `rss`, `healthCheck`, `onError`, `now`, `sensors`.',
     )
   })
 
@@ -524,6 +665,15 @@ describe('option validation', () => {
       RangeError,
       'releaseMs',
       'Expected `releaseMs` to be a finite number ≥ 0, got `-5` (number).',
+    )
+  })
+
+  it('rejects an idleUtilization outside [0, 1]', () => {
+    expectError(
+      { idleUtilization: 1.5 },
+      RangeError,
+      'idleUtilization',
+      'Expected `idleUtilization` to be a finite number ≥ 0 and ≤ 1, got `1.5` (number).',
     )
   })
 

@@ -79,6 +79,26 @@ describe('createPressureMonitor with the real Node sensors', () => {
     expect(monitor.level).toBeGreaterThan(0)
   })
 
+  it('ends the pressure of a stall at the first sample that finds the loop idle, before holdMs', async () => {
+    const monitor = createPressureMonitor({
+      sampleIntervalMs: 2 ** 31 - 1,
+      heap: false,
+      rss: false,
+    })
+    monitors.push(monitor)
+    await pause(30)
+    monitor.sampleNow()
+    blockEventLoop(300)
+    await pause(30)
+    monitor.sampleNow()
+    expect(monitor.level).toBeGreaterThan(0)
+    // Well within the default holdMs (1 s): without the idle check the level would stand.
+    await pause(300)
+    monitor.sampleNow()
+    expect(monitor.readings().eventLoopUtilization).toBeLessThan(0.5)
+    expect(monitor.level).toBe(0)
+  })
+
   it('sees a stall longer than sampleIntervalMs that starts right after a sample, which the histogram drops', async () => {
     const monitor = createPressureMonitor({ sampleIntervalMs: 100, heap: false, rss: false })
     monitors.push(monitor)

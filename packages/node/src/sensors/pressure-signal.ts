@@ -59,6 +59,16 @@ export class PressureSignal {
     return this.#state.update(this.#read(onFailure), nowMs)
   }
 
+  /** This signal's level in [0, 1] after the latest sample. */
+  get level(): number {
+    return this.#state.level
+  }
+
+  /** Drops this signal's pressure at once (see `Signal.calm`). */
+  calm(nowMs: number): void {
+    this.#state.calm(nowMs)
+  }
+
   /** This signal's latest state, for `readings()`. */
   reading(): PressureSignalReading {
     const state = this.#state

@@ -86,4 +86,16 @@ export class Signal {
     this.level = target
     return this.level
   }
+
+  /**
+   * Ends the pressure at once, hold and release notwithstanding: the caller
+   * knows the value no longer means overload (an event loop that sat idle).
+   */
+  calm(nowMs: number): void {
+    this.pressured = false
+    this.lastAboveHighMs = Number.NEGATIVE_INFINITY
+    this.heldLevel = 0
+    this.lastUpdateMs = nowMs
+    this.level = 0
+  }
 }
