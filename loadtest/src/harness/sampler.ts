@@ -25,6 +25,8 @@ export interface Sample {
   limit: number | null
   inFlight: number | null
   queued: number | null
+  /** The controller's pressure level in [0, 1] (0 without a pressure source), or null when unprotected. */
+  pressure?: number | null
   /** p-limit's queue, or null. */
   pLimitPending: number | null
 }
@@ -83,6 +85,7 @@ export function toSample(tMs: number, stats: TargetStats): Sample {
     limit: stats.controller?.limit ?? null,
     inFlight: stats.controller?.inFlight ?? null,
     queued: stats.controller?.queued ?? null,
+    pressure: typeof stats.controller?.pressure === 'number' ? stats.controller.pressure : null,
     pLimitPending: stats.pLimitPending,
   }
 }

@@ -124,6 +124,8 @@ export function comparedProtections(options: ScenarioOptions, withAdaptive = tru
     ...(options.pressure === true
       ? [
           { ...fixedSpillway(options), pressure: true },
+          // The same refusals answered before the framework's request processing runs.
+          { ...fixedSpillway(options), pressure: true, early: true } as const,
           // Hono has no hold (no connection in the Fetch API).
           ...(options.framework === 'hono'
             ? []
