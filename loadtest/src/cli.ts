@@ -75,11 +75,13 @@ Options (a scenario refuses, with exit code 2, a flag it would ignore; see the l
   --framework <express|koa|fastify|hono|nest>   the target's framework (nest: NestJS on Express)
   --slots <8> --service-ms <20>   the downstream: slots × ms per operation (fleet: 8 × 100 per instance; tenants: 8 × 100)
   --cpu-ms <0>            busy-loop CPU work per request
+  --listen-backlog <n>    the target's server.listen backlog (default Node's 511): how many
+                          connections wait in the kernel before the server accepts them
   --new-connections       overload: open loop with a new connection per request (no keep-alive)
                           (--cpu-ms 2 --slots 0: CPU-bound, capacity 1000 / cpu-ms)
   --pressure              overload: also spillway + createPressureMonitor(), through the
-                          adapter, with holdEarlyRetries, and through installEarlyGate
-                          with the hold; retry-amplification: also
+                          adapter, through installEarlyGate, each also with
+                          holdEarlyRetries; retry-amplification: also
                           naive users against the unprotected target, and both clients
                           against spillway + createPressureMonitor() (CPU-bound: --slots 0 --cpu-ms 2)
   --timeout-ms <2000>     client timeout

@@ -26,6 +26,7 @@ export const CLI_OPTIONS = {
   slots: { type: 'string' },
   'service-ms': { type: 'string' },
   'cpu-ms': { type: 'string' },
+  'listen-backlog': { type: 'string' },
   'timeout-ms': { type: 'string' },
   'slo-ms': { type: 'string' },
   limit: { type: 'string' },
@@ -56,7 +57,14 @@ export type Flag = keyof typeof CLI_OPTIONS
 /** Where the report goes: every scenario writes JSON and HTML. */
 const REPORT: readonly Flag[] = ['json', 'html']
 /** The target app and its downstream, and where it loads spillway from (`targetWith`, `capacityOf`). */
-const TARGET: readonly Flag[] = ['framework', 'slots', 'service-ms', 'cpu-ms', 'from']
+const TARGET: readonly Flag[] = [
+  'framework',
+  'slots',
+  'service-ms',
+  'cpu-ms',
+  'listen-backlog',
+  'from',
+]
 /** An open-loop run's length, rate, client timeout and goodput objective. */
 const LOAD: readonly Flag[] = ['duration', 'rate', 'timeout-ms', 'slo-ms']
 /** The fixed spillway configuration (`fixedSpillway`). */
@@ -235,6 +243,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     slots: numberOption(values.slots, 'slots') ?? defaults.slots,
     serviceMs: numberOption(values['service-ms'], 'service-ms') ?? defaults.serviceMs,
     cpuMs: numberOption(values['cpu-ms'], 'cpu-ms') ?? defaults.cpuMs,
+    listenBacklog: numberOption(values['listen-backlog'], 'listen-backlog'),
     timeoutMs: numberOption(values['timeout-ms'], 'timeout-ms') ?? defaults.timeoutMs,
     sloMs: numberOption(values['slo-ms'], 'slo-ms') ?? defaults.sloMs,
     limit: numberOption(values.limit, 'limit') ?? defaults.limit,

@@ -30,6 +30,10 @@ const SAMPLES: Record<Exclude<Flag, 'help'>, { argv: string[]; check: (c: Run) =
   slots: { argv: ['--slots', '6'], check: (c) => c.options.slots === 6 },
   'service-ms': { argv: ['--service-ms', '30'], check: (c) => c.options.serviceMs === 30 },
   'cpu-ms': { argv: ['--cpu-ms', '1'], check: (c) => c.options.cpuMs === 1 },
+  'listen-backlog': {
+    argv: ['--listen-backlog', '64'],
+    check: (c) => c.options.listenBacklog === 64,
+  },
   'timeout-ms': { argv: ['--timeout-ms', '1500'], check: (c) => c.options.timeoutMs === 1500 },
   'slo-ms': { argv: ['--slo-ms', '400'], check: (c) => c.options.sloMs === 400 },
   limit: {

@@ -16,6 +16,8 @@ export interface ScenarioOptions {
   slots: number
   serviceMs: number
   cpuMs: number
+  /** The target's `server.listen` backlog; `undefined` leaves Node's default (511). */
+  listenBacklog?: number | undefined
   /** Client timeout, ms. */
   timeoutMs: number
   /** Latency objective for goodput, ms. */
@@ -86,6 +88,7 @@ export function targetWith(options: ScenarioOptions, protection: Protection): Ta
     protection,
     downstream: { slots: options.slots, serviceMs: options.serviceMs },
     cpuMs: options.cpuMs,
+    ...(options.listenBacklog === undefined ? {} : { listenBacklog: options.listenBacklog }),
   }
 }
 

@@ -95,6 +95,11 @@ export interface TargetConfig {
   /** Busy-loop CPU work per request, in milliseconds; saturates the event loop itself. @default 0 */
   cpuMs: number
   /**
+   * `server.listen`'s backlog: how many connections the kernel holds for the
+   * server before it accepts them. @default Node's (511)
+   */
+  listenBacklog?: number
+  /**
    * Serve `GET /metrics` from `@spillway/prometheus` (spillway targets only), so a
    * report can show the server's own series beside the load generator's. @default false
    */

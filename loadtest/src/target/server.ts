@@ -83,7 +83,8 @@ async function main(): Promise<void> {
   }
   // Longer than any run's idle gap, so the client's keep-alive sockets are never closed under it.
   server.keepAliveTimeout = 60_000
-  server.listen(0, '127.0.0.1', () => {
+  const backlog = config.listenBacklog === undefined ? {} : { backlog: config.listenBacklog }
+  server.listen({ port: 0, host: '127.0.0.1', ...backlog }, () => {
     const { port } = server.address() as AddressInfo
     send({ type: 'ready', port, adapter: context.adapter, metrics: context.metrics !== undefined })
   })
