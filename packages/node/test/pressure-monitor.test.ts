@@ -333,16 +333,19 @@ describe('the health check', () => {
 })
 
 describe('an idle event loop', () => {
+  /** Samples each monitor now, then again 500 ms later with `next` applied to the world. */
+  function twoWindows(world: World, next: Partial<World>, ...sampled: PressureMonitor[]): void {
+    for (const monitor of sampled) monitor.sampleNow()
+    world.t += 500
+    Object.assign(world, next)
+    for (const monitor of sampled) monitor.sampleNow()
+  }
+
   it('ends the delay pressure at once, hold and release notwithstanding', () => {
     const world = calm()
     const monitor = monitorOver(world)
     world.delayMs = 150
-    monitor.sampleNow()
-    expect(monitor.level).toBe(1)
-    world.t += 500
-    world.delayMs = 20
-    world.utilization = 0.3
-    monitor.sampleNow()
+    twoWindows(world, { delayMs: 20, utilization: 0.3 }, monitor)
     expect(monitor.level).toBe(0)
     expect(enabled(monitor.readings().signals.eventLoopDelay)).toMatchObject({
       pressured: false,
@@ -350,8 +353,7 @@ describe('an idle event loop', () => {
     })
     // A new overload is met at once, as before.
     world.t += 500
-    world.delayMs = 110
-    world.utilization = 0.9
+    Object.assign(world, { delayMs: 110, utilization: 0.9 })
     monitor.sampleNow()
     expect(monitor.level).toBeCloseTo(0.6)
   })
@@ -370,13 +372,7 @@ describe('an idle event loop', () => {
     const atThreshold = monitorOver(world)
     const custom = monitorOver(world, { idleUtilization: 0.8 })
     world.delayMs = 150
-    atThreshold.sampleNow()
-    custom.sampleNow()
-    world.t += 500
-    world.delayMs = 20
-    world.utilization = 0.5
-    atThreshold.sampleNow()
-    custom.sampleNow()
+    twoWindows(world, { delayMs: 20, utilization: 0.5 }, atThreshold, custom)
     expect(atThreshold.level).toBe(1)
     expect(custom.level).toBe(0)
   })
@@ -385,24 +381,15 @@ describe('an idle event loop', () => {
     const world = calm()
     const monitor = monitorOver(world, { idleUtilization: 0 })
     world.delayMs = 150
-    monitor.sampleNow()
-    world.t += 500
-    world.delayMs = 0
-    world.utilization = 0
-    monitor.sampleNow()
+    twoWindows(world, { delayMs: 0, utilization: 0 }, monitor)
     expect(monitor.level).toBe(1)
   })
 
   it("leaves memory and the health check alone: their pressure is not the loop's", () => {
     const world = calm()
     const monitor = monitorOver(world, { rss: { limitBytes: 1000 }, healthCheck: () => false })
-    world.heapUsedBytes = 950
-    world.rssBytes = 1000
-    world.delayMs = 150
-    monitor.sampleNow()
-    world.t += 500
-    world.utilization = 0.1
-    monitor.sampleNow()
+    Object.assign(world, { heapUsedBytes: 950, rssBytes: 1000, delayMs: 150 })
+    twoWindows(world, { utilization: 0.1 }, monitor)
     const { signals } = monitor.readings()
     expect(enabled(signals.eventLoopDelay).level).toBe(0)
     expect(enabled(signals.heap).level).toBeCloseTo(0.75)
@@ -420,10 +407,7 @@ describe('an idle event loop', () => {
         sensors: { eventLoopDelayMs: () => world.delayMs, eventLoopUtilization: read },
       })
       world.delayMs = 150
-      monitor.sampleNow()
-      world.t += 500
-      world.utilization = 0.2
-      monitor.sampleNow()
+      twoWindows(world, { utilization: 0.2 }, monitor)
       expect(read).toHaveBeenCalledTimes(2)
       expect(monitor.level).toBe(0)
       expect(monitor.readings().eventLoopUtilization).toBe(0.2)

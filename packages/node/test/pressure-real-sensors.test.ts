@@ -24,6 +24,19 @@ function blockEventLoop(ms: number): void {
   }
 }
 
+/** A monitor (delay signal only, sampled by hand) whose latest sample saw a 300 ms stall start right after the one before. */
+async function monitorAfterStall(): Promise<PressureMonitor> {
+  const monitor = createPressureMonitor({ sampleIntervalMs: 2 ** 31 - 1, heap: false, rss: false })
+  monitors.push(monitor)
+  // Node's histogram drops the first interval after enable/reset: let it record one first.
+  await pause(30)
+  monitor.sampleNow()
+  blockEventLoop(300)
+  await pause(30)
+  monitor.sampleNow()
+  return monitor
+}
+
 /** Runs a TypeScript snippet in a fresh Node process; resolves with its exit code and output, or kills it after `limitMs`. */
 function runChild(
   source: string,
@@ -80,17 +93,7 @@ describe('createPressureMonitor with the real Node sensors', () => {
   })
 
   it('ends the pressure of a stall at the first sample that finds the loop idle, before holdMs', async () => {
-    const monitor = createPressureMonitor({
-      sampleIntervalMs: 2 ** 31 - 1,
-      heap: false,
-      rss: false,
-    })
-    monitors.push(monitor)
-    await pause(30)
-    monitor.sampleNow()
-    blockEventLoop(300)
-    await pause(30)
-    monitor.sampleNow()
+    const monitor = await monitorAfterStall()
     expect(monitor.level).toBeGreaterThan(0)
     // Well within the default holdMs (1 s): without the idle check the level would stand.
     await pause(300)
@@ -118,17 +121,7 @@ describe('createPressureMonitor with the real Node sensors', () => {
   })
 
   it('sees a stall shorter than the window that starts right after a sample, which the histogram drops', async () => {
-    const monitor = createPressureMonitor({
-      sampleIntervalMs: 2 ** 31 - 1,
-      heap: false,
-      rss: false,
-    })
-    monitors.push(monitor)
-    await pause(30)
-    monitor.sampleNow()
-    blockEventLoop(300)
-    await pause(30)
-    monitor.sampleNow()
+    const monitor = await monitorAfterStall()
     expect(monitor.readings().eventLoopDelayMs).toBeGreaterThanOrEqual(250)
     expect(monitor.level).toBeGreaterThan(0)
   })
