@@ -45,7 +45,7 @@ import { RttProbe } from './rtt-probe.js'
 export interface Gradient2LimitOptions {
   /** Selects this algorithm inside the controller's `limit` option. */
   algorithm?: 'gradient2'
-  /** Limit before the first sample, an integer in `[min, max]`. @default 20 (clamped into `[min, max]`) */
+  /** Limit before the first sample, an integer in `[min, max]`. @default 10 (clamped into `[min, max]`) */
   initial?: number
   /** Lowest limit, an integer ≥ 1. @default 1 */
   min?: number
@@ -63,7 +63,7 @@ export interface Gradient2LimitOptions {
 
 const DEFAULTS = Object.freeze({
   algorithm: 'gradient2' as const,
-  initial: 20,
+  initial: 10,
   min: 1,
   max: 200,
   queueSize: 4,

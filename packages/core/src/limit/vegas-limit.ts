@@ -48,7 +48,7 @@ import { RttProbe } from './rtt-probe.js'
 export interface VegasLimitOptions {
   /** Selects this algorithm inside the controller's `limit` option. */
   algorithm?: 'vegas'
-  /** Limit before the first sample, an integer in `[min, max]`. @default 20 (clamped into `[min, max]`) */
+  /** Limit before the first sample, an integer in `[min, max]`. @default 10 (clamped into `[min, max]`) */
   initial?: number
   /** Lowest limit, an integer ≥ 1. @default 1 */
   min?: number
@@ -66,7 +66,7 @@ export interface VegasLimitOptions {
 
 const DEFAULTS = Object.freeze({
   algorithm: 'vegas' as const,
-  initial: 20,
+  initial: 10,
   min: 1,
   max: 1000,
   alpha: 3,

@@ -32,15 +32,17 @@ describe('createLimit', () => {
     expect(createFixedLimit({ limit: 5 }).limit).toBe(5)
   })
 
-  it.each(['aimd', 'gradient2', 'vegas'])(
-    'builds %s starting at its default initial limit of 20',
-    (algorithm) => {
-      expect(createLimit({ algorithm }).limit).toBe(20)
-    },
-  )
+  it.each([
+    ['aimd', 20],
+    ['gradient2', 10],
+    ['vegas', 10],
+  ])('builds %s starting at its default initial limit of %d', (algorithm, initial) => {
+    expect(createLimit({ algorithm }).limit).toBe(initial)
+  })
 
   it('clamps a defaulted initial limit into [min, max] but rejects a given one outside it', () => {
     expect(createLimit({ algorithm: 'aimd', max: 10 }).limit).toBe(10)
+    expect(createLimit({ algorithm: 'gradient2', max: 5 }).limit).toBe(5)
     expect(createLimit({ algorithm: 'vegas', min: 50 }).limit).toBe(50)
     expect(() => createLimit({ algorithm: 'gradient2', max: 10, initial: 20 })).toThrow(RangeError)
   })

@@ -6,8 +6,10 @@ function sample(overrides: Partial<LimitSample> = {}): LimitSample {
   return { startMs: 0, rttMs: 10, inFlight: 20, didDrop: false, ...overrides }
 }
 
+/** The unit tests' arithmetic starts from a limit of 20 (samples carry 20 in flight). */
+const at20 = { initial: 20 }
 /** Probes every 1000 × limit samples at the earliest: out of the way of the unit tests. */
-const noProbe = { probeMultiplier: 1000 }
+const noProbe = { ...at20, probeMultiplier: 1000 }
 const fixedRandom = { random: () => 0 }
 
 describe('Gradient2 limit', () => {
@@ -52,7 +54,7 @@ describe('Gradient2 limit', () => {
 
   it('halves its limit while probing and caps its baseline at what the probe measured', () => {
     // random 0 → the first probe starts after ⌈1 × 20 × 0.5⌉ = 10 samples.
-    const limit = createGradient2Limit({ probeMultiplier: 1 }, fixedRandom)
+    const limit = createGradient2Limit({ ...at20, probeMultiplier: 1 }, fixedRandom)
     for (let i = 0; i < 10; i++) limit.onSample(sample({ rttMs: 30 }))
     expect(limit.limit).toBe(10)
     expect(limit.longRttMs).toBeCloseTo(30)
@@ -65,7 +67,7 @@ describe('Gradient2 limit', () => {
   })
 
   it('gives up a probe that sees no half-load sample within 4 × limit samples', () => {
-    const limit = createGradient2Limit({ probeMultiplier: 1 }, fixedRandom)
+    const limit = createGradient2Limit({ ...at20, probeMultiplier: 1 }, fixedRandom)
     for (let i = 0; i < 10; i++) limit.onSample(sample())
     expect(limit.limit).toBe(10)
     for (let i = 0; i < 4 * 20 + 10; i++) limit.onSample(sample({ rttMs: 50, inFlight: 20 }))
@@ -75,7 +77,7 @@ describe('Gradient2 limit', () => {
   it('keeps its baseline at the no-load latency through a long overload, instead of ratcheting up', () => {
     // Netflix's Gradient2 lets the long average absorb queued samples: under half a minute of
     // saturation its baseline and limit climb together (the baseline to 4× no-load here).
-    const limit = createGradient2Limit({}, { random: () => 0.5 })
+    const limit = createGradient2Limit(at20, { random: () => 0.5 })
     const trace = simulate({ algorithm: limit, phases: [{ durationMs: 30_000, capacity: 20 }] })
     expect(limit.longRttMs).toBeLessThan(11)
     const late = trace.points.filter((p) => p.timeMs > 20_000).map((p) => p.limit)
@@ -84,7 +86,7 @@ describe('Gradient2 limit', () => {
   })
 
   it('follows a backend that really got slower', () => {
-    const limit = createGradient2Limit({}, { random: () => 0.5 })
+    const limit = createGradient2Limit(at20, { random: () => 0.5 })
     const trace = simulate({
       algorithm: limit,
       phases: [

@@ -79,7 +79,8 @@ describe.each(['aimd', 'gradient2', 'vegas'])('%s in a closed loop', (algorithm)
 
 describe.each(['aimd', 'gradient2', 'vegas'])('%s under light load', (algorithm) => {
   it('does not climb while 5 clients load a service of capacity 40 (app-limited)', () => {
-    const limit = createLimit({ algorithm }, 'limit', undefined, seededRandom(1))
+    // From 20: with 5 in flight, below half the limit, the load never asks for more.
+    const limit = createLimit({ algorithm, initial: 20 }, 'limit', undefined, seededRandom(1))
     const trace = simulate({
       algorithm: limit,
       phases: [{ durationMs: 10_000, capacity: 40 }],
@@ -87,5 +88,16 @@ describe.each(['aimd', 'gradient2', 'vegas'])('%s under light load', (algorithm)
     })
     expect(Math.max(...trace.points.map((p) => p.limit))).toBeLessThanOrEqual(20)
     expect(limit.limit).toBe(20)
+  })
+
+  it('climbs from its default only until 5 in flight are under half the limit', () => {
+    const limit = createLimit({ algorithm }, 'limit', undefined, seededRandom(1))
+    const start = limit.limit
+    const trace = simulate({
+      algorithm: limit,
+      phases: [{ durationMs: 10_000, capacity: 40 }],
+      clients: 5,
+    })
+    expect(Math.max(...trace.points.map((p) => p.limit))).toBeLessThanOrEqual(Math.max(start, 12))
   })
 })

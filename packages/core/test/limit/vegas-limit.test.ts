@@ -6,8 +6,10 @@ function sample(overrides: Partial<LimitSample> = {}): LimitSample {
   return { startMs: 0, rttMs: 10, inFlight: 20, didDrop: false, ...overrides }
 }
 
+/** The unit tests' arithmetic starts from a limit of 20 (samples carry 20 in flight). */
+const at20 = { initial: 20 }
 /** Probes every 1000 × limit samples at the earliest: out of the way of the unit tests. */
-const noProbe = { probeMultiplier: 1000 }
+const noProbe = { ...at20, probeMultiplier: 1000 }
 const fixedRandom = { random: () => 0 }
 
 describe('Vegas limit', () => {
@@ -66,7 +68,7 @@ describe('Vegas limit', () => {
 
   it('re-measures its baseline from half-load samples only, halving its limit meanwhile', () => {
     // random 0 → the first probe starts after ⌈1 × 20 × 0.5⌉ = 10 samples.
-    const limit = createVegasLimit({ probeMultiplier: 1 }, fixedRandom)
+    const limit = createVegasLimit({ ...at20, probeMultiplier: 1 }, fixedRandom)
     for (let i = 0; i < 10; i++) limit.onSample(sample({ inFlight: 5 }))
     expect(limit.limit).toBe(10)
     expect(limit.noLoadRttMs).toBe(10)
@@ -81,7 +83,7 @@ describe('Vegas limit', () => {
   })
 
   it('gives up a probe that sees no half-load sample within 4 × limit samples', () => {
-    const limit = createVegasLimit({ probeMultiplier: 1 }, fixedRandom)
+    const limit = createVegasLimit({ ...at20, probeMultiplier: 1 }, fixedRandom)
     for (let i = 0; i < 10; i++) limit.onSample(sample({ inFlight: 5 }))
     expect(limit.limit).toBe(10)
     for (let i = 0; i < 4 * 20 + 10; i++) limit.onSample(sample({ rttMs: 50, inFlight: 20 }))
@@ -92,7 +94,7 @@ describe('Vegas limit', () => {
   it('keeps its baseline at the no-load latency through a long overload, instead of ratcheting up', () => {
     // Netflix's Vegas probe takes one (queued) sample as the new baseline: under half a minute of
     // saturation its baseline and limit climb probe after probe (the baseline to 2× no-load here).
-    const limit = createVegasLimit({}, { random: () => 0.5 })
+    const limit = createVegasLimit(at20, { random: () => 0.5 })
     const trace = simulate({ algorithm: limit, phases: [{ durationMs: 30_000, capacity: 20 }] })
     expect(limit.noLoadRttMs).toBeLessThan(11)
     const late = trace.points.filter((p) => p.timeMs > 20_000).map((p) => p.limit)
@@ -101,7 +103,7 @@ describe('Vegas limit', () => {
   })
 
   it('follows a backend that really got slower', () => {
-    const limit = createVegasLimit({}, { random: () => 0.5 })
+    const limit = createVegasLimit(at20, { random: () => 0.5 })
     const trace = simulate({
       algorithm: limit,
       phases: [
