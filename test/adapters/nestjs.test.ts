@@ -32,6 +32,18 @@ import { expectDrained, get, latch, nextEvent, rawRequest } from '../contract/su
 
 type Method = (...args: never[]) => unknown
 
+/** A handler that opens `entered` when it starts and returns `result` once `hold` is opened. */
+function heldHandler(result: string) {
+  const entered = latch()
+  const hold = latch()
+  const fn = async () => {
+    entered.open()
+    await hold.promise
+    return result
+  }
+  return { entered, hold, fn }
+}
+
 /** A controller class from methods, decorated by calls (no decorator syntax needed). */
 function routes(
   methods: Record<
@@ -125,20 +137,10 @@ describe('@spillway/nestjs', () => {
   })
 
   it('holds the slot while a handler keeps working after its client left', async () => {
-    const hold = latch()
-    const entered = latch()
+    const { entered, hold, fn } = heldHandler('late')
     const started = await start(
       [SpillwayModule.forRoot({ limit: 1, queue: { size: 0 } })],
-      routes({
-        slow: {
-          path: 'slow',
-          fn: async () => {
-            entered.open()
-            await hold.promise
-            return 'late'
-          },
-        },
-      }),
+      routes({ slow: { path: 'slow', fn } }),
     )
     app = started.app
     const { controller } = started
@@ -263,8 +265,7 @@ describe.each<Platform>(['express', 'fastify'])(
 
     it('holds the slot of a request admitted from the queue whose client leaves mid-handler', async () => {
       const first = latch()
-      const entered = latch()
-      const hold = latch()
+      const { entered, hold, fn } = heldHandler('slow')
       const port = await serve(
         {
           first: {
@@ -274,14 +275,7 @@ describe.each<Platform>(['express', 'fastify'])(
               return 'first'
             },
           },
-          slow: {
-            path: 'slow',
-            fn: async () => {
-              entered.open()
-              await hold.promise
-              return 'slow'
-            },
-          },
+          slow: { path: 'slow', fn },
           fast: { path: 'fast', fn: () => 'fast' },
         },
         { queue: { size: 1, timeoutMs: 50 } },
@@ -308,19 +302,10 @@ describe.each<Platform>(['express', 'fastify'])(
     })
 
     it('holds the slot when SpillwayGuard runs after a guard that awaits', async () => {
-      const entered = latch()
-      const hold = latch()
+      const { entered, hold, fn } = heldHandler('slow')
       const port = await serve(
         {
-          slow: {
-            path: 'slow',
-            fn: async () => {
-              entered.open()
-              await hold.promise
-              return 'slow'
-            },
-            decorate: [UseGuards(LateGuard, SpillwayGuard)],
-          },
+          slow: { path: 'slow', fn, decorate: [UseGuards(LateGuard, SpillwayGuard)] },
           fast: { path: 'fast', fn: () => 'fast', decorate: [UseGuards(SpillwayGuard)] },
         },
         { globalGuard: false },
